@@ -1,0 +1,21 @@
+"""Hybrid analog-spiking LSTM (Ponghiran & Roy, DATE 2021): cells, IF neurons, conversion, hybrid cell."""
+from .activations import pl1, pl2
+from .cells import GATES, BaselineLSTMCell, ModifiedLSTMCell
+from .conversion import (
+    ENCODER_THRESHOLD,
+    SIGMOID_THRESHOLD,
+    TANH_THRESHOLD,
+    ConvertedWeights,
+    convert_cell,
+    convert_weights,
+)
+from .hybrid import POPULATIONS, GateSpikeCounts, HybridLSTMCell, SpikeRecord, simulate_gates
+from .model import SequenceClassifier
+from .neurons import IFNeuron, SignedInputEncoder, TernaryIFNeuron
+
+__all__ = [
+    "pl1", "pl2", "GATES", "BaselineLSTMCell", "ModifiedLSTMCell",
+    "ENCODER_THRESHOLD", "SIGMOID_THRESHOLD", "TANH_THRESHOLD", "ConvertedWeights", "convert_cell",
+    "convert_weights", "POPULATIONS", "GateSpikeCounts", "HybridLSTMCell", "SpikeRecord", "simulate_gates",
+    "SequenceClassifier", "IFNeuron", "SignedInputEncoder", "TernaryIFNeuron",
+]

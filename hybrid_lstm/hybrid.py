@@ -1,0 +1,172 @@
+"""The hybrid analog-spiking LSTM cell: spiking gates, analog cell state.
+
+One LSTM step runs T SNN steps. The signed input encoder rate-codes u = [x_t ; h_{t-1}];
+its spikes at SNN step tau drive the gate neurons at the same step tau through the
+integer weights of conversion.py: I = W^ . s + b^. After the T steps the gates' average
+rates feed the analog (non-spiking) element-wise part:
+    i_bar, f_bar, o_bar = spike counts / T ;  g_bar = (positive - negative spikes) / T
+    c_t = f_bar * c_{t-1} + i_bar * g_bar ;  h_t = o_bar * clamp(c_t / 2, -1, 1)
+"""
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from .cells import GATES, zero_state
+from .conversion import (
+    ENCODER_THRESHOLD,
+    SIGMOID_THRESHOLD,
+    TANH_THRESHOLD,
+    WEIGHT_LIMIT,
+    ConvertedWeights,
+    convert_cell,
+)
+from .neurons import IFNeuron, SignedInputEncoder, TernaryIFNeuron, check_reset
+
+POPULATIONS = ("encoder",) + GATES
+# float32 represents every integer of magnitude <= 2^24 exactly; a synaptic current
+# W^ . s with ternary s is at most WEIGHT_LIMIT * (D + H) in magnitude.
+MAX_EXACT_FANIN = 2**24 // WEIGHT_LIMIT
+
+
+class GateSpikeCounts(NamedTuple):
+    """Spike counts of one LSTM step (T SNN steps), int64.
+
+    encoder: (B, D + H) spikes of either sign per encoder neuron
+    i, f, o: (B, H) spikes per sigmoid-type neuron
+    g:       (B, H) positive minus negative spikes per tanh-type neuron
+    g_spikes:(B, H) positive plus negative spikes per tanh-type neuron
+    """
+
+    encoder: torch.Tensor
+    i: torch.Tensor
+    f: torch.Tensor
+    g: torch.Tensor
+    o: torch.Tensor
+    g_spikes: torch.Tensor
+
+
+def check_exact_fanin(fanin: int):
+    """Raise if float32 sums of W^ . s could be inexact (fan-in D + H > 2^24 / 254)."""
+    if fanin > MAX_EXACT_FANIN:
+        raise ValueError(f"fan-in D + H = {fanin} exceeds {MAX_EXACT_FANIN}: float32 synaptic sums would be inexact")
+
+
+def simulate_gates(u: torch.Tensor, weights: ConvertedWeights, n_timestep: int, reset: str = "soft") -> GateSpikeCounts:
+    """Reference simulation of the encoder and the four gate populations for one LSTM step.
+
+    u: (B, D + H) analog input [x_t ; h_{t-1}]; every potential starts at 1. Plain loop
+    over the T SNN steps; synaptic sums in float32 are exact (check_exact_fanin).
+    """
+    check_exact_fanin(weights.weight.shape[1])
+    encoder = SignedInputEncoder(ENCODER_THRESHOLD, reset)
+    sigmoid_neurons = IFNeuron(SIGMOID_THRESHOLD, reset)
+    tanh_neurons = TernaryIFNeuron(TANH_THRESHOLD, reset)
+    hidden = weights.bias.shape[0] // 4
+    # rows reordered to (i, f, o, g) so that the sigmoid-type currents are one slice
+    order = torch.cat([torch.arange(0, 2 * hidden), torch.arange(3 * hidden, 4 * hidden), torch.arange(2 * hidden, 3 * hidden)])
+    order = order.to(weights.weight.device)
+    weight_t = weights.weight.index_select(0, order).float().t()
+    bias = weights.bias.index_select(0, order).long()
+
+    q = encoder.quantize(u)
+    v_encoder = encoder.initial_state(q)
+    encoder_count = torch.zeros_like(q)
+    sigmoid_current_like = torch.empty(u.shape[0], 3 * hidden, dtype=torch.long, device=u.device)
+    v_sigmoid = sigmoid_neurons.initial_state(sigmoid_current_like)
+    v_tanh = tanh_neurons.initial_state(sigmoid_current_like[:, :hidden])
+    sigmoid_count = torch.zeros_like(v_sigmoid)
+    tanh_net = torch.zeros_like(v_tanh[0])
+    tanh_spikes = torch.zeros_like(v_tanh[0])
+    for _ in range(n_timestep):
+        v_encoder, spikes = encoder.step(v_encoder, q)
+        encoder_count += spikes.abs()
+        current = (spikes.float() @ weight_t).long() + bias
+        v_sigmoid, fired = sigmoid_neurons.step(v_sigmoid, current[:, : 3 * hidden])
+        sigmoid_count += fired
+        v_tanh, output = tanh_neurons.step(v_tanh, current[:, 3 * hidden :])
+        tanh_net += output
+        tanh_spikes += output.abs()
+    i, f, o = sigmoid_count.chunk(3, dim=1)
+    return GateSpikeCounts(encoder_count, i, f, tanh_net, o, tanh_spikes)
+
+
+class SpikeRecord:
+    """Spikes and neuron updates per population (encoder, i, f, g, o), summed over
+    samples, LSTM steps and SNN steps; rate = spikes / updates."""
+
+    def __init__(self):
+        self.spikes = dict.fromkeys(POPULATIONS, 0)
+        self.updates = dict.fromkeys(POPULATIONS, 0)
+
+    def add(self, counts: GateSpikeCounts, n_timestep: int):
+        for population in POPULATIONS:
+            tensor = counts.g_spikes if population == "g" else getattr(counts, population)
+            self.spikes[population] = self.spikes[population] + tensor.sum()
+            self.updates[population] += tensor.numel() * n_timestep
+
+    def merge(self, other: "SpikeRecord"):
+        for population in POPULATIONS:
+            self.spikes[population] = self.spikes[population] + other.spikes[population]
+            self.updates[population] += other.updates[population]
+
+    def totals(self) -> dict:
+        """{population: {'spikes': int, 'updates': int}}."""
+        return {p: {"spikes": int(self.spikes[p]), "updates": self.updates[p]} for p in POPULATIONS}
+
+    def rates(self) -> dict:
+        """{population: spikes per neuron per SNN step}."""
+        return {p: int(self.spikes[p]) / self.updates[p] if self.updates[p] else 0.0 for p in POPULATIONS}
+
+
+class HybridLSTMCell(nn.Module):
+    """Drop-in replacement of a ModifiedLSTMCell: forward(x, (h, c)) -> (h, c).
+
+    Holds the integer weights (buffers weight (4H, D + H) and bias (4H,), int32), runs
+    T = n_timestep SNN steps per LSTM step and adds every step's spikes to
+    self.spike_record (reset it with reset_spike_record()).
+    """
+
+    def __init__(self, weights: ConvertedWeights, input_size: int, n_timestep: int, reset: str = "soft"):
+        super().__init__()
+        if int(n_timestep) != n_timestep or n_timestep < 1:
+            raise ValueError(f"n_timestep must be a positive integer, got {n_timestep!r}")
+        hidden4, fanin = weights.weight.shape
+        if hidden4 % 4 or fanin <= input_size or fanin - input_size != hidden4 // 4 or weights.bias.shape != (hidden4,):
+            raise ValueError(
+                f"converted weights {tuple(weights.weight.shape)} / bias {tuple(weights.bias.shape)} "
+                f"do not fit input_size {input_size}"
+            )
+        check_exact_fanin(fanin)
+        self.input_size = input_size
+        self.hidden_size = hidden4 // 4
+        self.n_timestep = int(n_timestep)
+        self.reset = check_reset(reset)
+        self.register_buffer("weight", weights.weight.int())
+        self.register_buffer("bias", weights.bias.int())
+        self.spike_record = SpikeRecord()
+
+    @classmethod
+    def from_cell(cls, cell: nn.Module, n_timestep: int, reset: str = "soft") -> "HybridLSTMCell":
+        """Convert a trained ModifiedLSTMCell (conversion.convert_cell) into a hybrid cell."""
+        hybrid = cls(convert_cell(cell), cell.input_size, n_timestep, reset)
+        return hybrid.to(cell.weight_ih.device)
+
+    def reset_spike_record(self):
+        self.spike_record = SpikeRecord()
+
+    def init_state(self, batch_size: int, device=None, dtype=torch.float32):
+        return zero_state(batch_size, self.hidden_size, device, dtype)
+
+    def forward(self, x, state):
+        h, c = state
+        u = torch.cat([x, h], dim=1)
+        counts = simulate_gates(u, ConvertedWeights(self.weight, self.bias), self.n_timestep, self.reset)
+        self.spike_record.add(counts, self.n_timestep)
+        i, f, g, o = (count.to(x.dtype) / self.n_timestep for count in (counts.i, counts.f, counts.g, counts.o))
+        c = f * c + i * g
+        h = o * torch.clamp(c / 2, -1, 1)
+        return h, c
+
+    def extra_repr(self):
+        return f"{self.input_size}, {self.hidden_size}, n_timestep={self.n_timestep}, reset={self.reset!r}"

@@ -1,0 +1,73 @@
+"""The sequence classifier of the sequential-MNIST experiments (stacked LSTM cells + Linear)."""
+import copy
+import math
+
+import torch
+from torch import nn
+
+from .cells import CELL_CLASSES
+from .hybrid import HybridLSTMCell, SpikeRecord
+
+CELL_STATE_LIMIT = 1.0  # c is clamped to [-1, 1] after every LSTM step ("to avoid overflow on Loihi")
+PARAMETER_LIMIT = 1.0  # every weight and bias is clamped to [-1, 1] after every optimizer step
+
+
+class SequenceClassifier(nn.Module):
+    """num_layers stacked cells over a (B, L, D) sequence; logits = Linear(final h of the top layer).
+
+    Dropout acts on the stacked outputs of a layer before they feed the next layer; the
+    classifier reads the final h before dropout (so with one layer dropout has no effect).
+    """
+
+    def __init__(self, cell_class: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                 num_classes: int = 10, dropout: float = 0.0):
+        super().__init__()
+        if cell_class not in CELL_CLASSES:
+            raise ValueError(f"unknown cell class {cell_class!r}; choose from {sorted(CELL_CLASSES)}")
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        cell = CELL_CLASSES[cell_class]
+        sizes = [input_size] + [hidden_size] * (num_layers - 1)
+        self.cells = nn.ModuleList(cell(size, hidden_size) for size in sizes)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden_size, num_classes)
+        bound = 1.0 / math.sqrt(hidden_size)
+        nn.init.uniform_(self.classifier.weight, -bound, bound)
+        nn.init.uniform_(self.classifier.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        layer_input = x
+        for index, cell in enumerate(self.cells):
+            if index > 0:
+                layer_input = self.dropout(layer_input)
+            state = cell.init_state(x.shape[0], x.device, x.dtype)
+            outputs = []
+            for t in range(layer_input.shape[1]):
+                h, c = cell(layer_input[:, t], state)
+                state = (h, c.clamp(-CELL_STATE_LIMIT, CELL_STATE_LIMIT))
+                outputs.append(h)
+            layer_input = torch.stack(outputs, dim=1)
+        return self.classifier(state[0])
+
+    def clamp_parameters_(self):
+        """Clamp every weight and bias to [-1, 1] in place (after each optimizer step)."""
+        with torch.no_grad():
+            for parameter in self.parameters():
+                parameter.clamp_(-PARAMETER_LIMIT, PARAMETER_LIMIT)
+
+    def to_hybrid(self, n_timestep: int, reset: str = "soft") -> "SequenceClassifier":
+        """A copy whose every LSTM layer is converted to a HybridLSTMCell at T = n_timestep."""
+        hybrid = copy.deepcopy(self)
+        hybrid.cells = nn.ModuleList(HybridLSTMCell.from_cell(cell, n_timestep, reset) for cell in self.cells)
+        return hybrid
+
+    def spike_record(self) -> SpikeRecord:
+        """Spikes of all hybrid layers since their last reset_spike_record()."""
+        record = SpikeRecord()
+        for cell in self.cells:
+            record.merge(cell.spike_record)
+        return record
+
+    def reset_spike_record(self):
+        for cell in self.cells:
+            cell.reset_spike_record()

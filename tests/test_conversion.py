@@ -1,0 +1,43 @@
+import pytest
+import torch
+
+from hybrid_lstm import BaselineLSTMCell, ModifiedLSTMCell, convert_cell, convert_weights
+from hybrid_lstm import ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD
+
+
+def test_thresholds():
+    assert (ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD) == (2048, 1024, 512)
+
+
+def test_weight_and_bias_constants():
+    # H = 1, D = 1: W_x and W_h are (4, 1); rows i, f, g, o
+    weight_ih = torch.tensor([[0.5], [-0.3], [1.0], [2.0]])
+    weight_hh = torch.tensor([[-2.0], [0.001], [1.5 / 128], [-0.5 / 128]])
+    bias = torch.tensor([0.0, 1.0, -0.5, 0.1])
+    converted = convert_weights(weight_ih, weight_hh, bias)
+    # 2 * round(128 w): 128 -> 128; -38.4 -> -76; 256 -> clamp 254; 512 -> 254; -512 -> -254;
+    # 0.128 -> 0; 1.5 -> 2 (half to even) -> 4; -0.5 -> -0 -> 0
+    assert converted.weight.tolist() == [[128, -254], [-76, 0], [254, 4], [254, 0]]
+    # i, f, o: 512 + round(256 b); g: round(256 b)
+    assert converted.bias.tolist() == [512, 768, -128, 538]
+    assert converted.weight.dtype == torch.int32 and converted.bias.dtype == torch.int32
+
+
+def test_convert_cell_concatenates_input_and_recurrent_weights():
+    torch.manual_seed(0)
+    cell = ModifiedLSTMCell(3, 5)
+    converted = convert_cell(cell)
+    assert converted.weight.shape == (20, 8)
+    assert torch.equal(converted.weight[:, :3], convert_weights(cell.weight_ih, cell.weight_hh, cell.bias).weight[:, :3])
+    assert torch.all(converted.weight % 2 == 0) and converted.weight.abs().max() <= 254
+    assert converted.bias[5:10].tolist() == [512 + 256] * 5  # b_f = 1
+
+
+def test_baseline_cell_cannot_be_converted():
+    with pytest.raises(TypeError, match="only a ModifiedLSTMCell"):
+        convert_cell(BaselineLSTMCell(3, 5))
+
+
+def test_shape_errors():
+    with pytest.raises(ValueError, match="expected weight_ih"):
+        convert_weights(torch.zeros(8, 3), torch.zeros(8, 3), torch.zeros(8))

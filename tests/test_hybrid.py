@@ -1,0 +1,100 @@
+import pytest
+import torch
+
+from hybrid_lstm import (
+    HybridLSTMCell, ModifiedLSTMCell, SequenceClassifier, convert_cell, pl1, pl2, simulate_gates,
+)
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def random_cell(input_size=28, hidden_size=64, seed=0):
+    torch.manual_seed(seed)
+    cell = ModifiedLSTMCell(input_size, hidden_size)
+    with torch.no_grad():
+        cell.bias.uniform_(-1, 1)
+    return cell
+
+
+def gate_errors(n_timestep):
+    """Mean |rate - PL(z)| per gate for random u in [-1, 1]."""
+    cell = random_cell()
+    u = torch.rand(32, 28 + 64, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    z = u[:, :28] @ cell.weight_ih.t() + u[:, 28:] @ cell.weight_hh.t() + cell.bias
+    expected = dict(zip("ifgo", (pl1(z[:, :64]), pl1(z[:, 64:128]), pl2(z[:, 128:192]), pl1(z[:, 192:]))))
+    counts = simulate_gates(u, convert_cell(cell), n_timestep)
+    return {gate: (getattr(counts, gate).float() / n_timestep - expected[gate]).abs().mean().item() for gate in "ifgo"}
+
+
+def test_gate_rates_approach_piecewise_linear_functions():
+    coarse, fine = gate_errors(16), gate_errors(128)
+    for gate in "ifgo":
+        assert fine[gate] < 0.01, (gate, fine)
+        assert coarse[gate] > 3 * fine[gate], (gate, coarse, fine)
+
+
+def test_hybrid_classifier_approaches_ann_as_t_grows():
+    torch.manual_seed(3)
+    model = SequenceClassifier("ModifiedLSTMCell", 28, 64, num_layers=2, dropout=0.5).eval()
+    x = torch.rand(16, 28, 28) * 1.15 - 0.15
+    with torch.no_grad():
+        ann = model(x)
+        errors = [(model.to_hybrid(t)(x) - ann).abs().mean().item() for t in (16, 64, 256)]
+    assert errors[0] > 2 * errors[1] > 4 * errors[2], errors
+    assert errors[2] < 0.005
+
+
+def test_analog_part_uses_average_rates():
+    cell = random_cell(5, 6)
+    hybrid = HybridLSTMCell.from_cell(cell, 32)
+    x, h, c = torch.rand(3, 5), torch.rand(3, 6) * 2 - 1, torch.rand(3, 6) * 2 - 1
+    counts = simulate_gates(torch.cat([x, h], 1), convert_cell(cell), 32)
+    i, f, g, o = (getattr(counts, gate).float() / 32 for gate in "ifgo")
+    c_expected = f * c + i * g
+    h_new, c_new = hybrid(x, (h, c))
+    torch.testing.assert_close(c_new, c_expected)
+    torch.testing.assert_close(h_new, o * torch.clamp(c_expected / 2, -1, 1))
+
+
+@pytest.mark.parametrize("reset", ["soft", "hard"])
+def test_batch_of_one_equals_row_of_a_batch(reset):
+    cell = random_cell(7, 9)
+    hybrid = HybridLSTMCell.from_cell(cell, 24, reset)
+    x, h, c = torch.rand(4, 7), torch.rand(4, 9) * 2 - 1, torch.zeros(4, 9)
+    batch = hybrid(x, (h, c))
+    for row in range(4):
+        single = hybrid(x[row:row + 1], (h[row:row + 1], c[row:row + 1]))
+        assert all(torch.equal(s[0], b[row]) for s, b in zip(single, batch))
+
+
+def test_spike_record_counts_every_population():
+    cell = random_cell(4, 3)
+    hybrid = HybridLSTMCell.from_cell(cell, 10)
+    x, state = torch.ones(2, 4), (torch.zeros(2, 3), torch.zeros(2, 3))
+    counts = simulate_gates(torch.cat([x, state[0]], 1), convert_cell(cell), 10)
+    hybrid(x, state)
+    totals = hybrid.spike_record.totals()
+    assert totals["encoder"] == {"spikes": int(counts.encoder.sum()), "updates": 2 * 7 * 10}
+    assert totals["g"] == {"spikes": int(counts.g_spikes.sum()), "updates": 2 * 3 * 10}
+    assert totals["encoder"]["spikes"] == 2 * 4 * 10  # x = 1: every input neuron fires every step
+    hybrid.reset_spike_record()
+    assert hybrid.spike_record.totals()["i"] == {"spikes": 0, "updates": 0}
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_hybrid_runs_where_its_weights_are(device):
+    model = SequenceClassifier("ModifiedLSTMCell", 28, 16).to(device)
+    hybrid = model.to_hybrid(8)
+    x = torch.rand(1, 28, 28, device=device)
+    assert hybrid(x).device.type == device
+    assert hybrid.cells[0].weight.dtype == torch.int32
+
+
+def test_bad_arguments():
+    cell = random_cell(4, 3)
+    with pytest.raises(ValueError, match="n_timestep"):
+        HybridLSTMCell.from_cell(cell, 0)
+    with pytest.raises(ValueError, match="reset"):
+        HybridLSTMCell.from_cell(cell, 8, reset="sideways")
+    with pytest.raises(TypeError, match="only a ModifiedLSTMCell"):
+        SequenceClassifier("BaselineLSTMCell", 28, 8).to_hybrid(8)
