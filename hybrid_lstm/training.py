@@ -1,0 +1,110 @@
+"""Training and evaluation of the sequence classifier; atomic, resumable checkpoints."""
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .data import batches
+from .model import SequenceClassifier
+
+CHECKPOINT_FORMAT = "hybrid_lstm.seqmnist.v1"
+# what defines the network; a checkpoint is only usable where these agree
+MODEL_KEYS = ("lstm_cell_class", "input_size", "hidden_size", "num_layer", "dropout")
+
+
+class RunError(Exception):
+    """A problem the user can fix (bad flag, missing or mismatched checkpoint); one line."""
+
+
+def save_atomic(obj, path: Path):
+    """torch.save to a temporary file in the same folder, then rename: never half-written."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        torch.save(obj, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Load a checkpoint of this project with torch's safe (weights_only) loader."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"no checkpoint at {path}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise RunError(f"cannot read checkpoint {path}: it is corrupt or not a checkpoint ({type(error).__name__})")
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise RunError(f"{path} is not a run_seqmnist.py checkpoint")
+    return checkpoint
+
+
+def build_model(config: dict) -> SequenceClassifier:
+    return SequenceClassifier(
+        config["lstm_cell_class"], config["input_size"], config["hidden_size"],
+        num_layers=config["num_layer"], dropout=config["dropout"],
+    )
+
+
+def model_from_checkpoint(checkpoint: dict, path) -> SequenceClassifier:
+    model = build_model(checkpoint["config"])
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except (RuntimeError, KeyError) as error:
+        raise RunError(f"{path}: weights do not match its recorded configuration ({str(error).splitlines()[0]})")
+    return model
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of one epoch's shuffle and dropout, so a resumed run repeats it exactly."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def train_epoch(model: SequenceClassifier, optimizer, inputs, labels, batch_size: int, grad_clip: float,
+                seed: int, description: str = "train"):
+    """One epoch: cross-entropy, gradient-norm clipping, parameter clamp after every step.
+
+    Returns (mean loss, accuracy %)."""
+    model.train()
+    torch.manual_seed(seed)  # dropout
+    generator = torch.Generator().manual_seed(seed)
+    total_loss, correct = 0.0, 0
+    criterion = nn.CrossEntropyLoss(reduction="sum")
+    steps = (len(inputs) + batch_size - 1) // batch_size
+    with tqdm(batches(inputs, labels, batch_size, generator), total=steps, desc=description, leave=False, disable=None) as progress:
+        for x, y in progress:
+            optimizer.zero_grad()
+            logits = model(x)
+            loss = criterion(logits, y)
+            (loss / len(y)).backward()
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            optimizer.step()
+            model.clamp_parameters_()
+            total_loss += loss.item()
+            correct += (logits.argmax(1) == y).sum().item()
+            progress.set_postfix(loss=f"{loss.item() / len(y):.4f}")
+    return total_loss / len(inputs), 100.0 * correct / len(inputs)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, inputs, labels, batch_size: int, description: str = "eval") -> float:
+    """Accuracy (%) of model on (inputs, labels)."""
+    model.eval()
+    correct = 0
+    steps = (len(inputs) + batch_size - 1) // batch_size
+    for x, y in tqdm(batches(inputs, labels, batch_size), total=steps, desc=description, leave=False, disable=None):
+        correct += (model(x).argmax(1) == y).sum().item()
+    return 100.0 * correct / len(inputs)
+
+
+def timed(function, *args, **kwargs):
+    """(function(*args, **kwargs), wall seconds)."""
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - start

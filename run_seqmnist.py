@@ -1,0 +1,292 @@
+#!/usr/bin/env python3
+"""Sequential MNIST with LSTMs and their hybrid analog-spiking conversion.
+
+train: fit a BaselineLSTMCell or ModifiedLSTMCell classifier (row-wise: --input-size 28,
+pixel-wise: --input-size 1), keeping checkpoint_best.pt and checkpoint_last.pt in
+--checkpoint-dir; rerunning the same command resumes an interrupted run.
+test: ANN accuracy of checkpoint_best.pt, then the accuracy of its hybrid conversion at
+every --n-timestep T; printed as a table and written to test_results.json.
+"""
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+from hybrid_lstm.cells import CELL_CLASSES
+from hybrid_lstm.data import PIXELS, DataError, load_mnist, pixel_permutation, to_sequences
+from hybrid_lstm.neurons import RESET_MODES
+from hybrid_lstm.training import (
+    CHECKPOINT_FORMAT, MODEL_KEYS, RunError, build_model, epoch_seed, evaluate, load_checkpoint,
+    model_from_checkpoint, save_atomic, timed, train_epoch,
+)
+
+MODEL_DEFAULTS = {
+    "lstm_cell_class": "ModifiedLSTMCell", "input_size": 28, "hidden_size": 128, "num_layer": 1,
+    "dropout": 0.5, "permute": None,
+}
+# settings a resumed run must share with the run it continues
+TRAINING_KEYS = ("seed", "lr", "momentum", "grad_clip", "batch_size", "validation_size", "train_subset", "test_subset")
+PROG = "run_seqmnist.py"
+LAST, BEST, LOG, HISTORY, RESULTS = "checkpoint_last.pt", "checkpoint_best.pt", "train.log", "history.json", "test_results.json"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def parse_args(argv=None):
+    parser = OneLineParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=("train", "test"), default="train", help="default %(default)s")
+    parser.add_argument("--checkpoint-dir", default="checkpoints/seqmnist", help="where checkpoints, logs and results go (default %(default)s)")
+    parser.add_argument("--data-dir", default="data", help="MNIST root, torchvision layout, fetched when absent (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="initialisation, shuffling and dropout seed (default %(default)s)")
+    model = parser.add_argument_group("model (test mode: taken from the checkpoint when not given)")
+    model.add_argument("--lstm-cell-class", choices=sorted(CELL_CLASSES), help="default ModifiedLSTMCell")
+    model.add_argument("--input-size", type=positive_int, help=f"pixels per LSTM step, divides {PIXELS}: 28 row-wise (default), 1 pixel-wise")
+    model.add_argument("--hidden-size", type=positive_int, help="default 128")
+    model.add_argument("--num-layer", type=positive_int, help="stacked LSTM layers, default 1")
+    model.add_argument("--dropout", type=float, help="between stacked layers, default 0.5 (no effect with one layer)")
+    model.add_argument("--permute", type=int, nargs="?", const=0, metavar="SEED",
+                       help="apply a fixed random pixel permutation (seeded by SEED, default 0)")
+    training = parser.add_argument_group("training")
+    training.add_argument("--batch-size", type=positive_int, default=128, help="train and test batch size (default %(default)s)")
+    training.add_argument("--lr", type=float, default=1e-3, help="RMSprop learning rate (default %(default)s)")
+    training.add_argument("--momentum", type=float, default=0.0, help="RMSprop momentum (default %(default)s)")
+    training.add_argument("--grad-clip", type=float, default=1.0, help="gradient-norm clipping (default %(default)s)")
+    training.add_argument("--start-epoch", type=non_negative_int,
+                          help="epochs already done (default: 0, or those of checkpoint_last.pt when resuming)")
+    training.add_argument("--end-epoch", type=positive_int, default=50, help="train until this many epochs are done (default %(default)s)")
+    training.add_argument("--overwrite", action="store_true", help="discard an earlier run or results in --checkpoint-dir")
+    training.add_argument("--validation-size", type=non_negative_int, default=0,
+                          help="hold out the last N training images and select the best checkpoint on them "
+                               "(default 0: select on the test set, as the authors did)")
+    testing = parser.add_argument_group("testing")
+    testing.add_argument("--n-timestep", type=positive_int, nargs="+", default=[128], metavar="T",
+                         help="SNN time-steps per LSTM step; several values are tested in turn (default 128)")
+    testing.add_argument("--reset", choices=RESET_MODES, default="soft",
+                         help="IF neurons' reset after a spike: soft (subtract threshold, the paper) or hard (to 0, Loihi); default %(default)s")
+    runtime = parser.add_argument_group("runtime")
+    runtime.add_argument("--train-subset", type=positive_int, help="train on the first N training images only")
+    runtime.add_argument("--test-subset", type=positive_int, help="evaluate on the first N test images only")
+    runtime.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, or auto (cuda when available)")
+    runtime.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
+    args = parser.parse_args(argv)
+    args.command = shlex.join([PROG, *(sys.argv[1:] if argv is None else argv)])
+    return args
+
+
+def log(path: Path, text: str):
+    print(text, flush=True)
+    with open(path, "a") as handle:
+        handle.write(text + "\n")
+
+
+def write_json_atomic(path: Path, data: dict):
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise RunError(f"unknown --device {name!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RunError("--device cuda asked for, but torch sees no CUDA device")
+    return device
+
+
+def model_config(args, recorded=None) -> dict:
+    """The model flags: given ones, else those recorded in a checkpoint, else the defaults.
+    A given flag that contradicts the recorded value is an error."""
+    config = {}
+    for key, default in MODEL_DEFAULTS.items():
+        given = getattr(args, key)
+        if recorded is not None and given is not None and given != recorded[key]:
+            flag = "--" + key.replace("_", "-")
+            raise RunError(f"the checkpoint was trained with {flag} {recorded[key]}, not {given}")
+        config[key] = given if given is not None else (recorded[key] if recorded is not None else default)
+    if PIXELS % config["input_size"]:
+        raise RunError(f"--input-size must divide {PIXELS} (28 row-wise, 1 pixel-wise), got {config['input_size']}")
+    if not 0.0 <= config["dropout"] < 1.0:
+        raise RunError(f"--dropout must be in [0, 1), got {config['dropout']}")
+    return config
+
+
+def load_split(args, config: dict, train: bool, subset, device):
+    images, labels = load_mnist(args.data_dir, train)
+    permutation = pixel_permutation(config["permute"]) if config["permute"] is not None else None
+    inputs = to_sequences(images, config["input_size"], permutation)
+    if subset is not None:
+        inputs, labels = inputs[:subset], labels[:subset]
+    return inputs.to(device), labels.to(device)
+
+
+def prepare_train_dir(args, config: dict):
+    """Decide between a fresh run and a resume; returns checkpoint_last's content or None."""
+    directory = Path(args.checkpoint_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    if args.overwrite:
+        for name in (LAST, BEST, LOG, HISTORY, RESULTS):
+            (directory / name).unlink(missing_ok=True)
+    if not (directory / LAST).exists():
+        if any((directory / name).exists() for name in (LOG, BEST)):
+            raise RunError(f"{directory} holds an earlier run but no {LAST} to resume from; pass --overwrite to start over")
+        if args.start_epoch:
+            raise RunError(f"--start-epoch {args.start_epoch} needs {directory / LAST} to resume from")
+        return None
+    checkpoint = load_checkpoint(directory / LAST)
+    changed = [f"{key}: {checkpoint['config'].get(key)!r} -> {config[key]!r}" for key in config
+               if checkpoint["config"].get(key) != config[key]]
+    if changed:
+        raise RunError(f"{directory / LAST} was trained with other settings ({'; '.join(changed)}); "
+                       "use another --checkpoint-dir or pass --overwrite")
+    done = checkpoint["epochs_done"]
+    if args.start_epoch is not None and args.start_epoch != done:
+        raise RunError(f"{directory / LAST} has {done} epochs done, not --start-epoch {args.start_epoch}")
+    if done >= args.end_epoch:
+        raise RunError(f"{directory} is already trained for {done} epochs; raise --end-epoch to continue or pass --overwrite")
+    return checkpoint
+
+
+def train(args, device):
+    config = model_config(args)
+    config.update({key: getattr(args, key) for key in TRAINING_KEYS})
+    resumed = prepare_train_dir(args, config)
+    directory = Path(args.checkpoint_dir)
+
+    train_x, train_y = load_split(args, config, True, None, device)
+    if args.validation_size:
+        if args.validation_size >= len(train_x):
+            raise RunError(f"--validation-size {args.validation_size} leaves no training images")
+        select_x, select_y = train_x[-args.validation_size:], train_y[-args.validation_size:]
+        train_x, train_y = train_x[: -args.validation_size], train_y[: -args.validation_size]
+    train_x, train_y = train_x[: args.train_subset], train_y[: args.train_subset]
+    test_x, test_y = load_split(args, config, False, args.test_subset, device)
+    if not args.validation_size:
+        select_x, select_y = test_x, test_y
+    selection = "validation" if args.validation_size else "test"
+
+    torch.manual_seed(args.seed)
+    model = build_model(config).to(device)
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=args.lr, alpha=0.99, eps=1e-8, momentum=args.momentum)
+    if resumed is None:
+        history, best = [], {"accuracy": -1.0, "epoch": 0}
+        log(directory / LOG, f"# {args.command}")
+    else:
+        model.load_state_dict(resumed["model"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        history, best = resumed["history"], resumed["best"]
+        log(directory / LOG, f"# resumed after epoch {resumed['epochs_done']}: {args.command}")
+
+    for epoch in range(len(history), args.end_epoch):
+        seed = epoch_seed(args.seed, epoch)
+        (loss, train_accuracy), seconds = timed(
+            train_epoch, model, optimizer, train_x, train_y, args.batch_size, args.grad_clip, seed,
+            description=f"epoch {epoch + 1}/{args.end_epoch}")
+        record = {"epoch": epoch + 1, "train_loss": loss, "train_accuracy": train_accuracy,
+                  f"{selection}_accuracy": evaluate(model, select_x, select_y, args.batch_size, selection),
+                  "seconds": seconds}
+        if args.validation_size:
+            record["test_accuracy"] = evaluate(model, test_x, test_y, args.batch_size, "test")
+        history.append(record)
+        state = {"format": CHECKPOINT_FORMAT, "config": config, "epochs_done": epoch + 1,
+                 "model": model.state_dict()}
+        if record[f"{selection}_accuracy"] > best["accuracy"]:
+            best = {"accuracy": record[f"{selection}_accuracy"], "epoch": epoch + 1}
+            save_atomic({**state, "selected_on": selection, "accuracy": best["accuracy"]}, directory / BEST)
+        save_atomic({**state, "optimizer": optimizer.state_dict(), "history": history, "best": best}, directory / LAST)
+        write_json_atomic(directory / HISTORY, {"config": config, "history": history, "best": best})
+        test_text = f" test_acc {record['test_accuracy']:.2f}" if args.validation_size else ""
+        log(directory / LOG,
+            f"epoch {epoch + 1}/{args.end_epoch} train_loss {loss:.4f} train_acc {train_accuracy:.2f} "
+            f"{selection}_acc {record[f'{selection}_accuracy']:.2f}{test_text} "
+            f"best {best['accuracy']:.2f} (epoch {best['epoch']}) time {seconds:.1f}s")
+
+
+def format_table(headers, rows) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    lines = [headers, ["-" * width for width in widths], *rows]
+    return "\n".join("  ".join(str(cell).rjust(width) for cell, width in zip(line, widths)) for line in lines)
+
+
+def test(args, device):
+    directory = Path(args.checkpoint_dir)
+    path = directory / BEST
+    checkpoint = load_checkpoint(path)
+    config = model_config(args, checkpoint["config"])
+    results_path = directory / RESULTS
+    if results_path.exists() and not args.overwrite:
+        raise RunError(f"{results_path} exists; pass --overwrite to replace it")
+    convertible = config["lstm_cell_class"] == "ModifiedLSTMCell"
+    model = model_from_checkpoint(checkpoint, path).to(device)
+    test_x, test_y = load_split(args, config, False, args.test_subset, device)
+
+    ann_accuracy, ann_seconds = timed(evaluate, model, test_x, test_y, args.batch_size, "ANN")
+    rows = [["ANN " + config["lstm_cell_class"], "-", f"{ann_accuracy:.2f}", "", "", "", "", "", f"{ann_seconds:.1f}"]]
+    hybrid_results = []
+    if not convertible:
+        print(f"note: a {config['lstm_cell_class']} has no spiking equivalent; hybrid evaluation skipped")
+    for n_timestep in args.n_timestep if convertible else []:
+        hybrid = model.to_hybrid(n_timestep, args.reset)
+        accuracy, seconds = timed(evaluate, hybrid, test_x, test_y, args.batch_size, f"hybrid T={n_timestep}")
+        record = hybrid.spike_record()
+        rates = record.rates()
+        hybrid_results.append({"n_timestep": n_timestep, "reset": args.reset, "accuracy": accuracy,
+                               "spike_rates": rates, "spike_totals": record.totals(), "wall_time_s": seconds})
+        rows.append([f"hybrid ({args.reset} reset)", n_timestep, f"{accuracy:.2f}",
+                     *(f"{rates[p]:.3f}" for p in ("encoder", "i", "f", "g", "o")), f"{seconds:.1f}"])
+    print(format_table(["model", "T", "accuracy %", "enc", "i", "f", "g", "o", "time s"], rows))
+    print("(enc, i, f, g, o: spikes per neuron per SNN step)")
+    write_json_atomic(results_path, {
+        "command": args.command, "checkpoint": str(path), "epochs_done": checkpoint["epochs_done"],
+        "selected_on": checkpoint.get("selected_on"), "config": config, "test_samples": len(test_x),
+        "device": str(device), "ann": {"accuracy": ann_accuracy, "wall_time_s": ann_seconds},
+        "hybrid": hybrid_results,
+    })
+    print(f"wrote {results_path}")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        device = resolve_device(args.device)
+        if args.mode == "train":
+            train(args, device)
+        else:
+            test(args, device)
+    except (RunError, DataError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; rerun the same command to resume from the last finished epoch", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

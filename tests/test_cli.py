@@ -1,0 +1,163 @@
+"""run_seqmnist.py end to end on a slice of real MNIST, its resume, and its bad inputs."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import run_seqmnist
+from conftest import REPO
+
+SMALL = ["--train-subset", "2048", "--test-subset", "256", "--threads", "1"]
+
+
+def run_cli(capsys, *argv):
+    try:
+        code = run_seqmnist.main([str(a) for a in argv])
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, mnist_root):
+    """A 2-epoch row-wise ModifiedLSTMCell run, tested at T = 8 and 32."""
+    directory = tmp_path_factory.mktemp("run")
+    common = ["--checkpoint-dir", directory, "--data-dir", mnist_root, *SMALL]
+    assert run_seqmnist.main([str(a) for a in ["--mode", "train", "--end-epoch", "2", *common]]) == 0
+    assert run_seqmnist.main([str(a) for a in ["--mode", "test", "--n-timestep", "8", "32", *common]]) == 0
+    return directory
+
+
+def test_train_then_test_writes_logs_checkpoints_and_results(trained):
+    log = (trained / "train.log").read_text().splitlines()
+    assert log[0].startswith("# run_seqmnist.py --mode train") and log[2].startswith("epoch 2/2 ")
+    results = json.loads((trained / "test_results.json").read_text())
+    assert results["command"].startswith("run_seqmnist.py --mode test --n-timestep 8 32")
+    assert results["test_samples"] == 256 and results["epochs_done"] >= 1
+    assert [entry["n_timestep"] for entry in results["hybrid"]] == [8, 32]
+    for entry in results["hybrid"]:
+        assert 0 <= entry["accuracy"] <= 100 and entry["wall_time_s"] > 0
+        assert set(entry["spike_rates"]) == {"encoder", "i", "f", "g", "o"}
+        assert all(0 < rate <= 1 for rate in entry["spike_rates"].values())
+    assert results["ann"]["accuracy"] > 40  # 2 epochs on 2048 images: well above chance
+
+
+def test_hybrid_at_large_t_tracks_the_ann(trained, capsys, mnist_root, tmp_path):
+    shutil.copy(trained / "checkpoint_best.pt", tmp_path / "checkpoint_best.pt")
+    code, out, _ = run_cli(capsys, "--mode", "test", "--checkpoint-dir", tmp_path, "--data-dir", mnist_root,
+                           "--n-timestep", "256", *SMALL)
+    assert code == 0 and "hybrid (soft reset)" in out
+    results = json.loads((tmp_path / "test_results.json").read_text())
+    assert abs(results["hybrid"][0]["accuracy"] - results["ann"]["accuracy"]) <= 2.0
+
+
+def train_command(directory, mnist_root, end_epoch):
+    return [sys.executable, str(REPO / "run_seqmnist.py"), "--mode", "train", "--checkpoint-dir", str(directory),
+            "--data-dir", str(mnist_root), "--end-epoch", str(end_epoch), "--train-subset", "3072",
+            "--test-subset", "128", "--threads", "1", "--seed", "5"]
+
+
+def test_killed_then_resumed_run_ends_with_the_same_weights(tmp_path, mnist_root):
+    straight, broken = tmp_path / "straight", tmp_path / "broken"
+    subprocess.run(train_command(straight, mnist_root, 4), check=True, capture_output=True)
+
+    process = subprocess.Popen(train_command(broken, mnist_root, 4), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (broken / "history.json").exists() and time.time() < deadline:
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)  # somewhere inside epoch 2
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    assert 1 <= json.loads((broken / "history.json").read_text())["history"][-1]["epoch"] < 4
+    resumed = subprocess.run(train_command(broken, mnist_root, 4), check=True, capture_output=True, text=True)
+    assert "# resumed after epoch" in (broken / "train.log").read_text(), resumed.stdout
+
+    load = lambda d: torch.load(d / "checkpoint_last.pt", weights_only=True)
+    a, b = load(straight), load(broken)
+    assert a["epochs_done"] == b["epochs_done"] == 4
+    assert all(torch.equal(a["model"][key], b["model"][key]) for key in a["model"])
+    assert [e["test_accuracy"] for e in a["history"]] == [e["test_accuracy"] for e in b["history"]]
+
+
+def snapshot(directory: Path) -> dict:
+    return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
+
+
+@pytest.fixture
+def run_copy(trained, tmp_path):
+    directory = tmp_path / "copy"
+    shutil.copytree(trained, directory)
+    return directory
+
+
+def expect_error(capsys, directory, message, *argv):
+    before = snapshot(directory)
+    code, out, err = run_cli(capsys, "--checkpoint-dir", directory, *SMALL, *argv)
+    assert code == 2, (out, err)
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert snapshot(directory) == before
+
+
+def test_missing_checkpoint(capsys, tmp_path):
+    expect_error(capsys, tmp_path, "no checkpoint at", "--mode", "test")
+
+
+def test_corrupt_checkpoint(capsys, run_copy):
+    (run_copy / "checkpoint_best.pt").write_bytes(b"not a checkpoint")
+    expect_error(capsys, run_copy, "is corrupt or not a checkpoint", "--mode", "test", "--overwrite")
+
+
+def test_checkpoint_of_another_cell_class(capsys, run_copy):
+    expect_error(capsys, run_copy, "trained with --lstm-cell-class ModifiedLSTMCell, not BaselineLSTMCell",
+                 "--mode", "test", "--lstm-cell-class", "BaselineLSTMCell", "--overwrite")
+
+
+def test_checkpoint_of_another_shape(capsys, run_copy):
+    expect_error(capsys, run_copy, "trained with --hidden-size 128, not 64", "--mode", "test", "--hidden-size", "64",
+                 "--overwrite")
+
+
+def test_resume_with_other_settings(capsys, run_copy):
+    expect_error(capsys, run_copy, "was trained with other settings (lr: 0.001 -> 0.01)",
+                 "--mode", "train", "--end-epoch", "3", "--lr", "0.01")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--mode", "test", "--n-timestep", "0"], "must be a positive integer"),
+    (["--mode", "test", "--n-timestep", "16", "-4"], "must be a positive integer"),
+    (["--mode", "train", "--input-size", "5"], "must divide 784"),
+    (["--mode", "train", "--lstm-cell-class", "GRUCell"], "invalid choice: 'GRUCell'"),
+    (["--mode", "test", "--reset", "sideways"], "invalid choice: 'sideways'"),
+])
+def test_bad_flags(capsys, run_copy, argv, message):
+    expect_error(capsys, run_copy, message, *argv)
+
+
+def test_existing_results_without_overwrite(capsys, run_copy):
+    expect_error(capsys, run_copy, "test_results.json exists; pass --overwrite", "--mode", "test")
+
+
+def test_finished_run_without_overwrite(capsys, run_copy):
+    expect_error(capsys, run_copy, "is already trained for 2 epochs", "--mode", "train", "--end-epoch", "2")
+
+
+def test_existing_log_without_checkpoint(capsys, tmp_path):
+    (tmp_path / "train.log").write_text("# an earlier run\n")
+    expect_error(capsys, tmp_path, "holds an earlier run but no checkpoint_last.pt", "--mode", "train")
+
+
+def test_baseline_checkpoint_is_tested_as_ann_only(capsys, tmp_path, mnist_root):
+    common = ["--checkpoint-dir", tmp_path, "--data-dir", mnist_root, "--lstm-cell-class", "BaselineLSTMCell",
+              "--end-epoch", "1", "--train-subset", "128", "--test-subset", "128", "--threads", "1"]
+    assert run_cli(capsys, "--mode", "train", *common)[0] == 0
+    code, out, _ = run_cli(capsys, "--mode", "test", *common)
+    assert code == 0 and "has no spiking equivalent" in out
+    assert json.loads((tmp_path / "test_results.json").read_text())["hybrid"] == []
