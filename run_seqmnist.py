@@ -20,7 +20,7 @@ from hybrid_lstm.cells import CELL_CLASSES
 from hybrid_lstm.data import PIXELS, DataError, load_mnist, pixel_permutation, to_sequences
 from hybrid_lstm.neurons import RESET_MODES
 from hybrid_lstm.training import (
-    CHECKPOINT_FORMAT, MODEL_KEYS, RunError, build_model, epoch_seed, evaluate, load_checkpoint,
+    CHECKPOINT_FORMAT, RunError, build_model, epoch_seed, evaluate, load_checkpoint,
     model_from_checkpoint, save_atomic, timed, train_epoch,
 )
 
@@ -75,6 +75,9 @@ def parse_args(argv=None):
     training.add_argument("--start-epoch", type=non_negative_int,
                           help="epochs already done (default: 0, or those of checkpoint_last.pt when resuming)")
     training.add_argument("--end-epoch", type=positive_int, default=50, help="train until this many epochs are done (default %(default)s)")
+    training.add_argument("--save-interval-updates", type=non_negative_int, default=100, metavar="N",
+                          help="also save checkpoint_last.pt every N updates within an epoch, 0 for epoch ends "
+                               "only (default %(default)s)")
     training.add_argument("--overwrite", action="store_true", help="discard an earlier run or results in --checkpoint-dir")
     training.add_argument("--validation-size", type=non_negative_int, default=0,
                           help="hold out the last N training images and select the best checkpoint on them "
@@ -192,32 +195,40 @@ def train(args, device):
     torch.manual_seed(args.seed)
     model = build_model(config).to(device)
     optimizer = torch.optim.RMSprop(model.parameters(), lr=args.lr, alpha=0.99, eps=1e-8, momentum=args.momentum)
+    partial = None
     if resumed is None:
         history, best = [], {"accuracy": -1.0, "epoch": 0}
         log(directory / LOG, f"# {args.command}")
     else:
         model.load_state_dict(resumed["model"])
         optimizer.load_state_dict(resumed["optimizer"])
-        history, best = resumed["history"], resumed["best"]
-        log(directory / LOG, f"# resumed after epoch {resumed['epochs_done']}: {args.command}")
+        history, best, partial = resumed["history"], resumed["best"], resumed.get("partial_epoch")
+        position = f" and {partial['batches_done']} batches" if partial else ""
+        log(directory / LOG, f"# resumed after {resumed['epochs_done']} epochs{position}: {args.command}")
+
+    def save_last(epochs_done, partial_epoch):
+        save_atomic({"format": CHECKPOINT_FORMAT, "config": config, "epochs_done": epochs_done,
+                     "model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": history,
+                     "best": best, "partial_epoch": partial_epoch}, directory / LAST)
 
     for epoch in range(len(history), args.end_epoch):
-        seed = epoch_seed(args.seed, epoch)
-        (loss, train_accuracy), seconds = timed(
-            train_epoch, model, optimizer, train_x, train_y, args.batch_size, args.grad_clip, seed,
-            description=f"epoch {epoch + 1}/{args.end_epoch}")
+        loss, train_accuracy, seconds = train_epoch(
+            model, optimizer, train_x, train_y, args.batch_size, args.grad_clip, epoch_seed(args.seed, epoch),
+            partial=partial, save_interval=args.save_interval_updates,
+            save_partial=lambda progress: save_last(epoch, progress), description=f"epoch {epoch + 1}/{args.end_epoch}")
+        partial = None
         record = {"epoch": epoch + 1, "train_loss": loss, "train_accuracy": train_accuracy,
                   f"{selection}_accuracy": evaluate(model, select_x, select_y, args.batch_size, selection),
                   "seconds": seconds}
         if args.validation_size:
             record["test_accuracy"] = evaluate(model, test_x, test_y, args.batch_size, "test")
         history.append(record)
-        state = {"format": CHECKPOINT_FORMAT, "config": config, "epochs_done": epoch + 1,
-                 "model": model.state_dict()}
         if record[f"{selection}_accuracy"] > best["accuracy"]:
             best = {"accuracy": record[f"{selection}_accuracy"], "epoch": epoch + 1}
-            save_atomic({**state, "selected_on": selection, "accuracy": best["accuracy"]}, directory / BEST)
-        save_atomic({**state, "optimizer": optimizer.state_dict(), "history": history, "best": best}, directory / LAST)
+            save_atomic({"format": CHECKPOINT_FORMAT, "config": config, "epochs_done": epoch + 1,
+                         "model": model.state_dict(), "selected_on": selection, "accuracy": best["accuracy"]},
+                        directory / BEST)
+        save_last(epoch + 1, None)
         write_json_atomic(directory / HISTORY, {"config": config, "history": history, "best": best})
         test_text = f" test_acc {record['test_accuracy']:.2f}" if args.validation_size else ""
         log(directory / LOG,

@@ -132,9 +132,11 @@ def to_sequences(images: torch.Tensor, input_size: int, permutation: torch.Tenso
     return x.reshape(images.shape[0], PIXELS // input_size, input_size)
 
 
-def batches(inputs: torch.Tensor, labels: torch.Tensor, batch_size: int, generator: torch.Generator = None):
-    """Yield (inputs, labels) batches; shuffled by generator when given, else in order."""
+def batches(inputs: torch.Tensor, labels: torch.Tensor, batch_size: int, generator: torch.Generator = None,
+            skip: int = 0):
+    """Yield (inputs, labels) batches, shuffled by generator when given, else in order;
+    the first skip batches are left out."""
     order = torch.randperm(len(inputs), generator=generator) if generator is not None else torch.arange(len(inputs))
-    for start in range(0, len(inputs), batch_size):
+    for start in range(skip * batch_size, len(inputs), batch_size):
         index = order[start : start + batch_size]
         yield inputs[index], labels[index]

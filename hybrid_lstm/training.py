@@ -12,8 +12,6 @@ from .data import batches
 from .model import SequenceClassifier
 
 CHECKPOINT_FORMAT = "hybrid_lstm.seqmnist.v1"
-# what defines the network; a checkpoint is only usable where these agree
-MODEL_KEYS = ("lstm_cell_class", "input_size", "hidden_size", "num_layer", "dropout")
 
 
 class RunError(Exception):
@@ -66,18 +64,41 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
+def _rng_state(device: torch.device) -> dict:
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, device: torch.device):
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
 def train_epoch(model: SequenceClassifier, optimizer, inputs, labels, batch_size: int, grad_clip: float,
-                seed: int, description: str = "train"):
+                seed: int, partial: dict = None, save_interval: int = 0, save_partial=None,
+                description: str = "train"):
     """One epoch: cross-entropy, gradient-norm clipping, parameter clamp after every step.
 
-    Returns (mean loss, accuracy %)."""
+    The shuffle and dropout follow from seed. Every save_interval updates (0: never)
+    save_partial(partial) is called with the epoch's progress {batches_done, loss_sum,
+    correct, seconds, rng}; passing that dict back as partial continues the epoch exactly
+    where it stood. Returns (mean loss, accuracy %, seconds).
+    """
     model.train()
-    torch.manual_seed(seed)  # dropout
-    generator = torch.Generator().manual_seed(seed)
-    total_loss, correct = 0.0, 0
+    if partial is None:
+        partial = {"batches_done": 0, "loss_sum": 0.0, "correct": 0, "seconds": 0.0}
+        torch.manual_seed(seed)  # dropout
+    else:
+        _set_rng_state(partial["rng"], inputs.device)
+    loss_sum, correct, done = partial["loss_sum"], partial["correct"], partial["batches_done"]
+    started = time.perf_counter() - partial["seconds"]
     criterion = nn.CrossEntropyLoss(reduction="sum")
     steps = (len(inputs) + batch_size - 1) // batch_size
-    with tqdm(batches(inputs, labels, batch_size, generator), total=steps, desc=description, leave=False, disable=None) as progress:
+    shuffled = batches(inputs, labels, batch_size, torch.Generator().manual_seed(seed), skip=done)
+    with tqdm(shuffled, total=steps, initial=done, desc=description, leave=False, disable=None) as progress:
         for x, y in progress:
             optimizer.zero_grad()
             logits = model(x)
@@ -86,10 +107,14 @@ def train_epoch(model: SequenceClassifier, optimizer, inputs, labels, batch_size
             nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             optimizer.step()
             model.clamp_parameters_()
-            total_loss += loss.item()
+            loss_sum += loss.item()
             correct += (logits.argmax(1) == y).sum().item()
+            done += 1
             progress.set_postfix(loss=f"{loss.item() / len(y):.4f}")
-    return total_loss / len(inputs), 100.0 * correct / len(inputs)
+            if save_interval and done % save_interval == 0 and done < steps:
+                save_partial({"batches_done": done, "loss_sum": loss_sum, "correct": correct,
+                              "seconds": time.perf_counter() - started, "rng": _rng_state(inputs.device)})
+    return loss_sum / len(inputs), 100.0 * correct / len(inputs), time.perf_counter() - started
 
 
 @torch.no_grad()

@@ -62,29 +62,30 @@ def test_hybrid_at_large_t_tracks_the_ann(trained, capsys, mnist_root, tmp_path)
 def train_command(directory, mnist_root, end_epoch):
     return [sys.executable, str(REPO / "run_seqmnist.py"), "--mode", "train", "--checkpoint-dir", str(directory),
             "--data-dir", str(mnist_root), "--end-epoch", str(end_epoch), "--train-subset", "3072",
-            "--test-subset", "128", "--threads", "1", "--seed", "5"]
+            "--test-subset", "128", "--threads", "1", "--seed", "5", "--save-interval-updates", "5"]
 
 
 def test_killed_then_resumed_run_ends_with_the_same_weights(tmp_path, mnist_root):
     straight, broken = tmp_path / "straight", tmp_path / "broken"
-    subprocess.run(train_command(straight, mnist_root, 4), check=True, capture_output=True)
+    subprocess.run(train_command(straight, mnist_root, 3), check=True, capture_output=True)
 
-    process = subprocess.Popen(train_command(broken, mnist_root, 4), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(train_command(broken, mnist_root, 3), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while not (broken / "history.json").exists() and time.time() < deadline:
-        time.sleep(0.02)
-    os.kill(process.pid, signal.SIGKILL)  # somewhere inside epoch 2
+    while not (broken / "checkpoint_last.pt").exists() and time.time() < deadline:
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)  # just after the first mid-epoch save
     process.wait()
     assert process.returncode == -signal.SIGKILL
-    assert 1 <= json.loads((broken / "history.json").read_text())["history"][-1]["epoch"] < 4
-    resumed = subprocess.run(train_command(broken, mnist_root, 4), check=True, capture_output=True, text=True)
-    assert "# resumed after epoch" in (broken / "train.log").read_text(), resumed.stdout
+    killed = torch.load(broken / "checkpoint_last.pt", weights_only=True)
+    assert killed["partial_epoch"]["batches_done"] % 5 == 0 and killed["epochs_done"] < 3
+    subprocess.run(train_command(broken, mnist_root, 3), check=True, capture_output=True)
+    assert "# resumed after" in (broken / "train.log").read_text()
 
-    load = lambda d: torch.load(d / "checkpoint_last.pt", weights_only=True)
-    a, b = load(straight), load(broken)
-    assert a["epochs_done"] == b["epochs_done"] == 4
+    a, b = (torch.load(d / "checkpoint_last.pt", weights_only=True) for d in (straight, broken))
+    assert a["epochs_done"] == b["epochs_done"] == 3 and b["partial_epoch"] is None
     assert all(torch.equal(a["model"][key], b["model"][key]) for key in a["model"])
-    assert [e["test_accuracy"] for e in a["history"]] == [e["test_accuracy"] for e in b["history"]]
+    assert [(e["train_loss"], e["test_accuracy"]) for e in a["history"]] == \
+        [(e["train_loss"], e["test_accuracy"]) for e in b["history"]]
 
 
 def snapshot(directory: Path) -> dict:
