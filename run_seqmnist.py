@@ -31,6 +31,7 @@ MODEL_DEFAULTS = {
 # settings a resumed run must share with the run it continues
 TRAINING_KEYS = ("seed", "lr", "momentum", "grad_clip", "batch_size", "validation_size", "train_subset", "test_subset")
 PROG = "run_seqmnist.py"
+MNIST_TRAIN_SIZE = 60000
 LAST, BEST, LOG, HISTORY, RESULTS = "checkpoint_last.pt", "checkpoint_best.pt", "train.log", "history.json", "test_results.json"
 
 
@@ -177,13 +178,13 @@ def prepare_train_dir(args, config: dict):
 def train(args, device):
     config = model_config(args)
     config.update({key: getattr(args, key) for key in TRAINING_KEYS})
+    if args.validation_size >= MNIST_TRAIN_SIZE:
+        raise RunError(f"--validation-size {args.validation_size} leaves no training images (MNIST has {MNIST_TRAIN_SIZE})")
     resumed = prepare_train_dir(args, config)
     directory = Path(args.checkpoint_dir)
 
     train_x, train_y = load_split(args, config, True, None, device)
     if args.validation_size:
-        if args.validation_size >= len(train_x):
-            raise RunError(f"--validation-size {args.validation_size} leaves no training images")
         select_x, select_y = train_x[-args.validation_size:], train_y[-args.validation_size:]
         train_x, train_y = train_x[: -args.validation_size], train_y[: -args.validation_size]
     train_x, train_y = train_x[: args.train_subset], train_y[: args.train_subset]

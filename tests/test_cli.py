@@ -137,6 +137,7 @@ def test_resume_with_other_settings(capsys, run_copy):
     (["--mode", "train", "--input-size", "5"], "must divide 784"),
     (["--mode", "train", "--lstm-cell-class", "GRUCell"], "invalid choice: 'GRUCell'"),
     (["--mode", "test", "--reset", "sideways"], "invalid choice: 'sideways'"),
+    (["--mode", "train", "--overwrite", "--validation-size", "60000"], "leaves no training images"),
 ])
 def test_bad_flags(capsys, run_copy, argv, message):
     expect_error(capsys, run_copy, message, *argv)
