@@ -5,7 +5,8 @@ train: fit a BaselineLSTMCell or ModifiedLSTMCell classifier (row-wise: --input-
 pixel-wise: --input-size 1), keeping checkpoint_best.pt and checkpoint_last.pt in
 --checkpoint-dir; rerunning the same command resumes an interrupted run.
 test: ANN accuracy of checkpoint_best.pt, then the accuracy of its hybrid conversion at
-every --n-timestep T; printed as a table and written to test_results.json.
+every --n-timestep T; printed as a table and written to test_results.json
+(test_results_hard.json with --reset hard).
 """
 import argparse
 import json
@@ -32,7 +33,8 @@ MODEL_DEFAULTS = {
 TRAINING_KEYS = ("seed", "lr", "momentum", "grad_clip", "batch_size", "validation_size", "train_subset", "test_subset")
 PROG = "run_seqmnist.py"
 MNIST_TRAIN_SIZE = 60000
-LAST, BEST, LOG, HISTORY, RESULTS = "checkpoint_last.pt", "checkpoint_best.pt", "train.log", "history.json", "test_results.json"
+LAST, BEST, LOG, HISTORY = "checkpoint_last.pt", "checkpoint_best.pt", "train.log", "history.json"
+RESULTS = {"soft": "test_results.json", "hard": "test_results_hard.json"}  # per --reset
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -153,7 +155,7 @@ def prepare_train_dir(args, config: dict):
     directory = Path(args.checkpoint_dir)
     directory.mkdir(parents=True, exist_ok=True)
     if args.overwrite:
-        for name in (LAST, BEST, LOG, HISTORY, RESULTS):
+        for name in (LAST, BEST, LOG, HISTORY, *RESULTS.values()):
             (directory / name).unlink(missing_ok=True)
     if not (directory / LAST).exists():
         if any((directory / name).exists() for name in (LOG, BEST)):
@@ -249,7 +251,7 @@ def test(args, device):
     path = directory / BEST
     checkpoint = load_checkpoint(path)
     config = model_config(args, checkpoint["config"])
-    results_path = directory / RESULTS
+    results_path = directory / RESULTS[args.reset]
     if results_path.exists() and not args.overwrite:
         raise RunError(f"{results_path} exists; pass --overwrite to replace it")
     convertible = config["lstm_cell_class"] == "ModifiedLSTMCell"

@@ -36,6 +36,15 @@ def trained(tmp_path_factory, mnist_root):
     return directory
 
 
+def test_hard_reset_results_go_to_their_own_file(run_copy, capsys, mnist_root):
+    soft = (run_copy / "test_results.json").read_bytes()
+    code, out, _ = run_cli(capsys, "--mode", "test", "--checkpoint-dir", run_copy, "--data-dir", mnist_root,
+                           "--n-timestep", "8", "--reset", "hard", *SMALL)
+    assert code == 0 and "hybrid (hard reset)" in out
+    assert json.loads((run_copy / "test_results_hard.json").read_text())["hybrid"][0]["reset"] == "hard"
+    assert (run_copy / "test_results.json").read_bytes() == soft
+
+
 def test_train_then_test_writes_logs_checkpoints_and_results(trained):
     log = (trained / "train.log").read_text().splitlines()
     assert log[0].startswith("# run_seqmnist.py --mode train") and log[2].startswith("epoch 2/2 ")
