@@ -259,6 +259,7 @@ def test(args, device):
     test_x, test_y = load_split(args, config, False, args.test_subset, device)
 
     ann_accuracy, ann_seconds = timed(evaluate, model, test_x, test_y, args.batch_size, "ANN")
+    print(f"ANN: accuracy {ann_accuracy:.2f}% on {len(test_x)} test images ({ann_seconds:.1f} s)", flush=True)
     rows = [["ANN " + config["lstm_cell_class"], "-", f"{ann_accuracy:.2f}", "", "", "", "", "", f"{ann_seconds:.1f}"]]
     hybrid_results = []
     if not convertible:
@@ -268,6 +269,7 @@ def test(args, device):
         accuracy, seconds = timed(evaluate, hybrid, test_x, test_y, args.batch_size, f"hybrid T={n_timestep}")
         record = hybrid.spike_record()
         rates = record.rates()
+        print(f"hybrid T={n_timestep}: accuracy {accuracy:.2f}% ({seconds:.1f} s)", flush=True)
         hybrid_results.append({"n_timestep": n_timestep, "reset": args.reset, "accuracy": accuracy,
                                "spike_rates": rates, "spike_totals": record.totals(), "wall_time_s": seconds})
         rows.append([f"hybrid ({args.reset} reset)", n_timestep, f"{accuracy:.2f}",
