@@ -274,8 +274,9 @@ def test(args, device):
                                "spike_rates": rates, "spike_totals": record.totals(), "wall_time_s": seconds})
         rows.append([f"hybrid ({args.reset} reset)", n_timestep, f"{accuracy:.2f}",
                      *(f"{rates[p]:.3f}" for p in ("encoder", "i", "f", "g", "o")), f"{seconds:.1f}"])
-    print(format_table(["model", "T", "accuracy %", "enc", "i", "f", "g", "o", "time s"], rows))
-    print("(enc, i, f, g, o: spikes per neuron per SNN step)")
+    if hybrid_results:
+        print(format_table(["model", "T", "accuracy %", "enc", "i", "f", "g", "o", "time s"], rows))
+        print("(enc, i, f, g, o: spikes per neuron per SNN step)")
     write_json_atomic(results_path, {
         "command": args.command, "checkpoint": str(path), "epochs_done": checkpoint["epochs_done"],
         "selected_on": checkpoint.get("selected_on"), "config": config, "test_samples": len(test_x),
