@@ -60,11 +60,10 @@ def simulate_gates(u: torch.Tensor, weights: ConvertedWeights, n_timestep: int, 
     bias = weights.bias.index_select(0, order).long()
 
     q = encoder.quantize(u)
-    v_encoder = encoder.initial_state(q)
+    v_encoder = encoder.initial_state(q.shape, u.device)
     encoder_count = torch.zeros_like(q)
-    sigmoid_current_like = torch.empty(u.shape[0], 3 * hidden, dtype=torch.long, device=u.device)
-    v_sigmoid = sigmoid_neurons.initial_state(sigmoid_current_like)
-    v_tanh = tanh_neurons.initial_state(sigmoid_current_like[:, :hidden])
+    v_sigmoid = sigmoid_neurons.initial_state((u.shape[0], 3 * hidden), u.device)
+    v_tanh = tanh_neurons.initial_state((u.shape[0], hidden), u.device)
     sigmoid_count = torch.zeros_like(v_sigmoid)
     tanh_net = torch.zeros_like(v_tanh[0])
     tanh_spikes = torch.zeros_like(v_tanh[0])
@@ -122,7 +121,7 @@ class HybridLSTMCell(nn.Module):
         if int(n_timestep) != n_timestep or n_timestep < 1:
             raise ValueError(f"n_timestep must be a positive integer, got {n_timestep!r}")
         hidden4, fanin = weights.weight.shape
-        if hidden4 % 4 or fanin <= input_size or fanin - input_size != hidden4 // 4 or weights.bias.shape != (hidden4,):
+        if hidden4 % 4 or fanin - input_size != hidden4 // 4 or weights.bias.shape != (hidden4,):
             raise ValueError(
                 f"converted weights {tuple(weights.weight.shape)} / bias {tuple(weights.bias.shape)} "
                 f"do not fit input_size {input_size}"

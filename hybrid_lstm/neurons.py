@@ -36,8 +36,9 @@ class IFNeuron:
         self.threshold = int(threshold)
         self.reset = check_reset(reset)
 
-    def initial_state(self, like: torch.Tensor) -> torch.Tensor:
-        return torch.full(like.shape, INITIAL_POTENTIAL, dtype=torch.long, device=like.device)
+    def initial_state(self, shape, device=None) -> torch.Tensor:
+        """V = 1 everywhere."""
+        return torch.full(shape, INITIAL_POTENTIAL, dtype=torch.long, device=device)
 
     def step(self, v: torch.Tensor, current: torch.Tensor):
         """One SNN step; returns (new V, spikes in {0, 1} as int64)."""
@@ -62,8 +63,9 @@ class TernaryIFNeuron:
         self.threshold = int(threshold)
         self.reset = check_reset(reset)
 
-    def initial_state(self, like: torch.Tensor):
-        v = torch.full(like.shape, INITIAL_POTENTIAL, dtype=torch.long, device=like.device)
+    def initial_state(self, shape, device=None):
+        """(V+, V-) = (1, 1) everywhere."""
+        v = torch.full(shape, INITIAL_POTENTIAL, dtype=torch.long, device=device)
         return v, v.clone()
 
     def step(self, state, current: torch.Tensor):
@@ -100,8 +102,9 @@ class SignedInputEncoder:
         """q = round(theta * u) as int64 (theta is a power of two, so theta * u is exact)."""
         return torch.round(u * self.threshold).long()
 
-    def initial_state(self, q: torch.Tensor) -> torch.Tensor:
-        return torch.full(q.shape, INITIAL_POTENTIAL, dtype=torch.long, device=q.device)
+    def initial_state(self, shape, device=None) -> torch.Tensor:
+        """V = 1 everywhere."""
+        return torch.full(shape, INITIAL_POTENTIAL, dtype=torch.long, device=device)
 
     def step(self, v: torch.Tensor, q: torch.Tensor):
         """One SNN step; returns (new V, signed spikes sign(q) * [V > theta] as int64)."""

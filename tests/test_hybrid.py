@@ -96,5 +96,7 @@ def test_bad_arguments():
         HybridLSTMCell.from_cell(cell, 0)
     with pytest.raises(ValueError, match="reset"):
         HybridLSTMCell.from_cell(cell, 8, reset="sideways")
+    with pytest.raises(ValueError, match="do not fit input_size 5"):
+        HybridLSTMCell(convert_cell(cell), input_size=5, n_timestep=8)
     with pytest.raises(TypeError, match="only a ModifiedLSTMCell"):
         SequenceClassifier("BaselineLSTMCell", 28, 8).to_hybrid(8)

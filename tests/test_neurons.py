@@ -5,8 +5,7 @@ from hybrid_lstm import IFNeuron, SignedInputEncoder, TernaryIFNeuron
 
 
 def run(neuron, currents):
-    current = torch.tensor([currents[0]])
-    state = neuron.initial_state(current)
+    state = neuron.initial_state((1,))
     outputs, potentials = [], []
     for value in currents:
         state, out = neuron.step(state, torch.tensor([value]))
@@ -46,7 +45,7 @@ def test_ternary_neuron_hard_reset():
 def encode(u, steps, reset="soft"):
     encoder = SignedInputEncoder(2048, reset)
     q = encoder.quantize(torch.tensor([u]))
-    v = encoder.initial_state(q)
+    v = encoder.initial_state(q.shape)
     spikes = []
     for _ in range(steps):
         v, s = encoder.step(v, q)
