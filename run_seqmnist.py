@@ -19,6 +19,7 @@ import torch
 
 from hybrid_lstm.cells import CELL_CLASSES
 from hybrid_lstm.data import PIXELS, DataError, load_mnist, pixel_permutation, to_sequences
+from hybrid_lstm.hybrid import SIMULATIONS
 from hybrid_lstm.neurons import RESET_MODES
 from hybrid_lstm.training import (
     CHECKPOINT_FORMAT, RunError, build_model, epoch_seed, evaluate, load_checkpoint,
@@ -90,6 +91,9 @@ def parse_args(argv=None):
                          help="SNN time-steps per LSTM step; several values are tested in turn (default 128)")
     testing.add_argument("--reset", choices=RESET_MODES, default="soft",
                          help="IF neurons' reset after a spike: soft (subtract threshold, the paper) or hard (to 0, Loihi); default %(default)s")
+    testing.add_argument("--simulation", choices=SIMULATIONS, default="fast",
+                         help="hybrid simulation: fast or the plain per-SNN-step reference; their spike counts are "
+                              "bit-identical (default %(default)s)")
     runtime = parser.add_argument_group("runtime")
     runtime.add_argument("--train-subset", type=positive_int, help="train on the first N training images only")
     runtime.add_argument("--test-subset", type=positive_int, help="evaluate on the first N test images only")
@@ -265,12 +269,12 @@ def test(args, device):
     if not convertible:
         print(f"note: a {config['lstm_cell_class']} has no spiking equivalent; hybrid evaluation skipped")
     for n_timestep in args.n_timestep if convertible else []:
-        hybrid = model.to_hybrid(n_timestep, args.reset)
+        hybrid = model.to_hybrid(n_timestep, args.reset, args.simulation)
         accuracy, seconds = timed(evaluate, hybrid, test_x, test_y, args.batch_size, f"hybrid T={n_timestep}")
         record = hybrid.spike_record()
         rates = record.rates()
         print(f"hybrid T={n_timestep}: accuracy {accuracy:.2f}% ({seconds:.1f} s)", flush=True)
-        hybrid_results.append({"n_timestep": n_timestep, "reset": args.reset, "accuracy": accuracy,
+        hybrid_results.append({"n_timestep": n_timestep, "reset": args.reset, "simulation": args.simulation, "accuracy": accuracy,
                                "spike_rates": rates, "spike_totals": record.totals(), "wall_time_s": seconds})
         rows.append([f"hybrid ({args.reset} reset)", n_timestep, f"{accuracy:.2f}",
                      *(f"{rates[p]:.3f}" for p in ("encoder", "i", "f", "g", "o")), f"{seconds:.1f}"])

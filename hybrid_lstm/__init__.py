@@ -9,7 +9,8 @@ from .conversion import (
     convert_cell,
     convert_weights,
 )
-from .hybrid import POPULATIONS, GateSpikeCounts, HybridLSTMCell, SpikeRecord, simulate_gates
+from .hybrid import HybridLSTMCell, simulate_gates
+from .spikes import POPULATIONS, GateSpikeCounts, SpikeRecord
 from .model import SequenceClassifier
 from .neurons import IFNeuron, SignedInputEncoder, TernaryIFNeuron
 

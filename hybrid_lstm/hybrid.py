@@ -7,12 +7,10 @@ rates feed the analog (non-spiking) element-wise part:
     i_bar, f_bar, o_bar = spike counts / T ;  g_bar = (positive - negative spikes) / T
     c_t = f_bar * c_{t-1} + i_bar * g_bar ;  h_t = o_bar * clamp(c_t / 2, -1, 1)
 """
-from typing import NamedTuple
-
 import torch
 from torch import nn
 
-from .cells import GATES, zero_state
+from .cells import zero_state
 from .conversion import (
     ENCODER_THRESHOLD,
     SIGMOID_THRESHOLD,
@@ -20,27 +18,11 @@ from .conversion import (
     ConvertedWeights,
     convert_cell,
 )
+from .fast_gates import FastGateSimulator
 from .neurons import IFNeuron, SignedInputEncoder, TernaryIFNeuron, check_reset
+from .spikes import GateSpikeCounts, SpikeRecord
 
-POPULATIONS = ("encoder",) + GATES
-
-
-class GateSpikeCounts(NamedTuple):
-    """Spike counts of one LSTM step (T SNN steps), int64.
-
-    encoder: (B, D + H) spikes of either sign per encoder neuron
-    i, f, o: (B, H) spikes per sigmoid-type neuron
-    g:       (B, H) positive minus negative spikes per tanh-type neuron
-    g_spikes:(B, H) positive plus negative spikes per tanh-type neuron
-    """
-
-    encoder: torch.Tensor
-    i: torch.Tensor
-    f: torch.Tensor
-    g: torch.Tensor
-    o: torch.Tensor
-    g_spikes: torch.Tensor
-
+SIMULATIONS = ("fast", "reference")
 
 def simulate_gates(u: torch.Tensor, weights: ConvertedWeights, n_timestep: int, reset: str = "soft") -> GateSpikeCounts:
     """Reference simulation of the encoder and the four gate populations for one LSTM step.
@@ -80,46 +62,23 @@ def simulate_gates(u: torch.Tensor, weights: ConvertedWeights, n_timestep: int, 
     return GateSpikeCounts(encoder_count, i, f, tanh_net, o, tanh_spikes)
 
 
-class SpikeRecord:
-    """Spikes and neuron updates per population (encoder, i, f, g, o), summed over
-    samples, LSTM steps and SNN steps; rate = spikes / updates."""
-
-    def __init__(self):
-        self.spikes = dict.fromkeys(POPULATIONS, 0)
-        self.updates = dict.fromkeys(POPULATIONS, 0)
-
-    def add(self, counts: GateSpikeCounts, n_timestep: int):
-        for population in POPULATIONS:
-            tensor = counts.g_spikes if population == "g" else getattr(counts, population)
-            self.spikes[population] = self.spikes[population] + tensor.sum()
-            self.updates[population] += tensor.numel() * n_timestep
-
-    def merge(self, other: "SpikeRecord"):
-        for population in POPULATIONS:
-            self.spikes[population] = self.spikes[population] + other.spikes[population]
-            self.updates[population] += other.updates[population]
-
-    def totals(self) -> dict:
-        """{population: {'spikes': int, 'updates': int}}."""
-        return {p: {"spikes": int(self.spikes[p]), "updates": self.updates[p]} for p in POPULATIONS}
-
-    def rates(self) -> dict:
-        """{population: spikes per neuron per SNN step}."""
-        return {p: int(self.spikes[p]) / self.updates[p] if self.updates[p] else 0.0 for p in POPULATIONS}
-
-
 class HybridLSTMCell(nn.Module):
     """Drop-in replacement of a ModifiedLSTMCell: forward(x, (h, c)) -> (h, c).
 
     Holds the integer weights (buffers weight (4H, D + H) and bias (4H,), int32), runs
     T = n_timestep SNN steps per LSTM step and adds every step's spikes to
-    self.spike_record (reset it with reset_spike_record()).
+    self.spike_record (reset it with reset_spike_record()). simulation "fast"
+    (fast_gates.FastGateSimulator, the default) and "reference" (simulate_gates) give
+    bit-identical spike counts.
     """
 
-    def __init__(self, weights: ConvertedWeights, input_size: int, n_timestep: int, reset: str = "soft"):
+    def __init__(self, weights: ConvertedWeights, input_size: int, n_timestep: int, reset: str = "soft",
+                 simulation: str = "fast"):
         super().__init__()
         if int(n_timestep) != n_timestep or n_timestep < 1:
             raise ValueError(f"n_timestep must be a positive integer, got {n_timestep!r}")
+        if simulation not in SIMULATIONS:
+            raise ValueError(f"simulation must be one of {SIMULATIONS}, got {simulation!r}")
         hidden4, fanin = weights.weight.shape
         if hidden4 % 4 or fanin - input_size != hidden4 // 4 or weights.bias.shape != (hidden4,):
             raise ValueError(
@@ -132,12 +91,14 @@ class HybridLSTMCell(nn.Module):
         self.reset = check_reset(reset)
         self.register_buffer("weight", weights.weight.int())
         self.register_buffer("bias", weights.bias.int())
+        self.simulation = simulation
+        self.fast = FastGateSimulator(weights, self.n_timestep, self.reset) if simulation == "fast" else None
         self.spike_record = SpikeRecord()
 
     @classmethod
-    def from_cell(cls, cell: nn.Module, n_timestep: int, reset: str = "soft") -> "HybridLSTMCell":
+    def from_cell(cls, cell: nn.Module, n_timestep: int, reset: str = "soft", simulation: str = "fast"):
         """Convert a trained ModifiedLSTMCell (conversion.convert_cell) into a hybrid cell."""
-        hybrid = cls(convert_cell(cell), cell.input_size, n_timestep, reset)
+        hybrid = cls(convert_cell(cell), cell.input_size, n_timestep, reset, simulation)
         return hybrid.to(cell.weight_ih.device)
 
     def reset_spike_record(self):
@@ -149,7 +110,10 @@ class HybridLSTMCell(nn.Module):
     def forward(self, x, state):
         h, c = state
         u = torch.cat([x, h], dim=1)
-        counts = simulate_gates(u, ConvertedWeights(self.weight, self.bias), self.n_timestep, self.reset)
+        if self.fast is not None:
+            counts = self.fast(u)
+        else:
+            counts = simulate_gates(u, ConvertedWeights(self.weight, self.bias), self.n_timestep, self.reset)
         self.spike_record.add(counts, self.n_timestep)
         i, f, g, o = (count.to(x.dtype) / self.n_timestep for count in (counts.i, counts.f, counts.g, counts.o))
         c = f * c + i * g
@@ -157,4 +121,4 @@ class HybridLSTMCell(nn.Module):
         return h, c
 
     def extra_repr(self):
-        return f"{self.input_size}, {self.hidden_size}, n_timestep={self.n_timestep}, reset={self.reset!r}"
+        return f"{self.input_size}, {self.hidden_size}, n_timestep={self.n_timestep}, reset={self.reset!r}, simulation={self.simulation!r}"

@@ -6,7 +6,9 @@ import torch
 from torch import nn
 
 from .cells import CELL_CLASSES
-from .hybrid import HybridLSTMCell, SpikeRecord
+from .hybrid import HybridLSTMCell
+from .sequence import lstm_layer, stepped_layer
+from .spikes import SpikeRecord
 
 CELL_STATE_LIMIT = 1.0  # c is clamped to [-1, 1] after every LSTM step ("to avoid overflow on Loihi")
 PARAMETER_LIMIT = 1.0  # every weight and bias is clamped to [-1, 1] after every optimizer step
@@ -41,12 +43,8 @@ class SequenceClassifier(nn.Module):
             if index > 0:
                 layer_input = self.dropout(layer_input)
             state = cell.init_state(x.shape[0], x.device, x.dtype)
-            outputs = []
-            for t in range(layer_input.shape[1]):
-                h, c = cell(layer_input[:, t], state)
-                state = (h, c.clamp(-CELL_STATE_LIMIT, CELL_STATE_LIMIT))
-                outputs.append(h)
-            layer_input = torch.stack(outputs, dim=1)
+            run_layer = stepped_layer if isinstance(cell, HybridLSTMCell) else lstm_layer
+            layer_input, state = run_layer(cell, layer_input, state, CELL_STATE_LIMIT)
         return self.classifier(state[0])
 
     def clamp_parameters_(self):
@@ -55,10 +53,11 @@ class SequenceClassifier(nn.Module):
             for parameter in self.parameters():
                 parameter.clamp_(-PARAMETER_LIMIT, PARAMETER_LIMIT)
 
-    def to_hybrid(self, n_timestep: int, reset: str = "soft") -> "SequenceClassifier":
+    def to_hybrid(self, n_timestep: int, reset: str = "soft", simulation: str = "fast") -> "SequenceClassifier":
         """A copy whose every LSTM layer is converted to a HybridLSTMCell at T = n_timestep."""
         hybrid = copy.deepcopy(self)
-        hybrid.cells = nn.ModuleList(HybridLSTMCell.from_cell(cell, n_timestep, reset) for cell in self.cells)
+        hybrid.cells = nn.ModuleList(HybridLSTMCell.from_cell(cell, n_timestep, reset, simulation)
+                                     for cell in self.cells)
         return hybrid
 
     def spike_record(self) -> SpikeRecord:

@@ -172,3 +172,16 @@ def test_baseline_checkpoint_is_tested_as_ann_only(capsys, tmp_path, mnist_root)
     code, out, _ = run_cli(capsys, "--mode", "test", *common)
     assert code == 0 and "has no spiking equivalent" in out
     assert json.loads((tmp_path / "test_results.json").read_text())["hybrid"] == []
+
+
+def test_reference_simulation_gives_the_same_results(run_copy, capsys, mnist_root):
+    """--simulation reference: same accuracy and spike totals as the default fast path."""
+    fast = json.loads((run_copy / "test_results.json").read_text())
+    code, out, _ = run_cli(capsys, "--mode", "test", "--checkpoint-dir", run_copy, "--data-dir", mnist_root,
+                           "--n-timestep", "8", "32", "--simulation", "reference", "--overwrite", *SMALL)
+    assert code == 0
+    reference = json.loads((run_copy / "test_results.json").read_text())
+    assert [h["simulation"] for h in fast["hybrid"]] == ["fast", "fast"]
+    assert [h["simulation"] for h in reference["hybrid"]] == ["reference", "reference"]
+    for a, b in zip(fast["hybrid"], reference["hybrid"]):
+        assert (a["accuracy"], a["spike_totals"]) == (b["accuracy"], b["spike_totals"])

@@ -1,0 +1,99 @@
+"""Benchmark: training time per batch of the custom cells vs torch.nn.LSTM, in one run.
+
+Forward, cross-entropy and backward of one batch (the optimizer step costs the same for
+all and is left out), hidden size 128, batch 128, for:
+  torch.nn.LSTM + Linear                  (the baseline)
+  SequenceClassifier, BaselineLSTMCell    (fused layer, sequence.lstm_layer)
+  SequenceClassifier, ModifiedLSTMCell    (fused layer)
+  ModifiedLSTMCell stepped with autograd  (sequence.stepped_layer, the plain implementation)
+Measurements are interleaved (one batch of each model per round) and the median is kept.
+
+    python benchmarks/bench_training.py [--rounds 7] [--threads N]
+
+The last line states the headline ratio.
+"""
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hybrid_lstm import SequenceClassifier  # noqa: E402
+from hybrid_lstm.model import CELL_STATE_LIMIT  # noqa: E402
+from hybrid_lstm.sequence import stepped_layer  # noqa: E402
+
+HIDDEN, BATCH = 128, 128
+CASES = [("row-wise", 28, 28), ("pixel-wise", 784, 1)]  # name, steps, input size
+
+
+def torch_lstm_step(input_size):
+    lstm, linear = torch.nn.LSTM(input_size, HIDDEN, batch_first=True), torch.nn.Linear(HIDDEN, 10)
+
+    def run(x, y):
+        _, (h, _) = lstm(x)
+        F.cross_entropy(linear(h[-1]), y).backward()
+    return run
+
+
+def classifier_step(cell_class, input_size, stepped=False):
+    model = SequenceClassifier(cell_class, input_size, HIDDEN)
+
+    def run(x, y):
+        if stepped:
+            cell = model.cells[0]
+            _, (h, _) = stepped_layer(cell, x, cell.init_state(x.shape[0]), CELL_STATE_LIMIT)
+            logits = model.classifier(h)
+        else:
+            logits = model(x)
+        F.cross_entropy(logits, y).backward()
+    return run
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=7, help="timed batches per model (median)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"device: CPU, {torch.get_num_threads()} threads; torch {torch.__version__}; hidden {HIDDEN}, batch {BATCH}; "
+          "median ms per batch (forward + backward)")
+    header = f"{'case':11} {'nn.LSTM':>9} {'Baseline':>9} {'ratio':>6} {'Modified':>9} {'ratio':>6} " \
+             f"{'stepped Modified':>17} {'ratio':>6}"
+    print(header)
+    print("-" * len(header))
+    ratios = {}
+    for case, steps, input_size in CASES:
+        torch.manual_seed(0)
+        x, y = torch.rand(BATCH, steps, input_size), torch.randint(0, 10, (BATCH,))
+        models = {"nn.LSTM": torch_lstm_step(input_size),
+                  "Baseline": classifier_step("BaselineLSTMCell", input_size),
+                  "Modified": classifier_step("ModifiedLSTMCell", input_size),
+                  "stepped": classifier_step("ModifiedLSTMCell", input_size, stepped=True)}
+        rounds = args.rounds if steps < 100 else max(3, args.rounds // 2)
+        times = {name: [] for name in models}
+        for round_index in range(rounds + 1):  # round 0 warms up (and compiles)
+            for name, run in models.items():
+                start = time.perf_counter()
+                run(x, y)
+                if round_index:
+                    times[name].append(time.perf_counter() - start)
+        ms = {name: 1e3 * statistics.median(values) for name, values in times.items()}
+        ratio = {name: ms[name] / ms["nn.LSTM"] for name in ms}
+        ratios[case] = ratio
+        print(f"{case:11} {ms['nn.LSTM']:9.1f} {ms['Baseline']:9.1f} {ratio['Baseline']:5.2f}x {ms['Modified']:9.1f} "
+              f"{ratio['Modified']:5.2f}x {ms['stepped']:17.1f} {ratio['stepped']:5.2f}x")
+    worst = max(max(r["Baseline"], r["Modified"]) for r in ratios.values())
+    print(f"headline: the custom cells train at {worst:.2f}x torch.nn.LSTM's time per batch at worst "
+          f"(target <= 1.3x; row-wise Modified {ratios['row-wise']['Modified']:.2f}x, pixel-wise Modified "
+          f"{ratios['pixel-wise']['Modified']:.2f}x; plain stepping was {ratios['row-wise']['stepped']:.2f}x / "
+          f"{ratios['pixel-wise']['stepped']:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()

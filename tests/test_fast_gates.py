@@ -1,0 +1,137 @@
+"""The fast hybrid simulation against the reference loop: bit-identical spike counts."""
+import warnings
+
+import pytest
+import torch
+from torch._dynamo.exc import BackendCompilerFailed
+
+from hybrid_lstm import ConvertedWeights, HybridLSTMCell, SequenceClassifier, SignedInputEncoder, simulate_gates
+from hybrid_lstm import compiled, fast_gates
+from hybrid_lstm.fast_gates import FastGateSimulator, encoder_counts
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def random_weights(input_size, hidden_size, seed, bias_scale=300):
+    generator = torch.Generator().manual_seed(seed)
+    weight = 2 * torch.randint(-127, 128, (4 * hidden_size, input_size + hidden_size), generator=generator)
+    bias = (torch.randn(4 * hidden_size, generator=generator) * bias_scale).round()
+    return ConvertedWeights(weight.int(), bias.int())
+
+
+def extreme_inputs(batch, fanin, seed):
+    """Uniform u in [-1, 1] with columns of zeros, +-1, saturated and huge values."""
+    generator = torch.Generator().manual_seed(seed)
+    u = torch.rand(batch, fanin, generator=generator) * 2 - 1
+    specials = torch.tensor([0.0, 1.0, -1.0, 1.5, -3.0, 1e6, -1e9, 0.5 / 2048, 1 - 0.5 / 2048, 1 / 2048])
+    u[:, : len(specials)] = specials
+    u[0] = 0.0
+    if batch > 1:
+        u[1] = 1.0
+    return u
+
+
+def assert_same_counts(reference, fast):
+    for name, expected, actual in zip(reference._fields, reference, fast):
+        assert actual.dtype == expected.dtype and torch.equal(actual, expected), name
+
+
+@pytest.mark.parametrize("q_max", [2048, 2049, 5000])
+@pytest.mark.parametrize("reset", ["soft", "hard"])
+def test_encoder_closed_form_equals_stepping_every_q(reset, q_max):
+    """Every q from -q_max to q_max, at every tau up to 300, against the stepped neuron:
+    the counts N(tau) and the spike expression of the fast path."""
+    q = torch.arange(-q_max, q_max + 1)
+    encoder = SignedInputEncoder(2048, reset)
+    v, count = encoder.initial_state(q.shape), torch.zeros_like(q)
+    expected_counts, expected_spikes = [], []
+    for _ in range(300):
+        v, spikes = encoder.step(v, q)
+        count += spikes.abs()
+        expected_counts.append(count.clone())
+        expected_spikes.append(spikes)
+    taus = torch.arange(1, 301, dtype=torch.int32)
+    assert torch.equal(encoder_counts(q.abs().int(), taus, reset).long(), torch.stack(expected_counts))
+
+    q_abs, first, period = fast_gates._encoder_magnitudes(q.abs().int().view(1, -1), reset, 2048)
+    spikes = torch.empty(300, 1, len(q), dtype=torch.int8)
+    fast_gates._encoder_spikes(q_abs, q.sign().int().view(1, -1), first, period, taus, 2048, reset == "hard", spikes)
+    assert torch.equal(spikes[:, 0].long(), torch.stack(expected_spikes))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("reset", ["soft", "hard"])
+@pytest.mark.parametrize("n_timestep", [1, 16, 45, 128])
+@pytest.mark.parametrize("batch", [1, 5])
+def test_fast_equals_reference(batch, n_timestep, reset, device):
+    for seed, (input_size, hidden_size) in enumerate([(28, 16), (1, 9), (13, 6)]):
+        weights = random_weights(input_size, hidden_size, seed)
+        weights = ConvertedWeights(weights.weight.to(device), weights.bias.to(device))
+        u = extreme_inputs(batch, input_size + hidden_size, seed).to(device)
+        reference = simulate_gates(u, weights, n_timestep, reset)
+        fast = FastGateSimulator(weights, n_timestep, reset).to(device)(u)
+        assert_same_counts(reference, fast)
+
+
+@pytest.mark.parametrize("reset", ["soft", "hard"])
+def test_fast_equals_reference_with_extreme_weights_and_biases(reset):
+    """All-maximal weights (largest currents), huge biases of both signs, all-zero weights."""
+    hidden = 8
+    u = extreme_inputs(6, 10 + hidden, 3)
+    bias = torch.tensor([30000, -30000, 1023, 1024, 1025, -511, -512, -513] * 4, dtype=torch.int32)
+    for weight in (torch.full((4 * hidden, 10 + hidden), 254), torch.full((4 * hidden, 10 + hidden), -254),
+                   torch.zeros(4 * hidden, 10 + hidden)):
+        weights = ConvertedWeights(weight.int(), bias)
+        assert_same_counts(simulate_gates(u, weights, 64, reset), FastGateSimulator(weights, 64, reset)(u))
+
+
+@pytest.mark.parametrize("reset", ["soft", "hard"])
+def test_fast_equals_reference_across_several_matrix_product_chunks(reset, monkeypatch):
+    """A chunk budget small enough that T = 100 takes several chunks, each with a tail."""
+    monkeypatch.setattr(fast_gates, "CHUNK_ELEMENTS", 1)
+    weights, u = random_weights(7, 5, 4), extreme_inputs(3, 12, 4)
+    simulator = FastGateSimulator(weights, 100, reset)
+    assert simulator.chunk_steps(3) == fast_gates.STEPS_PER_KERNEL < 100
+    assert_same_counts(simulate_gates(u, weights, 100, reset), simulator(u))
+
+
+def test_eager_fallback_when_compilation_fails(monkeypatch):
+    """A failing torch.compile warns once and runs the same function eagerly, same result."""
+    weights, u = random_weights(7, 5, 5), extreme_inputs(4, 12, 5)
+    expected = FastGateSimulator(weights, 64)(u)
+    kernel = compiled.CompiledOrEager(fast_gates._gate_steps)
+
+    def broken(*args):
+        raise BackendCompilerFailed("inductor", RuntimeError("no C++ compiler"), None)
+
+    kernel.compiled = broken
+    monkeypatch.setattr(fast_gates, "_compiled_gate_steps", kernel)
+    with pytest.warns(UserWarning, match="running it eagerly"):
+        assert_same_counts(expected, FastGateSimulator(weights, 64)(u))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_same_counts(expected, FastGateSimulator(weights, 64)(u))
+
+
+def test_fast_simulation_refuses_weights_it_cannot_represent():
+    weights = random_weights(4, 3, 6)
+    with pytest.raises(ValueError, match="even weights"):
+        FastGateSimulator(ConvertedWeights(weights.weight + 1, weights.bias), 16)
+    with pytest.raises(ValueError, match="even weights"):
+        FastGateSimulator(ConvertedWeights(weights.weight * 2, weights.bias), 16)
+    with pytest.raises(ValueError, match="overflow"):
+        FastGateSimulator(weights, 10**7)
+
+
+@pytest.mark.parametrize("reset", ["soft", "hard"])
+def test_classifier_outputs_and_spike_records_identical_in_both_simulations(reset):
+    torch.manual_seed(7)
+    model = SequenceClassifier("ModifiedLSTMCell", 28, 32, num_layers=2).eval()
+    x = torch.rand(6, 28, 28)
+    with torch.no_grad():
+        fast, reference = model.to_hybrid(32, reset), model.to_hybrid(32, reset, simulation="reference")
+        assert torch.equal(fast(x), reference(x))
+    assert fast.spike_record().totals() == reference.spike_record().totals()
+    assert isinstance(fast.cells[0], HybridLSTMCell) and fast.cells[0].simulation == "fast"
+    with pytest.raises(ValueError, match="simulation"):
+        model.to_hybrid(32, reset, simulation="approximate")
