@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from hybrid_lstm.cells import CELL_CLASSES
-from hybrid_lstm.data import PIXELS, DataError, load_mnist, pixel_permutation, to_sequences
+from hybrid_lstm.data import PIXELS, DataError, load_sequences
 from hybrid_lstm.hybrid import SIMULATIONS
 from hybrid_lstm.neurons import RESET_MODES
 from hybrid_lstm.training import (
@@ -146,11 +146,7 @@ def model_config(args, recorded=None) -> dict:
 
 
 def load_split(args, config: dict, train: bool, subset, device):
-    images, labels = load_mnist(args.data_dir, train)
-    permutation = pixel_permutation(config["permute"]) if config["permute"] is not None else None
-    inputs = to_sequences(images, config["input_size"], permutation)
-    if subset is not None:
-        inputs, labels = inputs[:subset], labels[:subset]
+    inputs, labels = load_sequences(args.data_dir, config, train, subset)
     return inputs.to(device), labels.to(device)
 
 

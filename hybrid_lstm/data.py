@@ -141,3 +141,14 @@ def batches(inputs: torch.Tensor, labels: torch.Tensor, batch_size: int, generat
     for start in range(skip * batch_size, len(inputs), batch_size):
         index = order[start : start + batch_size]
         yield inputs[index], labels[index]
+
+
+def load_sequences(data_dir, config: dict, train: bool, subset: int = None):
+    """(inputs (N, 784 / input_size, input_size), labels) of a split, as a run's config
+    ({"input_size", "permute"}) lays them out; the first `subset` images when given."""
+    images, labels = load_mnist(data_dir, train)
+    permutation = pixel_permutation(config["permute"]) if config["permute"] is not None else None
+    inputs = to_sequences(images, config["input_size"], permutation)
+    if subset is not None:
+        inputs, labels = inputs[:subset], labels[:subset]
+    return inputs, labels

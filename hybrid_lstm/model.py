@@ -5,7 +5,7 @@ import math
 import torch
 from torch import nn
 
-from .cells import CELL_CLASSES
+from .cells import CELL_CLASSES, BaselineLSTMCell, ModifiedLSTMCell
 from .hybrid import HybridLSTMCell
 from .sequence import lstm_layer, stepped_layer
 from .spikes import SpikeRecord
@@ -43,7 +43,7 @@ class SequenceClassifier(nn.Module):
             if index > 0:
                 layer_input = self.dropout(layer_input)
             state = cell.init_state(x.shape[0], x.device, x.dtype)
-            run_layer = stepped_layer if isinstance(cell, HybridLSTMCell) else lstm_layer
+            run_layer = lstm_layer if isinstance(cell, (BaselineLSTMCell, ModifiedLSTMCell)) else stepped_layer
             layer_input, state = run_layer(cell, layer_input, state, CELL_STATE_LIMIT)
         return self.classifier(state[0])
 

@@ -1,0 +1,20 @@
+"""loihi_sim: the hybrid LSTM on an emulated Loihi-1, with energy and latency per inference.
+
+hardware.py    the hardware model: fixed-point widths, core limits, energy/time per event
+compartment.py bit-accurate CUBA compartments and dense synapses (integer arithmetic)
+mapping.py     discretisation of a converted hybrid layer into compartments; core allocation
+emulator.py    emulator state and time loop; EmulatedHybridCell, a drop-in hybrid cell
+energy.py      events -> energy and latency on Loihi; the CPU baseline
+benchmark.py   python -m loihi_sim.benchmark
+"""
+from .compartment import CompartmentParams, DenseSynapses, OverflowMonitor
+from .emulator import EmulatedHybridCell, EventCounts, LoihiLayerEmulator
+from .energy import cpu_cost, loihi_cost
+from .hardware import PRESETS, CoreLimits, EventCosts
+from .mapping import HybridLayerNetwork, MappingError, allocate
+
+__all__ = [
+    "CompartmentParams", "DenseSynapses", "OverflowMonitor", "EmulatedHybridCell", "EventCounts",
+    "LoihiLayerEmulator", "cpu_cost", "loihi_cost", "PRESETS", "CoreLimits", "EventCosts", "HybridLayerNetwork",
+    "MappingError", "allocate",
+]

@@ -1,0 +1,166 @@
+"""Benchmark a trained row- or pixel-wise ModifiedLSTMCell on the emulated Loihi.
+
+    python -m loihi_sim.benchmark --checkpoint-dir DIR --n-timestep 16 32 64 128 [--test-subset N]
+
+Per T it prints and writes to JSON: the ANN accuracy, the hybrid accuracy of the paper's
+simulation (hybrid_lstm: soft reset, no synaptic delay), the accuracy on the emulated chip
+with its own reset and delay (hard, 1 step by default), cores and chips used, latency and
+energy per inference on Loihi (dynamic and static apart), the CPU's batch-1 latency and
+active energy, and the active-energy ratio CPU / Loihi beside the paper's 55.9x.
+"""
+import argparse
+import copy
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from hybrid_lstm.data import DataError, load_sequences
+from hybrid_lstm.neurons import RESET_MODES
+from hybrid_lstm.training import RunError, evaluate, load_checkpoint, model_from_checkpoint, timed
+
+from .emulator import DELAYS, EmulatedHybridCell, EventCounts
+from .energy import CPU_ACTIVE_POWER_W, HOST_OPS_PER_S, HOST_POWER_W, PAPER_ENERGY_RATIO, as_dict, cpu_cost, loihi_cost
+from .hardware import PRESETS, CoreLimits
+
+PROG = "python -m loihi_sim.benchmark"
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint-dir", required=True, help="a run_seqmnist.py run folder (checkpoint_best.pt)")
+    parser.add_argument("--input-size", type=positive_int, help="checked against the checkpoint (default: its own)")
+    parser.add_argument("--data-dir", default="data", help="MNIST root (default %(default)s)")
+    parser.add_argument("--n-timestep", type=positive_int, nargs="+", default=[16, 32, 64, 128], metavar="T")
+    parser.add_argument("--test-subset", type=positive_int, help="the first N test images only (quick runs)")
+    parser.add_argument("--reset", choices=RESET_MODES, default="hard", help="chip reset (default %(default)s: Loihi's)")
+    parser.add_argument("--delay", type=int, choices=DELAYS, default=1,
+                        help="synaptic delay in time-steps (default %(default)s: Loihi's)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="davies2018", help="energy/time per event table")
+    parser.add_argument("--overflow", choices=("count", "strict"), default="count",
+                        help="fixed-point overflows: count and report (default) or raise")
+    parser.add_argument("--cpu-sequences", type=positive_int, default=100,
+                        help="test sequences timed one by one for the CPU baseline (default %(default)s)")
+    parser.add_argument("--cpu-active-power-w", type=float, default=CPU_ACTIVE_POWER_W,
+                        help="CPU active power when RAPL is unavailable (default %(default)g W: i7-6700 TDP / 4 cores)")
+    parser.add_argument("--host-power-w", type=float, default=HOST_POWER_W,
+                        help="embedded x86 dynamic power (default %(default)g W, NxSDK sMNIST figure)")
+    parser.add_argument("--host-ops-per-second", type=float, default=HOST_OPS_PER_S,
+                        help="embedded x86 simple operations per second (default %(default)g, an assumption)")
+    parser.add_argument("--batch-size", type=positive_int, default=128, help="emulation batch (default %(default)s)")
+    parser.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--output", help="JSON path (default: DIR/loihi_benchmark[_RESET_delayD].json)")
+    args = parser.parse_args(argv)
+    args.command = shlex.join([PROG, *(sys.argv[1:] if argv is None else argv)])
+    return args
+
+
+def emulated_model(model: nn.Module, n_timestep: int, args) -> nn.Module:
+    chip = copy.deepcopy(model)
+    chip.cells = nn.ModuleList(
+        EmulatedHybridCell(cell, n_timestep, args.reset, args.delay, args.overflow, CoreLimits(), PRESETS[args.preset])
+        for cell in model.cells)
+    return chip
+
+
+def format_table(headers, rows) -> str:
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
+    lines = ["  ".join(str(x).rjust(w) for x, w in zip(line, widths)) for line in [headers, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def run(args) -> dict:
+    directory = Path(args.checkpoint_dir)
+    path = directory / "checkpoint_best.pt"
+    checkpoint = load_checkpoint(path)
+    config = checkpoint["config"]
+    if config["lstm_cell_class"] != "ModifiedLSTMCell":
+        raise RunError(f"{path} holds a {config['lstm_cell_class']}; only a ModifiedLSTMCell converts to the hybrid")
+    if args.input_size is not None and args.input_size != config["input_size"]:
+        raise RunError(f"the checkpoint was trained with --input-size {config['input_size']}, not {args.input_size}")
+    model = model_from_checkpoint(checkpoint, path).eval()
+    inputs, labels = load_sequences(args.data_dir, config, False, args.test_subset)
+
+    ann_accuracy, ann_s = timed(evaluate, model, inputs, labels, args.batch_size, "ANN")
+    cpu = cpu_cost(model, inputs[: args.cpu_sequences], args.cpu_active_power_w)
+    print(f"ANN accuracy {ann_accuracy:.2f}% on {len(inputs)} test images; CPU batch-1 latency "
+          f"{cpu.latency_s * 1e3:.3f} ms, active energy {cpu.active_j * 1e3:.3f} mJ ({cpu.energy_source})", flush=True)
+    costs = PRESETS[args.preset]
+    results = []
+    for n_timestep in args.n_timestep:
+        hybrid_accuracy, hybrid_s = timed(evaluate, model.to_hybrid(n_timestep), inputs, labels, args.batch_size,
+                                          f"hybrid T={n_timestep}")
+        chip = emulated_model(model, n_timestep, args)
+        chip_accuracy, chip_s = timed(evaluate, chip, inputs, labels, args.batch_size, f"Loihi T={n_timestep}")
+        events = EventCounts()
+        for cell in chip.cells:
+            events.merge(cell.emulator.events)
+        events.host_flops += len(inputs) * 2 * chip.classifier.in_features * chip.classifier.out_features
+        cores = sum(len(cell.allocation.cores) for cell in chip.cells)
+        limits = CoreLimits()
+        chips, tiles = -(-cores // limits.cores_per_chip), -(-cores // limits.cores_per_tile)
+        loihi = loihi_cost(events, len(inputs), costs, tiles, chips, args.host_power_w, args.host_ops_per_second)
+        ratio = cpu.active_j / loihi.active_j
+        results.append({
+            "n_timestep": n_timestep, "hybrid_accuracy": hybrid_accuracy, "chip_accuracy": chip_accuracy,
+            "cores": cores, "chips": chips, "loihi": as_dict(loihi), "energy_ratio_cpu_over_loihi": ratio,
+            "events_per_inference": {k: (v / len(inputs) if not isinstance(v, dict) else v)
+                                     for k, v in vars(events).items()},
+            "wall_time_s": {"hybrid": hybrid_s, "chip": chip_s},
+        })
+        print(f"T={n_timestep}: hybrid {hybrid_accuracy:.2f}%, chip {chip_accuracy:.2f}%, {cores} cores, "
+              f"Loihi {loihi.latency_s * 1e3:.3f} ms / {loihi.active_j * 1e6:.1f} uJ active, CPU/Loihi {ratio:.1f}x"
+              + (f"; overflows {events.overflows}" if events.overflows else ""), flush=True)
+
+    rows = [[r["n_timestep"], f"{ann_accuracy:.2f}", f"{r['hybrid_accuracy']:.2f}", f"{r['chip_accuracy']:.2f}",
+             r["cores"], f"{r['loihi']['latency_s'] * 1e3:.3f}", f"{r['loihi']['active_j'] * 1e6:.1f}",
+             f"{r['loihi']['static_j'] * 1e6:.1f}", f"{cpu.latency_s * 1e3:.3f}", f"{cpu.active_j * 1e6:.1f}",
+             f"{r['energy_ratio_cpu_over_loihi']:.1f}x", f"{PAPER_ENERGY_RATIO}x"] for r in results]
+    print(format_table(["T", "ANN %", "hybrid %", "chip %", "cores", "Loihi ms", "Loihi uJ", "static uJ",
+                        "CPU ms", "CPU uJ", "CPU/Loihi", "paper"], rows))
+    print(f"(chip: {args.reset} reset, delay {args.delay}; energies per inference, active = above idle; "
+          f"preset {args.preset}; host {args.host_power_w:g} W at {args.host_ops_per_second:g} ops/s assumed; "
+          f"CPU energy {cpu.energy_source})")
+    return {
+        "command": args.command, "checkpoint": str(path), "config": config, "test_samples": len(inputs),
+        "chip": {"reset": args.reset, "delay": args.delay, "preset": args.preset, "overflow": args.overflow},
+        "assumptions": {"host_power_w": args.host_power_w, "host_ops_per_second": args.host_ops_per_second,
+                        "cpu_active_power_w": args.cpu_active_power_w,
+                        "synaptic_memory": "dense, 8-bit weights packed in 64-bit words, no header"},
+        "ann_accuracy": ann_accuracy, "cpu": as_dict(cpu), "paper_energy_ratio": PAPER_ENERGY_RATIO,
+        "results": results, "torch_threads": torch.get_num_threads(),
+    }
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        report = run(args)
+    except (RunError, DataError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    output = Path(args.output) if args.output else \
+        Path(args.checkpoint_dir) / f"loihi_benchmark_{args.reset}_delay{args.delay}.json"
+    tmp = output.with_name(output.name + ".tmp")
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    os.replace(tmp, output)
+    print(f"wrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Emulator state and time loop: one hybrid LSTM layer on emulated Loihi cores.
+
+Per LSTM step (u = [x_t ; h_{t-1}], a batch of independent samples):
+  host: q = round(2048 u); bias |q| to encoder+ (q > 0) or encoder- (q < 0); every
+        compartment to u = 0, v = 1 (hybrid_lstm's initial potential); no spike in flight.
+  T chip time-steps: the encoder compartments integrate their bias and spike; their spikes
+        reach the gate compartments `delay` steps later (1 on the chip, 0 in the paper's
+        simulation: spikes of the last `delay` steps are lost at the LSTM step's end);
+        gate compartments integrate and spike; reset hard (chip) or soft (paper).
+  host: reads the gate spike counters; the analog part runs in float as in hybrid_lstm.
+With reset="soft" and delay=0 the spike counts equal hybrid_lstm.simulate_gates bit for bit.
+
+Events are counted per sample for the energy model (energy.py): synaptic operations (each
+delivered spike times its dense fan-out), compartment updates (active when u or v is
+nonzero after integration, inactive otherwise), spikes, spike messages leaving a core and
+their tile hops, barrier synchronisations (one per time-step), and the per-step latency of
+the slowest core.
+"""
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from hybrid_lstm.cells import zero_state
+from hybrid_lstm.conversion import ENCODER_THRESHOLD, convert_cell
+from hybrid_lstm.neurons import INITIAL_POTENTIAL, check_reset
+from hybrid_lstm.spikes import GateSpikeCounts, SpikeRecord
+
+from .compartment import OverflowMonitor, integrate, split_bias
+from .hardware import CoreLimits, EventCosts, PRESETS
+from .mapping import Allocation, HybridLayerNetwork, allocate
+
+DELAYS = (0, 1)
+
+
+@dataclass
+class EventCounts:
+    """Events summed over all samples (divide by the number of inferences for per inference)."""
+
+    lstm_steps: int = 0
+    time_steps: int = 0  # one barrier synchronisation each
+    synaptic_ops: int = 0
+    active_updates: int = 0
+    inactive_updates: int = 0
+    spikes: int = 0
+    spike_messages: int = 0
+    hops_east_west: int = 0
+    hops_north_south: int = 0
+    core_time_ns: float = 0.0  # sum over samples and steps of the slowest core's time
+    host_writes: int = 0
+    host_reads: int = 0
+    host_flops: int = 0
+    overflows: dict = field(default_factory=dict)
+
+    def merge(self, other: "EventCounts"):
+        for name, value in vars(other).items():
+            if name == "overflows":
+                for kind, count in value.items():
+                    self.overflows[kind] = self.overflows.get(kind, 0) + count
+            else:
+                setattr(self, name, getattr(self, name) + value)
+
+
+class LoihiLayerEmulator:
+    """Runs one mapped layer: call run(u) once per LSTM step."""
+
+    def __init__(self, network: HybridLayerNetwork, allocation: Allocation, n_timestep: int, reset: str = "hard",
+                 delay: int = 1, monitor: OverflowMonitor = None, costs: EventCosts = PRESETS["davies2018"]):
+        if delay not in DELAYS:
+            raise ValueError(f"delay must be one of {DELAYS}, got {delay!r}")
+        self.network, self.allocation = network, allocation
+        self.n_timestep, self.reset, self.delay = int(n_timestep), check_reset(reset), delay
+        self.monitor = monitor or OverflowMonitor()
+        self.costs = costs
+        self.events = EventCounts()
+        cores = len(allocation.cores)
+        # one-hot (compartment, core) matrices for per-core sums
+        self.gate_onehot = nn.functional.one_hot(allocation.gate_core, cores).double()
+        self.encoder_onehot = nn.functional.one_hot(allocation.encoder_core, cores).double()
+        gate_cores = sorted(set(allocation.gate_core.tolist()))
+        # dense fan-out of one encoder spike into each core, and its messages' hops
+        fanout = torch.zeros(cores, dtype=torch.float64)
+        for core in gate_cores:
+            fanout[core] = int((allocation.gate_core == core).sum())
+        self.fanout_per_core = fanout  # synaptic ops per encoder spike, by target core
+        self.fanout = int(fanout.sum())
+        hops = [[allocation.hops(int(src), dst) for dst in gate_cores] for src in allocation.encoder_core.unique()]
+        by_source = {int(src): (sum(h[0] for h in row), sum(h[1] for h in row))
+                     for src, row in zip(allocation.encoder_core.unique(), hops)}
+        self.hops_ew = torch.tensor([by_source[int(c)][0] for c in allocation.encoder_core], dtype=torch.float64)
+        self.hops_ns = torch.tensor([by_source[int(c)][1] for c in allocation.encoder_core], dtype=torch.float64)
+        self.messages_per_spike = len(gate_cores)
+
+    def _reset(self, v, spikes, threshold, pair: bool):
+        """Soft: v -= theta (a g pair moves theta across); hard: v = 0 (both of a pair)."""
+        if not pair:
+            return v - threshold * spikes if self.reset == "soft" else v.masked_fill(spikes, 0)
+        v_pos, v_neg = v.chunk(2, dim=1)
+        p, n = spikes.chunk(2, dim=1)
+        theta = threshold[: v_pos.shape[1]]
+        if self.reset == "soft":
+            moved = theta * (p.long() - n.long())
+            return torch.cat([v_pos - moved, v_neg + moved], dim=1)
+        fired = p | n
+        return torch.cat([v_pos.masked_fill(fired, 0), v_neg.masked_fill(fired, 0)], dim=1)
+
+    def run(self, u: torch.Tensor) -> GateSpikeCounts:
+        """One LSTM step for u (B, F); returns hybrid_lstm's GateSpikeCounts and counts events."""
+        net, hidden = self.network, self.network.hidden_size
+        batch, device = u.shape[0], u.device
+        q = torch.round(u * ENCODER_THRESHOLD).long()
+        encoder_bias_value = torch.cat([q.clamp(min=0), (-q).clamp(min=0)], dim=1)
+        mantissa, exponent = split_bias(encoder_bias_value, self.monitor)
+        encoder_bias = mantissa << exponent
+        gate_threshold = net.gate_params.threshold.to(device)
+        encoder_threshold = net.encoder_params.threshold.to(device)
+        gate_bias = net.gate_params.bias.to(device)
+
+        u_enc = torch.zeros(batch, net.encoder_compartments, dtype=torch.long, device=device)
+        v_enc = torch.full_like(u_enc, INITIAL_POTENTIAL)
+        u_gate = torch.zeros(batch, net.gate_compartments, dtype=torch.long, device=device)
+        v_gate = torch.full_like(u_gate, INITIAL_POTENTIAL)
+        in_flight = torch.zeros_like(u_enc, dtype=torch.bool)
+        encoder_count = torch.zeros_like(u_enc)
+        gate_count = torch.zeros_like(u_gate)
+        split = 3 * hidden
+        events = EventCounts(lstm_steps=batch, time_steps=batch * self.n_timestep)
+        zero_input = torch.zeros_like(u_enc)
+        for _ in range(self.n_timestep):
+            u_enc, v_enc = integrate(u_enc, v_enc, zero_input, net.encoder_params, self.monitor, bias=encoder_bias)
+            encoder_spikes = v_enc > encoder_threshold
+            v_enc = self._reset(v_enc, encoder_spikes, encoder_threshold, pair=False)
+            delivered = encoder_spikes if self.delay == 0 else in_flight
+            in_flight = encoder_spikes
+            synaptic_input = net.synapses.input(delivered)
+            u_gate, v_gate = integrate(u_gate, v_gate, synaptic_input, net.gate_params, self.monitor, bias=gate_bias)
+            gate_spikes = v_gate > gate_threshold
+            v_gate = torch.cat([self._reset(v_gate[:, :split], gate_spikes[:, :split], gate_threshold[:split], False),
+                                self._reset(v_gate[:, split:], gate_spikes[:, split:], gate_threshold[split:], True)],
+                               dim=1)
+            encoder_count += encoder_spikes
+            gate_count += gate_spikes
+            self._count(events, delivered, encoder_spikes, gate_spikes, u_enc, v_enc, u_gate, v_gate)
+
+        events.host_writes = batch * (net.fanin + 2 * (net.encoder_compartments + net.gate_compartments))
+        events.host_reads = batch * net.gate_compartments
+        events.host_flops = batch * 6 * hidden  # c = f c + i g, h = o clamp(c / 2): about 6 operations per unit
+        self.events.merge(events)
+        self.events.overflows = dict(self.monitor.counts)
+        fanin = net.fanin
+        i, f, o, g_pos, g_neg = gate_count.chunk(5, dim=1)
+        return GateSpikeCounts(encoder_count[:, :fanin] + encoder_count[:, fanin:], i, f, g_pos - g_neg, o,
+                               g_pos + g_neg)
+
+    def _count(self, events, delivered, encoder_spikes, gate_spikes, u_enc, v_enc, u_gate, v_gate):
+        costs = self.costs
+        delivered_count = delivered.sum(1).double()
+        events.synaptic_ops += int(delivered_count.sum()) * self.fanout
+        active_enc = (u_enc != 0) | (v_enc != 0)
+        active_gate = (u_gate != 0) | (v_gate != 0)
+        active = int(active_enc.sum() + active_gate.sum())
+        events.active_updates += active
+        events.inactive_updates += active_enc.numel() + active_gate.numel() - active
+        events.spikes += int(encoder_spikes.sum() + gate_spikes.sum())
+        sent = encoder_spikes.double()
+        events.spike_messages += int(sent.sum()) * self.messages_per_spike
+        events.hops_east_west += int((sent @ self.hops_ew).sum())
+        events.hops_north_south += int((sent @ self.hops_ns).sum())
+        # per-core time of this step, per sample: updates, synaptic ops, spikes and messages out
+        active_per_core = active_gate.double() @ self.gate_onehot + active_enc.double() @ self.encoder_onehot
+        total_per_core = self.gate_onehot.sum(0) + self.encoder_onehot.sum(0)
+        spikes_per_core = gate_spikes.double() @ self.gate_onehot + sent @ self.encoder_onehot
+        time_ns = (active_per_core * costs.update_active_ns
+                   + (total_per_core - active_per_core) * costs.update_inactive_ns
+                   + delivered_count[:, None] * self.fanout_per_core * costs.synaptic_op_ns
+                   + spikes_per_core * costs.spike_extra_ns
+                   + (sent @ self.encoder_onehot) * self.messages_per_spike * costs.spike_out_ns)
+        events.core_time_ns += float(time_ns.max(dim=1).values.sum())
+
+
+class EmulatedHybridCell(nn.Module):
+    """Drop-in cell like hybrid_lstm.HybridLSTMCell whose gates run on the emulated chip."""
+
+    def __init__(self, cell: nn.Module, n_timestep: int, reset: str = "hard", delay: int = 1,
+                 overflow: str = "count", limits: CoreLimits = CoreLimits(), costs: EventCosts = PRESETS["davies2018"]):
+        super().__init__()
+        monitor = OverflowMonitor(overflow)
+        self.network = HybridLayerNetwork.from_converted(convert_cell(cell), cell.input_size, monitor)
+        self.allocation = allocate(self.network, limits)
+        self.emulator = LoihiLayerEmulator(self.network, self.allocation, n_timestep, reset, delay, monitor, costs)
+        self.input_size, self.hidden_size, self.n_timestep = cell.input_size, cell.hidden_size, int(n_timestep)
+        self.spike_record = SpikeRecord()
+
+    def init_state(self, batch_size: int, device=None, dtype=torch.float32):
+        return zero_state(batch_size, self.hidden_size, device, dtype)
+
+    def forward(self, x, state):
+        h, c = state
+        counts = self.emulator.run(torch.cat([x, h], dim=1))
+        self.spike_record.add(counts, self.n_timestep)
+        i, f, g, o = (count.to(x.dtype) / self.n_timestep for count in (counts.i, counts.f, counts.g, counts.o))
+        c = f * c + i * g
+        return o * torch.clamp(c / 2, -1, 1), c

@@ -1,0 +1,166 @@
+"""loihi_sim's mapped network against hybrid_lstm, core allocation, and energy accounting."""
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from hybrid_lstm import ConvertedWeights, ModifiedLSTMCell, SequenceClassifier, convert_cell, simulate_gates
+from loihi_sim.compartment import OverflowMonitor
+from loihi_sim.emulator import EmulatedHybridCell, EventCounts, LoihiLayerEmulator
+from loihi_sim.energy import loihi_cost
+from loihi_sim.hardware import PRESETS, CoreLimits
+from loihi_sim.mapping import HybridLayerNetwork, MappingError, allocate, synaptic_bytes
+
+
+def random_cell(input_size=28, hidden_size=24, seed=0):
+    torch.manual_seed(seed)
+    cell = ModifiedLSTMCell(input_size, hidden_size)
+    with torch.no_grad():
+        cell.bias.uniform_(-1, 1)
+    return cell
+
+
+@pytest.mark.parametrize("reset", ["soft", "hard"])
+@pytest.mark.parametrize("n_timestep", [1, 16, 50])
+def test_spike_counts_equal_hybrid_lstm_without_delay(reset, n_timestep):
+    cell = random_cell()
+    u = torch.rand(7, 28 + 24, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    u[0] = 0.0
+    u[1, :4] = torch.tensor([1.0, -1.0, 0.5 / 2048, -0.999])
+    chip = EmulatedHybridCell(cell, n_timestep, reset=reset, delay=0, overflow="strict")
+    emulated = chip.emulator.run(u)
+    reference = simulate_gates(u, convert_cell(cell), n_timestep, reset)
+    for name, expected, actual in zip(reference._fields, reference, emulated):
+        assert torch.equal(actual, expected), name
+
+
+def test_classifier_on_the_chip_equals_the_hybrid_without_delay():
+    torch.manual_seed(2)
+    model = SequenceClassifier("ModifiedLSTMCell", 14, 16, num_layers=2).eval()
+    x = torch.rand(5, 8, 14)
+    chip = SequenceClassifier("ModifiedLSTMCell", 14, 16, num_layers=2).eval()
+    chip.load_state_dict(model.state_dict())
+    chip.cells = torch.nn.ModuleList(EmulatedHybridCell(cell, 32, "soft", 0, "strict") for cell in model.cells)
+    with torch.no_grad():
+        assert torch.equal(chip(x), model.to_hybrid(32)(x))
+
+
+def test_one_step_delay_loses_the_last_step_of_encoder_spikes():
+    """u = 1 everywhere: q = 2048 and V starting at 1, so each input's encoder+ fires at every
+    step (1 + 2048 tau > 2048 (tau - 1) + 2048). Without delay the gates receive all 10 steps
+    of spikes, with a one-step delay 9: synaptic ops 10 x 7 x 15 vs 9 x 7 x 15 (fan-out 5H = 15)."""
+    cell = random_cell(4, 3)
+    u = torch.ones(1, 7)
+    no_delay = EmulatedHybridCell(cell, 10, "soft", 0)
+    delayed = EmulatedHybridCell(cell, 10, "soft", 1)
+    no_delay.emulator.run(u), delayed.emulator.run(u)
+    assert no_delay.emulator.events.synaptic_ops == 10 * 7 * 15
+    assert delayed.emulator.events.synaptic_ops == 9 * 7 * 15
+
+
+def network(input_size, hidden_size):
+    weights = ConvertedWeights(torch.zeros(4 * hidden_size, input_size + hidden_size, dtype=torch.int32),
+                               torch.zeros(4 * hidden_size, dtype=torch.int32))
+    return HybridLayerNetwork.from_converted(weights, input_size, OverflowMonitor("strict"))
+
+
+def test_allocation_of_the_row_wise_network():
+    allocation = allocate(network(28, 128))
+    assert [core.role for core in allocation.cores] == ["gates", "gates", "encoder"]
+    assert [core.compartments for core in allocation.cores] == [416, 224, 312]
+    assert allocation.cores[0].synaptic_bytes == 312 * 52 * 8 <= 128 * 1024
+    assert allocation.cores[2].output_axons == 312 * 2 and allocation.chips == 1 and allocation.tiles == 1
+
+
+def test_compartment_limit_exactly_fits_then_overflows():
+    net = network(2, 4)  # 20 gate compartments, 12 encoder compartments
+    exact = allocate(net, CoreLimits(compartments=20))
+    assert [core.compartments for core in exact.cores] == [20, 12]
+    over = allocate(net, CoreLimits(compartments=19))  # g pairs stay whole: 18 + 2
+    assert [core.compartments for core in over.cores] == [18, 2, 12]
+    assert torch.equal(over.gate_core[12:16], over.gate_core[16:20])  # g+ and g- of a unit share a core
+    with pytest.raises(MappingError, match="a g neuron needs 2 compartments; a core has 1"):
+        allocate(net, CoreLimits(compartments=1))
+
+
+def test_synaptic_memory_limit_exactly_fits_then_overflows():
+    net = network(2, 4)
+    need = synaptic_bytes(12, 20, CoreLimits())
+    assert need == 12 * 3 * 8
+    assert len(allocate(net, CoreLimits(synaptic_memory_bytes=need)).cores) == 2
+    assert len(allocate(net, CoreLimits(synaptic_memory_bytes=need - 1)).cores) == 3
+    with pytest.raises(MappingError, match="synaptic memory"):
+        allocate(net, CoreLimits(synaptic_memory_bytes=12 * 8 - 1))
+
+
+def test_axon_limits_exactly_fit_then_overflow():
+    net = network(2, 4)
+    assert len(allocate(net, CoreLimits(input_axons=12)).cores) == 2
+    with pytest.raises(MappingError, match="input axons"):
+        allocate(net, CoreLimits(input_axons=11))
+    two_gate_cores = CoreLimits(compartments=12)
+    assert [c.output_axons for c in allocate(net, dataclasses.replace(two_gate_cores, output_axons=24)).cores[2:]] \
+        == [24]
+    assert [c.compartments for c in allocate(net, dataclasses.replace(two_gate_cores, output_axons=23)).cores[2:]] \
+        == [11, 1]
+    with pytest.raises(MappingError, match="output axon"):
+        allocate(net, dataclasses.replace(two_gate_cores, output_axons=1))
+
+
+def test_energy_of_a_hand_counted_network():
+    """One input (x = 1), one hidden unit, all weights 0, T = 2, soft reset, no delay.
+
+    Compartments: encoder+ x2 (x and h), encoder- x2, gates i, f, o, g+, g- (1 each): 9.
+    x = 1 -> q = 2048 on encoder+ of x: V = 1 + 2048 > 2048 spikes at steps 1 and 2; h = 0
+    stays silent. Gates: i, f, o get bias 500, V = 1 + 500 + 500 <= 1024 after 2 steps: no
+    spike; g+/g-: bias 0, V = 1 (active: nonzero v). Per step: 1 encoder spike,
+    fan-out 5 synapses -> 5 synaptic ops; active compartments: encoder+ of x (u = 0, v
+    nonzero) and the 5 gates: 6, plus encoder+/- of h and encoder- of x hold v = 1: active
+    too -> 9 active, 0 inactive. One spike message per step to the single gate core.
+    """
+    weights = ConvertedWeights(torch.zeros(4, 2, dtype=torch.int32), torch.tensor([500, 500, 0, 500], dtype=torch.int32))
+    net = HybridLayerNetwork.from_converted(weights, 1, OverflowMonitor("strict"))
+    allocation = allocate(net)
+    costs = PRESETS["davies2018"]
+    emulator = LoihiLayerEmulator(net, allocation, 2, reset="soft", delay=0, costs=costs)
+    counts = emulator.run(torch.tensor([[1.0, 0.0]]))
+    assert counts.encoder.tolist() == [[2, 0]] and counts.i.tolist() == [[0]]
+    events = emulator.events
+    assert (events.synaptic_ops, events.active_updates, events.inactive_updates, events.spikes,
+            events.spike_messages, events.hops_east_west, events.time_steps) == (10, 18, 0, 2, 2, 0, 2)
+    # slowest core per step: the gate core (5 active updates) or the encoder core (4 updates + 1 spike out)
+    gate_ns = 5 * costs.update_active_ns + 5 * costs.synaptic_op_ns
+    encoder_ns = 4 * costs.update_active_ns + costs.spike_out_ns
+    assert events.core_time_ns == pytest.approx(2 * max(gate_ns, encoder_ns))
+    cost = loihi_cost(events, 1, costs, tiles=1, chips=1, host_power_w=1.0, host_ops_per_s=1e6)
+    assert cost.dynamic_chip_j == pytest.approx((10 * 23.6 + 18 * 81.0 + 2 * 1.7) * 1e-12)
+    host_ops = 2 + 2 * 9 + 5 + 6  # bias writes (D + H), u and v writes, counter reads, analog flops
+    assert cost.host_time_s == pytest.approx(host_ops / 1e6) and cost.host_j == pytest.approx(host_ops / 1e6)
+    assert cost.chip_time_s == pytest.approx((2 * 113 + 2 * max(gate_ns, encoder_ns)) * 1e-9)
+    assert cost.static_j == pytest.approx(0.104 * cost.latency_s)
+
+
+def test_benchmark_command_end_to_end(tmp_path, mnist_root):
+    """A tiny trained checkpoint through python -m loihi_sim.benchmark, JSON written."""
+    import run_seqmnist
+    from loihi_sim import benchmark
+
+    mnist_root = str(mnist_root)
+    run = tmp_path / "run"
+    assert run_seqmnist.main(["--checkpoint-dir", str(run), "--data-dir", mnist_root, "--end-epoch", "1",
+                              "--train-subset", "256", "--test-subset", "64", "--hidden-size", "16",
+                              "--threads", "1"]) == 0
+    assert benchmark.main(["--checkpoint-dir", str(run), "--data-dir", mnist_root, "--n-timestep", "8",
+                           "--test-subset", "16", "--cpu-sequences", "2", "--threads", "1"]) == 0
+    report = json.loads((run / "loihi_benchmark_hard_delay1.json").read_text())
+    (row,) = report["results"]
+    assert row["n_timestep"] == 8 and row["cores"] == 2 and row["loihi"]["active_j"] > 0
+    assert report["chip"] == {"reset": "hard", "delay": 1, "preset": "davies2018", "overflow": "count"}
+    assert benchmark.main(["--checkpoint-dir", str(run), "--input-size", "1", "--data-dir", mnist_root]) == 2
+
+
+def test_event_counts_merge():
+    a, b = EventCounts(synaptic_ops=3, overflows={"x": 1}), EventCounts(synaptic_ops=4, overflows={"x": 2, "y": 1})
+    a.merge(b)
+    assert a.synaptic_ops == 7 and a.overflows == {"x": 3, "y": 1}
