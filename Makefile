@@ -8,9 +8,12 @@ DEMO_DIR := checkpoints/demo
 
 .PHONY: setup demo test test-slow
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml fairseq_modified_files/requirements.txt fairseq_modified_files/patch_fairseq.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -r requirements.txt
+	$(PY) -m pip install --no-deps fairseq==0.12.2
+	$(PY) -m pip install -r fairseq_modified_files/requirements.txt
+	$(PY) fairseq_modified_files/patch_fairseq.py
 	$(PY) -m pip install --no-deps -e .
 	touch $(STAMP)
 

@@ -1,0 +1,86 @@
+"""One recurrent layer of the translation model: an LSTM cell stepped over padded batches,
+optionally run as hybrid_lstm's HybridLSTMCell from integer weights (a converted checkpoint).
+
+Cells (--cell-type): default = torch.nn.LSTMCell (two bias vectors); modified =
+hybrid_lstm.ModifiedLSTMCell. Initialisation (--init-type): orthogonal = each gate block of
+both weight matrices orthogonal, forget-gate bias 1, other biases 0 (hybrid_lstm's rule);
+uniform = every weight and bias U(-0.1, 0.1) (fairseq's LSTM default).
+"""
+import torch
+from torch import nn
+
+from hybrid_lstm import ConvertedWeights, HybridLSTMCell, ModifiedLSTMCell
+from hybrid_lstm.cells import gate_blocks
+
+CELL_TYPES = ("default", "modified")
+INIT_TYPES = ("orthogonal", "uniform")
+
+
+def build_cell(cell_type: str, input_size: int, hidden_size: int, init_type: str) -> nn.Module:
+    if cell_type == "modified":
+        cell = ModifiedLSTMCell(input_size, hidden_size)  # orthogonal blocks, b_f = 1
+    else:
+        cell = nn.LSTMCell(input_size, hidden_size)
+        with torch.no_grad():
+            for weight in (cell.weight_ih, cell.weight_hh):
+                for block in gate_blocks(weight).values():
+                    nn.init.orthogonal_(block)
+            cell.bias_ih.zero_()
+            cell.bias_hh.zero_()
+            gate_blocks(cell.bias_ih)["f"].fill_(1.0)
+    if init_type == "uniform":
+        with torch.no_grad():
+            for parameter in cell.parameters():
+                parameter.uniform_(-0.1, 0.1)
+    return cell
+
+
+class RecurrentLayer(nn.Module):
+    """Holds `cell`; after modify_checkpoint_iwslt.py also the buffers converted_weight
+    (4H, D + H) and converted_bias (4H,) int32. With hybrid_timesteps > 0 the converted
+    weights run as a HybridLSTMCell at T = hybrid_timesteps SNN steps per LSTM step."""
+
+    def __init__(self, cell_type: str, input_size: int, hidden_size: int, init_type: str, converted: bool = False,
+                 hybrid_timesteps: int = 0, hybrid_reset: str = "soft"):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.cell = build_cell(cell_type, input_size, hidden_size, init_type)
+        if converted:
+            self.register_buffer("converted_weight", torch.zeros(4 * hidden_size, input_size + hidden_size,
+                                                                 dtype=torch.int32))
+            self.register_buffer("converted_bias", torch.zeros(4 * hidden_size, dtype=torch.int32))
+        if hybrid_timesteps and not converted:
+            raise ValueError("hybrid inference needs a checkpoint converted by modify_checkpoint_iwslt.py")
+        self.hybrid_timesteps, self.hybrid_reset = hybrid_timesteps, hybrid_reset
+        self._hybrid_by_device = {}  # a plain dict: built after the weights are loaded, never saved
+
+    def step_cell(self) -> nn.Module:
+        """The module that advances one LSTM step: the cell, or its hybrid (built on first use,
+        once the converted weights have been loaded)."""
+        if not self.hybrid_timesteps:
+            return self.cell
+        device = self.converted_weight.device
+        if device not in self._hybrid_by_device:
+            weights = ConvertedWeights(self.converted_weight.clone(), self.converted_bias.clone())
+            self._hybrid_by_device[device] = HybridLSTMCell(weights, self.input_size, self.hybrid_timesteps,
+                                                            self.hybrid_reset).to(device)
+        return self._hybrid_by_device[device]
+
+    def forward(self, x: torch.Tensor, state):
+        """One step: x (B, D), state (h, c) -> (h, c)."""
+        return self.step_cell()(x, state)
+
+    def run(self, x: torch.Tensor, lengths: torch.Tensor):
+        """Right-padded x (B, L, D) with true lengths (B,) -> outputs (B, L, H) and (h, c) taken
+        at each sequence's last true step (state frozen on padding)."""
+        batch, steps, _ = x.shape
+        h = x.new_zeros(batch, self.hidden_size)
+        c = x.new_zeros(batch, self.hidden_size)
+        cell = self.step_cell()
+        outputs = []
+        for t in range(steps):
+            h_new, c_new = cell(x[:, t], (h, c))
+            valid = (t < lengths).unsqueeze(1)
+            h, c = torch.where(valid, h_new, h), torch.where(valid, c_new, c)
+            outputs.append(h_new)
+        return torch.stack(outputs, dim=1), (h, c)

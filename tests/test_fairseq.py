@@ -1,0 +1,164 @@
+"""The fairseq plugin end to end on a tiny synthetic corpus, the hybrid layer inside the model,
+custom_adagrad's groups, and modify_checkpoint_iwslt.py's refusals."""
+import argparse
+import random
+import subprocess
+import sys
+
+import pytest
+import torch
+
+pytest.importorskip("fairseq")
+
+import modify_checkpoint_iwslt  # noqa: E402
+from conftest import REPO  # noqa: E402
+from fairseq_custom_modules.adagrad import group_parameters  # noqa: E402
+from fairseq_custom_modules.recurrent import RecurrentLayer  # noqa: E402
+from hybrid_lstm import HybridLSTMCell, convert_cell  # noqa: E402
+
+BIN = REPO / ".venv" / "bin"
+SMALL_MODEL = ["--encoder-embed-dim", "16", "--encoder-hidden-size", "16", "--decoder-embed-dim", "16",
+               "--decoder-hidden-size", "16"]
+
+
+def synthetic_corpus(directory, seed=0):
+    """German-like -> English-like sentences of a tiny grammar (adjective, noun, verb)."""
+    words = {"adj": [("rote", "red"), ("grosse", "big"), ("kleine", "small"), ("alte", "old")],
+             "noun": [("hund", "dog"), ("katze", "cat"), ("haus", "house"), ("baum", "tree")],
+             "verb": [("steht", "stands"), ("schlaeft", "sleeps"), ("laeuft", "runs")]}
+    rng = random.Random(seed)
+    for split, count in (("train", 256), ("valid", 24), ("test", 24)):
+        pairs = [tuple(zip(*(rng.choice(words[k]) for k in ("adj", "noun", "verb")))) for _ in range(count)]
+        for index, lang in enumerate(("de", "en")):
+            (directory / f"{split}.{lang}").write_text("".join(" ".join(p[index]) + " .\n" for p in pairs))
+
+
+def fairseq(command, *args, cwd):
+    result = subprocess.run([str(BIN / command), *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                            env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Preprocessed synthetic data and a briefly trained --cell-type modified model, converted."""
+    work = tmp_path_factory.mktemp("nmt")
+    synthetic_corpus(work)
+    fairseq("fairseq-preprocess", "--source-lang", "de", "--target-lang", "en", "--trainpref", "train",
+            "--validpref", "valid", "--testpref", "test", "--destdir", "bin", "--workers", "1", cwd=work)
+    log = fairseq("fairseq-train", "bin", "--lr", "0.2,0.02", "--clip-norm", "5", "--criterion", "cross_entropy",
+                  "--lr-scheduler", "custom_scheduler", "--optimizer", "custom_adagrad", "--user-dir",
+                  REPO / "fairseq_custom_modules", "--max-epoch", "2", "--save-dir", "ck", "--arch",
+                  "custom_baseline_iwslt", "--cell-type", "modified", "--init-type", "orthogonal", "--batch-size",
+                  "64", "--seed", "1", "--cpu", "--no-progress-bar", *SMALL_MODEL, cwd=work)
+    code = modify_checkpoint_iwslt.main(["--src-path", str(work / "ck/checkpoint_best.pt"),
+                                         "--des-path", str(work / "ck/converted.pt")])
+    assert code == 0
+    return work, log
+
+
+def generate(work, *overrides):
+    return fairseq("fairseq-generate", "bin", "--beam", "5", "--remove-bpe", "--user-dir",
+                   REPO / "fairseq_custom_modules", "--path", "ck/converted.pt", "--cpu", *overrides, cwd=work)
+
+
+def hypotheses(output):
+    """{sentence id: hypothesis text} from fairseq-generate's H- lines."""
+    lines = (line.split("\t") for line in output.splitlines() if line.startswith("H-"))
+    return {fields[0]: fields[2] for fields in lines}
+
+
+def test_train_logs_the_real_learning_rate_groups(trained):
+    _, log = trained
+    assert "lr 0.2, 0 tensors, 0 values (empty: dropped)" in log
+    assert "(all other parameters): lr 0.02, 12 tensors" in log
+    assert "lr=0.02" in log or "lr 0.02" in log
+
+
+def test_generate_with_the_ann_and_the_hybrid(trained):
+    work, _ = trained
+    ann = generate(work)
+    assert "BLEU4 = " in ann and len(hypotheses(ann)) == 24
+    hybrid = generate(work, "--model-overrides", "{'hybrid_timesteps': 256}")
+    assert "BLEU4 = " in hybrid and len(hypotheses(hybrid)) == 24
+    # at T = 256 the hybrid's rates track the ANN closely: most translations are unchanged
+    ann, hybrid = hypotheses(ann), hypotheses(hybrid)
+    same = sum(ann[key] == hybrid[key] for key in ann)
+    assert same >= 12, (same, ann, hybrid)
+
+
+def test_hybrid_layer_equals_hybrid_lstm_cell():
+    torch.manual_seed(0)
+    layer = RecurrentLayer("modified", 6, 5, "orthogonal", converted=True, hybrid_timesteps=32)
+    weights = convert_cell(layer.cell)
+    layer.converted_weight.copy_(weights.weight)
+    layer.converted_bias.copy_(weights.bias)
+    reference = HybridLSTMCell(weights, 6, 32)
+    x, lengths = torch.rand(3, 7, 6) * 2 - 1, torch.tensor([7, 4, 1])
+    outputs, (h, c) = layer.run(x, lengths)
+    state = (torch.zeros(3, 5), torch.zeros(3, 5))
+    for t in range(7):
+        h_ref, c_ref = reference(x[:, t], state)
+        assert torch.equal(outputs[:, t], h_ref)
+        valid = (t < lengths).unsqueeze(1)
+        state = (torch.where(valid, h_ref, state[0]), torch.where(valid, c_ref, state[1]))
+    assert torch.equal(h, state[0]) and torch.equal(c, state[1])
+    with pytest.raises(ValueError, match="converted"):
+        RecurrentLayer("modified", 6, 5, "orthogonal", converted=False, hybrid_timesteps=32)
+
+
+def named(*names):
+    params = []
+    for name in names:
+        param = torch.nn.Parameter(torch.zeros(2))
+        param.param_name = name
+        params.append(param)
+    return params
+
+
+def test_parameter_group_rule():
+    params = named("encoder.rnn.cell.weight_ih", "decoder.fc_out.weight", "decoder.fc_out.bias")
+    groups = group_parameters(params, "encoder&fc_out", [0.2, 0.02])  # the authors' rule: nothing matches
+    assert [(rate, len(members)) for rate, members, _ in groups] == [(0.02, 3)]
+    groups = group_parameters(params, "fc_out", [0.2, 0.02])
+    assert [(rate, [p.param_name for p in members]) for rate, members, _ in groups] == \
+        [(0.2, ["decoder.fc_out.weight", "decoder.fc_out.bias"]), (0.02, ["encoder.rnn.cell.weight_ih"])]
+    assert [(r, len(m)) for r, m, _ in group_parameters(params, "fc_out", [0.1])] == [(0.1, 2), (0.1, 1)]
+    with pytest.raises(ValueError, match="one or two learning rates"):
+        group_parameters(params, "fc_out", [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="named by the model"):
+        group_parameters([torch.nn.Parameter(torch.zeros(1))], "fc_out", [0.1])
+
+
+def run_conversion(capsys, source, destination):
+    code = modify_checkpoint_iwslt.main(["--src-path", str(source), "--des-path", str(destination)])
+    return code, capsys.readouterr().err
+
+
+def test_conversion_refusals(trained, tmp_path, capsys):
+    work, _ = trained
+    best, converted = work / "ck/checkpoint_best.pt", work / "ck/converted.pt"
+    destination = tmp_path / "out.pt"
+    (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
+    checkpoint = torch.load(best, map_location="cpu", weights_only=True)
+    default = dict(checkpoint, cfg=dict(checkpoint["cfg"], model=argparse.Namespace(
+        **dict(vars(checkpoint["cfg"]["model"]), cell_type="default"))))
+    torch.save(default, tmp_path / "default.pt")
+    del checkpoint["model"]["decoder.rnn.cell.bias"]
+    torch.save(checkpoint, tmp_path / "missing.pt")
+    cases = [(tmp_path / "absent.pt", "no checkpoint at"), (tmp_path / "corrupt.pt", "corrupt or not a checkpoint"),
+             (tmp_path / "default.pt", "only --cell-type modified converts"),
+             (converted, "already converted"), (tmp_path / "missing.pt", "missing layer weights decoder.rnn.cell.bias")]
+    for source, message in cases:
+        code, err = run_conversion(capsys, source, destination)
+        assert code == 2 and message in err and err.count("\n") == 1, (source, err)
+        assert not destination.exists()
+    code, err = run_conversion(capsys, best, best)
+    assert code == 2 and "must differ" in err
+
+
+def test_patch_tool_is_idempotent():
+    result = subprocess.run([sys.executable, str(REPO / "fairseq_modified_files/patch_fairseq.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "0 patch(es) missing" in result.stdout
