@@ -1,19 +1,12 @@
 import pytest
 import torch
+from conftest import random_cell
 
 from hybrid_lstm import (
-    HybridLSTMCell, ModifiedLSTMCell, SequenceClassifier, convert_cell, pl1, pl2, simulate_gates,
+    HybridLSTMCell, SequenceClassifier, convert_cell, pl1, pl2, simulate_gates,
 )
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
-
-def random_cell(input_size=28, hidden_size=64, seed=0):
-    torch.manual_seed(seed)
-    cell = ModifiedLSTMCell(input_size, hidden_size)
-    with torch.no_grad():
-        cell.bias.uniform_(-1, 1)
-    return cell
 
 
 def gate_errors(n_timestep):

@@ -4,8 +4,9 @@ import json
 
 import pytest
 import torch
+from conftest import random_cell
 
-from hybrid_lstm import ConvertedWeights, ModifiedLSTMCell, SequenceClassifier, convert_cell, simulate_gates
+from hybrid_lstm import ConvertedWeights, SequenceClassifier, convert_cell, simulate_gates
 from loihi_sim.compartment import OverflowMonitor
 from loihi_sim.emulator import EmulatedHybridCell, EventCounts, LoihiLayerEmulator
 from loihi_sim.energy import loihi_cost
@@ -13,18 +14,10 @@ from loihi_sim.hardware import PRESETS, CoreLimits
 from loihi_sim.mapping import HybridLayerNetwork, MappingError, allocate, synaptic_bytes
 
 
-def random_cell(input_size=28, hidden_size=24, seed=0):
-    torch.manual_seed(seed)
-    cell = ModifiedLSTMCell(input_size, hidden_size)
-    with torch.no_grad():
-        cell.bias.uniform_(-1, 1)
-    return cell
-
-
 @pytest.mark.parametrize("reset", ["soft", "hard"])
 @pytest.mark.parametrize("n_timestep", [1, 16, 50])
 def test_spike_counts_equal_hybrid_lstm_without_delay(reset, n_timestep):
-    cell = random_cell()
+    cell = random_cell(28, 24)
     u = torch.rand(7, 28 + 24, generator=torch.Generator().manual_seed(1)) * 2 - 1
     u[0] = 0.0
     u[1, :4] = torch.tensor([1.0, -1.0, 0.5 / 2048, -0.999])
