@@ -162,3 +162,22 @@ def test_patch_tool_is_idempotent():
     result = subprocess.run([sys.executable, str(REPO / "fairseq_modified_files/patch_fairseq.py"), "--check"],
                             capture_output=True, text=True)
     assert result.returncode == 0 and "0 patch(es) missing" in result.stdout
+
+
+def test_two_groups_keep_their_rates_across_a_resume(tmp_path):
+    """--lr-group-rule fc_out: two groups at 0.2 and 0.02; resuming keeps both (custom_scheduler
+    never calls set_lr), in the log and in the saved optimizer state."""
+    synthetic_corpus(tmp_path, seed=1)
+    fairseq("fairseq-preprocess", "--source-lang", "de", "--target-lang", "en", "--trainpref", "train",
+            "--validpref", "valid", "--testpref", "test", "--destdir", "bin", "--workers", "1", cwd=tmp_path)
+    common = ["bin", "--lr", "0.2,0.02", "--lr-group-rule", "fc_out", "--criterion", "cross_entropy",
+              "--lr-scheduler", "custom_scheduler", "--optimizer", "custom_adagrad", "--user-dir",
+              REPO / "fairseq_custom_modules", "--save-dir", "ck", "--arch", "custom_baseline_iwslt",
+              "--cell-type", "modified", "--batch-size", "64", "--cpu", "--no-progress-bar", *SMALL_MODEL]
+    fairseq("fairseq-train", *common, "--max-epoch", "1", cwd=tmp_path)
+    log = fairseq("fairseq-train", *common, "--max-epoch", "2", cwd=tmp_path)
+    assert "Loaded checkpoint ck/checkpoint_last.pt (epoch 2 @" in log
+    assert "names containing 'fc_out'): lr 0.2, 2 tensors" in log
+    state = torch.load(tmp_path / "ck/checkpoint_last.pt", map_location="cpu", weights_only=True)
+    rates = [group["lr"] for group in state["last_optimizer_state"]["param_groups"]]
+    assert rates == [0.2, 0.02] and state["extra_state"]["train_iterator"]["epoch"] == 3  # next epoch to run
