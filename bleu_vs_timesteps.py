@@ -2,15 +2,14 @@
 
     python bleu_vs_timesteps.py --data DATA/bin --converted DIR/checkpoint_best_modified.pt \
         --default-checkpoint DIR_DEFAULT/checkpoint_best.pt [--n-timestep 32 64 96 128 192 256] \
-        [--num-shards K] --output runs/translation/bleu_vs_t.json
+        --output runs/translation/bleu_vs_t.json
 
 Runs fairseq-generate --beam 5 --remove-bpe on the test set for: the ANN of --cell-type
 default, the ANN of --cell-type modified (the converted checkpoint without overrides), and
 the hybrid at each T (--model-overrides "{'hybrid_timesteps': T}"). Reports fairseq's
 tokenised BLEU4 (the paper's metric) and sacrebleu's BLEU computed from the same tokenised,
-lowercased hypotheses and references (so not a detokenised sacrebleu score). With
---num-shards K only the first of K shards of test batches is translated (a subset). Writes
-the table and every command to JSON; prints a table.
+lowercased hypotheses and references (so not a detokenised sacrebleu score). Writes the
+table and every command to JSON; prints a table.
 """
 import argparse
 import json
@@ -33,15 +32,13 @@ def torch_cuda_unavailable() -> bool:
     return not torch.cuda.is_available()
 
 
-def generate(data: str, checkpoint: str, overrides: str, num_shards: int, threads: int):
+def generate(data: str, checkpoint: str, overrides: str, threads: int):
     command = [sys.executable, "-m", "fairseq_cli.generate", data, "--beam", "5", "--remove-bpe", "--user-dir",
                str(PLUGIN), "--path", checkpoint, "--gen-subset", "test", "--batch-size", "64"]
     if torch_cuda_unavailable():
         command.append("--cpu")
     if overrides:
         command += ["--model-overrides", overrides]
-    if num_shards > 1:
-        command += ["--num-shards", str(num_shards), "--shard-id", "0"]
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
     if result.returncode != 0:
@@ -56,7 +53,7 @@ def generate(data: str, checkpoint: str, overrides: str, num_shards: int, thread
             references[fields[0][2:]] = fields[1]
     match = re.search(r"BLEU4 = ([0-9.]+)", result.stdout + result.stderr)
     keys = sorted(hypotheses, key=int)
-    sacre = sacrebleu.corpus_bleu([hypotheses[k] for k in keys], [[references[k] for k in keys]]).score
+    sacre = sacrebleu.corpus_bleu([hypotheses[k] for k in keys], [[references[k] for k in keys]], force=True).score
     return {"fairseq_bleu4": float(match.group(1)), "sacrebleu": round(sacre, 2), "sentences": len(keys),
             "seconds": round(seconds, 1), "command": " ".join(command[2:])}
 
@@ -67,7 +64,6 @@ def main(argv=None) -> int:
     parser.add_argument("--converted", required=True, help="modify_checkpoint_iwslt.py output (--cell-type modified)")
     parser.add_argument("--default-checkpoint", help="checkpoint of --cell-type default, for its ANN BLEU")
     parser.add_argument("--n-timestep", type=int, nargs="+", default=[32, 64, 96, 128, 192, 256])
-    parser.add_argument("--num-shards", type=int, default=1, help="translate the first of K shards of test batches")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads per fairseq-generate")
     parser.add_argument("--output", required=True, help="JSON results path")
     args = parser.parse_args(argv)
@@ -78,7 +74,7 @@ def main(argv=None) -> int:
     runs += [(f"hybrid T={t}", args.converted, f"{{'hybrid_timesteps': {t}}}") for t in args.n_timestep]
     rows = []
     for name, checkpoint, overrides in runs:
-        result = dict(model=name, **generate(args.data, checkpoint, overrides, args.num_shards, args.threads))
+        result = dict(model=name, **generate(args.data, checkpoint, overrides, args.threads))
         rows.append(result)
         print(f"{name:26} BLEU4 {result['fairseq_bleu4']:6.2f}  sacrebleu {result['sacrebleu']:6.2f}  "
               f"({result['sentences']} sentences, {result['seconds']} s)", flush=True)
