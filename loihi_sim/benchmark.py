@@ -62,7 +62,7 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--output", help="JSON path (default: DIR/loihi_benchmark[_RESET_delayD].json)")
     args = parser.parse_args(argv)
-    args.command = shlex.join([PROG, *(sys.argv[1:] if argv is None else argv)])
+    args.command = shlex.join([*PROG.split(), *(sys.argv[1:] if argv is None else argv)])
     return args
 
 
