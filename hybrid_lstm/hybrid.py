@@ -62,6 +62,14 @@ def simulate_gates(u: torch.Tensor, weights: ConvertedWeights, n_timestep: int, 
     return GateSpikeCounts(encoder_count, i, f, tanh_net, o, tanh_spikes)
 
 
+def analog_step(counts: GateSpikeCounts, c: torch.Tensor, n_timestep: int):
+    """The analog part from the gates' spike counts: rates = counts / T, then
+    c = f_bar c + i_bar g_bar and h = o_bar clamp(c / 2, -1, 1); returns (h, c)."""
+    i, f, g, o = (count.to(c.dtype) / n_timestep for count in (counts.i, counts.f, counts.g, counts.o))
+    c = f * c + i * g
+    return o * torch.clamp(c / 2, -1, 1), c
+
+
 class HybridLSTMCell(nn.Module):
     """Drop-in replacement of a ModifiedLSTMCell: forward(x, (h, c)) -> (h, c).
 
@@ -115,10 +123,7 @@ class HybridLSTMCell(nn.Module):
         else:
             counts = simulate_gates(u, ConvertedWeights(self.weight, self.bias), self.n_timestep, self.reset)
         self.spike_record.add(counts, self.n_timestep)
-        i, f, g, o = (count.to(x.dtype) / self.n_timestep for count in (counts.i, counts.f, counts.g, counts.o))
-        c = f * c + i * g
-        h = o * torch.clamp(c / 2, -1, 1)
-        return h, c
+        return analog_step(counts, c, self.n_timestep)
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}, n_timestep={self.n_timestep}, reset={self.reset!r}, simulation={self.simulation!r}"

@@ -23,7 +23,8 @@ from torch import nn
 
 from hybrid_lstm.cells import zero_state
 from hybrid_lstm.conversion import ENCODER_THRESHOLD, convert_cell
-from hybrid_lstm.neurons import INITIAL_POTENTIAL, check_reset
+from hybrid_lstm.hybrid import analog_step
+from hybrid_lstm.neurons import INITIAL_POTENTIAL, SignedInputEncoder, check_reset
 from hybrid_lstm.spikes import GateSpikeCounts, SpikeRecord
 
 from .compartment import OverflowMonitor, integrate, split_bias
@@ -108,7 +109,7 @@ class LoihiLayerEmulator:
         """One LSTM step for u (B, F); returns hybrid_lstm's GateSpikeCounts and counts events."""
         net, hidden = self.network, self.network.hidden_size
         batch, device = u.shape[0], u.device
-        q = torch.round(u * ENCODER_THRESHOLD).long()
+        q = SignedInputEncoder(ENCODER_THRESHOLD).quantize(u)
         encoder_bias_value = torch.cat([q.clamp(min=0), (-q).clamp(min=0)], dim=1)
         mantissa, exponent = split_bias(encoder_bias_value, self.monitor)
         encoder_bias = mantissa << exponent
@@ -198,6 +199,4 @@ class EmulatedHybridCell(nn.Module):
         h, c = state
         counts = self.emulator.run(torch.cat([x, h], dim=1))
         self.spike_record.add(counts, self.n_timestep)
-        i, f, g, o = (count.to(x.dtype) / self.n_timestep for count in (counts.i, counts.f, counts.g, counts.o))
-        c = f * c + i * g
-        return o * torch.clamp(c / 2, -1, 1), c
+        return analog_step(counts, c, self.n_timestep)
