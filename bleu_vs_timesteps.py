@@ -22,6 +22,8 @@ from pathlib import Path
 
 import sacrebleu
 
+from hybrid_lstm.training import host_description
+
 REPO = Path(__file__).resolve().parent
 PLUGIN = REPO / "fairseq_custom_modules"
 
@@ -80,7 +82,7 @@ def main(argv=None) -> int:
               f"({result['sentences']} sentences, {result['seconds']} s)", flush=True)
     report = {"command": " ".join(["bleu_vs_timesteps.py", *(sys.argv[1:] if argv is None else argv)]),
               "note": "BLEU on the corpus in --data; not comparable with IWSLT14 unless --data is IWSLT14",
-              "results": rows}
+              "host": host_description(threads=args.threads), "results": rows}
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2) + "\n")

@@ -22,7 +22,7 @@ from hybrid_lstm.data import PIXELS, DataError, load_sequences
 from hybrid_lstm.hybrid import SIMULATIONS
 from hybrid_lstm.neurons import RESET_MODES
 from hybrid_lstm.training import (
-    CHECKPOINT_FORMAT, RunError, build_model, epoch_seed, evaluate, load_checkpoint,
+    CHECKPOINT_FORMAT, RunError, build_model, epoch_seed, evaluate, host_description, load_checkpoint,
     model_from_checkpoint, save_atomic, timed, train_epoch,
 )
 
@@ -158,8 +158,10 @@ def prepare_train_dir(args, config: dict):
         for name in (LAST, BEST, LOG, HISTORY, *RESULTS.values()):
             (directory / name).unlink(missing_ok=True)
     if not (directory / LAST).exists():
-        if any((directory / name).exists() for name in (LOG, BEST)):
-            raise RunError(f"{directory} holds an earlier run but no {LAST} to resume from; pass --overwrite to start over")
+        if (directory / BEST).exists():
+            raise RunError(f"{directory} holds an earlier run's {BEST} but no {LAST} to resume from; "
+                           "pass --overwrite to start over")
+        # a train.log alone: an attempt stopped before its first save; start afresh, appending to the log
         if args.start_epoch:
             raise RunError(f"--start-epoch {args.start_epoch} needs {directory / LAST} to resume from")
         return None
@@ -232,7 +234,8 @@ def train(args, device):
                          "model": model.state_dict(), "selected_on": selection, "accuracy": best["accuracy"]},
                         directory / BEST)
         save_last(epoch + 1, None)
-        write_json_atomic(directory / HISTORY, {"config": config, "history": history, "best": best})
+        write_json_atomic(directory / HISTORY, {"config": config, "history": history, "best": best,
+                                                "host": host_description(device)})
         test_text = f" test_acc {record['test_accuracy']:.2f}" if args.validation_size else ""
         log(directory / LOG,
             f"epoch {epoch + 1}/{args.end_epoch} train_loss {loss:.4f} train_acc {train_accuracy:.2f} "
@@ -280,7 +283,7 @@ def test(args, device):
     write_json_atomic(results_path, {
         "command": args.command, "checkpoint": str(path), "epochs_done": checkpoint["epochs_done"],
         "selected_on": checkpoint.get("selected_on"), "config": config, "test_samples": len(test_x),
-        "device": str(device), "ann": {"accuracy": ann_accuracy, "wall_time_s": ann_seconds},
+        "device": str(device), "host": host_description(device), "ann": {"accuracy": ann_accuracy, "wall_time_s": ann_seconds},
         "hybrid": hybrid_results,
     })
     print(f"wrote {results_path}")

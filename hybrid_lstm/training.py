@@ -1,5 +1,6 @@
 """Training and evaluation of the sequence classifier; atomic, resumable checkpoints."""
 import os
+import platform
 import time
 from pathlib import Path
 
@@ -16,6 +17,22 @@ CHECKPOINT_FORMAT = "hybrid_lstm.seqmnist.v1"
 
 class RunError(Exception):
     """A problem the user can fix (bad flag, missing or mismatched checkpoint); one line."""
+
+
+def host_description(device: torch.device = torch.device("cpu"), threads: int | None = None) -> str:
+    """One line naming the hardware a result was measured on, e.g. 'AMD EPYC, 2 logical CPUs,
+    1 torch thread, torch 2.14.1' (+ the GPU when device is CUDA); threads: default this process's."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    threads = threads or torch.get_num_threads()
+    text = f"{cpu}, {os.cpu_count()} logical CPUs, {threads} torch thread{'s' if threads > 1 else ''}, torch {torch.__version__}"
+    if device.type == "cuda":
+        text += f", GPU {torch.cuda.get_device_name(device)}"
+    return text
 
 
 def save_atomic(obj, path: Path):

@@ -21,7 +21,9 @@ from torch import nn
 
 from hybrid_lstm.data import DataError, load_sequences
 from hybrid_lstm.neurons import RESET_MODES
-from hybrid_lstm.training import RunError, evaluate, load_checkpoint, model_from_checkpoint, timed
+from hybrid_lstm.training import (
+    RunError, evaluate, host_description, load_checkpoint, model_from_checkpoint, timed,
+)
 
 from .emulator import DELAYS, EmulatedHybridCell, EventCounts
 from .energy import CPU_ACTIVE_POWER_W, HOST_OPS_PER_S, HOST_POWER_W, PAPER_ENERGY_RATIO, as_dict, cpu_cost, loihi_cost
@@ -141,6 +143,7 @@ def run(args) -> dict:
                         "synaptic_memory": "dense, 8-bit weights packed in 64-bit words, no header"},
         "ann_accuracy": ann_accuracy, "cpu": as_dict(cpu), "paper_energy_ratio": PAPER_ENERGY_RATIO,
         "results": results, "torch_threads": torch.get_num_threads(),
+        "host": host_description(),
     }
 
 

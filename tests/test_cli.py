@@ -160,9 +160,19 @@ def test_finished_run_without_overwrite(capsys, run_copy):
     expect_error(capsys, run_copy, "is already trained for 2 epochs", "--mode", "train", "--end-epoch", "2")
 
 
-def test_existing_log_without_checkpoint(capsys, tmp_path):
-    (tmp_path / "train.log").write_text("# an earlier run\n")
-    expect_error(capsys, tmp_path, "holds an earlier run but no checkpoint_last.pt", "--mode", "train")
+def test_best_checkpoint_without_last_is_not_overwritten(capsys, run_copy):
+    (run_copy / "checkpoint_last.pt").unlink()
+    expect_error(capsys, run_copy, "holds an earlier run's checkpoint_best.pt but no checkpoint_last.pt", "--mode", "train")
+
+
+def test_log_of_an_attempt_that_saved_nothing_starts_afresh(capsys, tmp_path, mnist_root):
+    (tmp_path / "train.log").write_text("# an attempt stopped before its first save\n")
+    code, _, _ = run_cli(capsys, "--mode", "train", "--checkpoint-dir", tmp_path, "--data-dir", mnist_root,
+                         "--end-epoch", "1", "--train-subset", "256", "--test-subset", "128", "--threads", "1")
+    assert code == 0 and (tmp_path / "checkpoint_last.pt").exists()
+    log = (tmp_path / "train.log").read_text().splitlines()
+    assert log[0] == "# an attempt stopped before its first save" and log[1].startswith("# run_seqmnist.py")
+    assert log[2].startswith("epoch 1/1 ")
 
 
 def test_baseline_checkpoint_is_tested_as_ann_only(capsys, tmp_path, mnist_root):

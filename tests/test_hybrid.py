@@ -37,6 +37,26 @@ def test_hybrid_classifier_approaches_ann_as_t_grows():
     assert errors[2] < 0.005
 
 
+def test_hybrid_classifier_clamps_the_cell_state_like_the_ann():
+    """c is clamped to [-1, 1] after every LSTM step in the hybrid too (METHOD.md section 5)."""
+    torch.manual_seed(4)
+    model = SequenceClassifier("ModifiedLSTMCell", 28, 64).eval()
+    with torch.no_grad():
+        model.cells[0].bias.fill_(1.0)  # i, f near 1 and g > 0: c would grow past 1 unclamped
+    x = torch.rand(8, 28, 28)
+    hybrid = model.to_hybrid(32)
+    cell = hybrid.cells[0]
+    h, c = torch.zeros(8, 64), torch.zeros(8, 64)
+    unclamped_max = 0.0
+    with torch.no_grad():
+        for t in range(28):
+            h, c = cell(x[:, t], (h, c))
+            unclamped_max = max(unclamped_max, c.abs().max().item())
+            c = c.clamp(-1, 1)
+        assert unclamped_max > 1.2
+        torch.testing.assert_close(hybrid(x), hybrid.classifier(h), rtol=0, atol=0)
+
+
 def test_analog_part_uses_average_rates():
     cell = random_cell(5, 6)
     hybrid = HybridLSTMCell.from_cell(cell, 32)

@@ -1,0 +1,153 @@
+"""Run the experiment grid of RESULTS.md, resumably.
+
+    python -m reproduce.run_grid                        # everything not yet done, 2 jobs
+    python -m reproduce.run_grid --only rowwise chip    # some groups
+    python -m reproduce.run_grid --list                 # what is done and what is pending
+
+Every run logs to its own folder (runs/...): the commands' own logs and results, and
+runner.log with each step's command, start, end and exit status. Finished steps are
+skipped; an interrupted step resumes when the grid is run again (for a session that may
+end, start it with nohup ... &). Each job runs its commands with --threads / OMP threads
+set to --threads, so --jobs x --threads should not exceed the CPU's cores.
+"""
+import argparse
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+from .grid import GROUPS, Run, Step, experiment_grid
+
+PROG = "python -m reproduce.run_grid"
+_children = set()  # the commands running now, stopped with the runner
+_children_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+def command_line(step: Step, threads: int) -> list:
+    return [sys.executable, *(part.replace("{threads}", str(threads)) for part in step.argv)]
+
+
+def note(run: Run, text: str):
+    line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} [{run.name}] {text}"
+    print(line, flush=True)
+    run.folder.mkdir(parents=True, exist_ok=True)
+    with open(run.folder / "runner.log", "a") as handle:
+        handle.write(line + "\n")
+
+
+def execute(run: Run, threads: int) -> bool:
+    """Run the pending steps of one run in order; False at the first failing step."""
+    environment = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    for step in run.pending_steps():
+        argv = command_line(step, threads)
+        shown = shlex.join(["python", *argv[1:]])
+        log_path = step.log or run.folder / "runner.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        note(run, f"{step.name}: start: {shown}" + (f" (output: {log_path})" if step.log else ""))
+        start = time.monotonic()
+        with open(log_path, "a") as log:
+            with _children_lock:
+                if _stopping.is_set():
+                    return False
+                child = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         env=environment)
+                _children.add(child)
+            status = child.wait()
+            with _children_lock:
+                _children.discard(child)
+        elapsed = time.monotonic() - start
+        if _stopping.is_set():
+            note(run, f"{step.name}: stopped after {elapsed:.0f} s; run the grid again to resume")
+            return False
+        if status != 0 or not step.done():
+            note(run, f"{step.name}: FAILED (exit {status}) after {elapsed:.0f} s; see {log_path}")
+            return False
+        note(run, f"{step.name}: done in {elapsed:.0f} s")
+    return True
+
+
+def schedule(runs: list, jobs: int, threads: int) -> list:
+    """Run `runs` in order on `jobs` workers, each once the run it comes after is complete
+    (whether or not that one is selected); returns the names of the runs that failed.
+    On KeyboardInterrupt (Ctrl-C or SIGTERM) the running commands are terminated."""
+    by_name = {run.name: run for run in experiment_grid()}
+    waiting = [run for run in runs if run.pending_steps()]
+    finished, failed, active = set(), [], {}
+
+    def ready(run):
+        return run.after is None or run.after in finished or not by_name[run.after].pending_steps()
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        try:
+            while waiting or active:
+                for run in [run for run in waiting if ready(run)][: jobs - len(active)]:
+                    waiting.remove(run)
+                    active[pool.submit(execute, run, threads)] = run
+                for run in [run for run in waiting if run.after in failed]:
+                    waiting.remove(run)
+                    failed.append(run.name)
+                    print(f"[{run.name}] skipped: {run.after} failed", flush=True)
+                if not active:
+                    for run in waiting:
+                        failed.append(run.name)
+                        print(f"[{run.name}] not started: {run.after} is not complete (run its group too)", flush=True)
+                    break
+                completed, _ = wait(active, return_when=FIRST_COMPLETED)
+                for future in completed:
+                    run = active.pop(future)
+                    (finished.add if future.result() else failed.append)(run.name)
+        except KeyboardInterrupt:
+            with _children_lock:
+                _stopping.set()
+                for child in _children:
+                    child.terminate()  # checkpoints are written atomically: at most one save interval is lost
+            raise
+    return failed
+
+
+def stop(signum, frame):
+    raise KeyboardInterrupt
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--only", nargs="+", choices=GROUPS, help="run these groups only (default: all)")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at once (default 2)")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads per run (default 1)")
+    parser.add_argument("--list", action="store_true", help="print each run's pending steps and exit")
+    args = parser.parse_args(argv)
+    if args.jobs < 1 or args.threads < 1:
+        parser.error("--jobs and --threads must be >= 1")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    runs = [run for run in experiment_grid() if args.only is None or run.group in args.only]
+    if args.list:
+        for run in runs:
+            pending = [step.name for step in run.pending_steps()]
+            print(f"{run.name:36s} {run.folder}: " + (f"pending {', '.join(pending)}" if pending else "done"))
+        return 0
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        failed = schedule(runs, args.jobs, args.threads)
+    except KeyboardInterrupt:
+        print(f"{PROG}: stopped; run it again to resume", file=sys.stderr)
+        return 130
+    if failed:
+        print(f"{PROG}: failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    print("all runs done")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
