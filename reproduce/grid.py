@@ -15,7 +15,9 @@ SEQMNIST = Path("runs/seqmnist")
 TRANSLATION = Path("runs/translation")
 CELLS = ("ModifiedLSTMCell", "BaselineLSTMCell")
 
-ROWWISE_SEEDS = (0, 1, 2)
+# seeds per cell: the hybrid at T=16 varies between seeds far more than the ANN does, so the
+# convertible cell gets two more
+ROWWISE_SEEDS = {"ModifiedLSTMCell": (0, 1, 2, 3, 4), "BaselineLSTMCell": (0, 1, 2)}
 ROWWISE_EPOCHS = 50  # the paper's schedule
 ROWWISE_T = (16, 32, 64, 128)
 
@@ -105,7 +107,7 @@ def chip_runs() -> list:
     """Beyond the paper, row-wise: Loihi's hard reset (hybrid_lstm, every seed, full test set)
     and its one-step synaptic delay (loihi_sim, one seed, with both resets)."""
     runs = []
-    for seed in ROWWISE_SEEDS:
+    for seed in ROWWISE_SEEDS["ModifiedLSTMCell"]:
         folder = seqmnist_folder("rowwise", "ModifiedLSTMCell", seed)
         steps = [Step("test-hard-reset", ("run_seqmnist.py", "--mode", "test", "--checkpoint-dir", str(folder),
                                           "--threads", "{threads}", "--reset", "hard",
@@ -158,7 +160,7 @@ def experiment_grid() -> list:
     runs = [seqmnist_run("pixelwise", cell, seed, PIXELWISE_EPOCHS, PIXELWISE_T, PIXELWISE_TEST_SUBSET)
             for cell in CELLS for seed in PIXELWISE_SEEDS]
     runs += [seqmnist_run("rowwise", cell, seed, ROWWISE_EPOCHS, ROWWISE_T)
-             for cell in CELLS for seed in ROWWISE_SEEDS]
+             for cell in CELLS for seed in ROWWISE_SEEDS[cell]]
     runs += chip_runs()
     runs.append(translation_run())
     return runs

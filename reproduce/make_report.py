@@ -201,13 +201,15 @@ def accuracy_figure(path: Path, title: str, modified: list, published_hybrid: di
 
 
 def rowwise_section(root: Path, figures: Path):
-    runs = {cell: seq_runs(root, "rowwise", cell, grid.ROWWISE_SEEDS, grid.ROWWISE_EPOCHS) for cell in grid.CELLS}
+    runs = {cell: seq_runs(root, "rowwise", cell, grid.ROWWISE_SEEDS[cell], grid.ROWWISE_EPOCHS) for cell in grid.CELLS}
     rows, verdicts = accuracy_rows(runs, paper.ROWWISE_ANN, paper.ROWWISE_HYBRID, grid.ROWWISE_T, bars=True)
     modified = runs["ModifiedLSTMCell"]
+    finished = ", ".join(f"{cell} {len(runs[cell])} of {len(grid.ROWWISE_SEEDS[cell])} seeds" for cell in grid.CELLS)
     lines = ["## Row-wise sequential MNIST (28 steps of 28 pixels)", "",
              f"Paper's schedule: {grid.ROWWISE_EPOCHS} epochs, checkpoint with the best test accuracy (the authors' "
              "choice), the full 10,000-image test set; the hybrid is the paper's simulation (soft reset, no "
-             "synaptic delay). Ours: mean ± sample standard deviation over the seeds, then each seed's value.", "",
+             "synaptic delay). Ours: mean ± sample standard deviation over the seeds, then each seed's value "
+             f"(finished runs: {finished}).", "",
              table(["model", "paper %", "ours %", "per seed", "delta", "bar", "met"], rows), ""]
     if modified:
         figure = figures / "rowwise_accuracy_vs_T.png"
