@@ -117,8 +117,10 @@ class SeqRun:
 
     @property
     def train_command(self) -> str:
-        first = (self.folder / "train.log").read_text().splitlines()[0]
-        return as_command(first.lstrip("# "))
+        """The last command that trained the run (a resumed run logs '# resumed after ...: CMD')."""
+        headers = [line[2:] for line in (self.folder / "train.log").read_text().splitlines() if line.startswith("# ")]
+        last = headers[-1]
+        return as_command(last.split(": ", 1)[1] if last.startswith("resumed") else last)
 
     def hybrid(self, reset="soft") -> dict:
         results = self.results if reset == "soft" else self.results_hard

@@ -137,6 +137,8 @@ def logs(tmp_path):
     fake_seq_run(tmp_path, "pixelwise", "ModifiedLSTMCell", 0, grid.PIXELWISE_EPOCHS["ModifiedLSTMCell"], 90.0,
                  {t: 50.0 for t in grid.PIXELWISE_T}, samples=1000)
     fake_seq_run(tmp_path, "pixelwise", "BaselineLSTMCell", 0, grid.PIXELWISE_EPOCHS["BaselineLSTMCell"], 11.35, None)
+    with open(tmp_path / grid.seqmnist_folder("pixelwise", "BaselineLSTMCell", 0) / "train.log", "a") as log:
+        log.write("epoch 1/8 ...\n# resumed after 1 epochs and 200 batches: run_seqmnist.py --end-epoch 4\n")
     chip_folder = tmp_path / grid.seqmnist_folder("rowwise", "ModifiedLSTMCell", grid.CHIP_SEED)
     write_json(chip_folder / "loihi_benchmark_hard_delay1.json", loihi_json("hard", 10000, {16: 11.0, 128: 13.0}))
     return tmp_path
@@ -156,6 +158,7 @@ def test_report_compares_with_the_paper_from_the_logs_alone(logs):
     assert "| ANN BaselineLSTMCell | 97.71 | 11.35 | 11.35 | -86.36 |" in text
     assert "**Not yet learned:** BaselineLSTMCell 11.35%" in text and "ModifiedLSTMCell 90.00%" not in text
     assert "training 0.2 min per epoch" in text
+    assert "\npython run_seqmnist.py --end-epoch 4\n" in text  # the command that finished a resumed run
     # translation missing, energy and semantics from the loihi JSON, hard reset of every seed
     assert "Missing: run `python -m reproduce.run_grid --only translation`" in text
     assert "| hard reset, delay 1 | 16 | 10000 | 11.00 | 3 | 160.00 | 160.0 | 20000 | 125.0x | 55.9x |" in text
