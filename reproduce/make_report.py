@@ -88,8 +88,13 @@ def minutes(seconds: float) -> str:
 
 
 def hosts(records) -> str:
-    found = sorted({record.get("host") for record in records if record and record.get("host")})
-    return "; ".join(found) if found else NOT_RECORDED
+    """The hosts the records name, and how many records name none (runs older than the field)."""
+    records = [record for record in records if record]
+    found = sorted({record["host"] for record in records if record.get("host")})
+    missing = sum(1 for record in records if not record.get("host"))
+    if not found:
+        return NOT_RECORDED
+    return "; ".join(found) + (f" ({missing} of {len(records)} not recorded)" if missing else "")
 
 
 # ---------------------------------------------------------------------------------------------
