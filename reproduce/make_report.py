@@ -619,6 +619,8 @@ def main(argv=None) -> int:
     parser.add_argument("--figures", default="figures", help="figure folder relative to --root (default figures)")
     args = parser.parse_args(argv)
     root = Path(args.root)
+    if not (root / "runs").is_dir():
+        parser.error(f"no runs/ folder under --root {root}: run python -m reproduce.run_grid there first")
     text = build_report(root, Path(args.figures))
     path = root / args.output
     path.with_name(path.name + ".tmp").write_text(text)

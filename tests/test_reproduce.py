@@ -178,6 +178,13 @@ def test_report_of_an_empty_tree_says_what_is_missing(tmp_path):
     assert "Missing: run `python -m reproduce.run_grid --only chip`." in text
 
 
+def test_report_refuses_a_root_without_runs(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        make_report.main(["--root", str(tmp_path)])
+    assert exit_.value.code == 2 and "no runs/ folder" in capsys.readouterr().err
+    assert not (tmp_path / "RESULTS.md").exists()
+
+
 def test_committed_results_are_generated_from_the_committed_logs(tmp_path):
     """RESULTS.md is exactly what make_report writes from runs/: nothing typed by hand."""
     if not (REPO / "RESULTS.md").exists():
