@@ -26,10 +26,10 @@ PIXELWISE_SEEDS = (0,)
 # the ANN reference row, so the convertible cell gets the longer share
 PIXELWISE_EPOCHS = {"ModifiedLSTMCell": 12, "BaselineLSTMCell": 4}
 PIXELWISE_T = (32, 128, 256, 512, 1024)
-PIXELWISE_TEST_SUBSET = 1000  # hybrid pixel-wise at T = 1024: ~0.3 s per image on one core
+PIXELWISE_TEST_SUBSET = 1000  # hybrid pixel-wise at T = 1024: 0.6 s per image on one core (runner.log)
 
 CHIP_SEED = 0  # the row-wise model that loihi_sim emulates
-CHIP_TEST_SUBSET = 1000  # emulating delay 1 costs ~0.15 s per image and T = 16 ... 128 on one core
+CHIP_TEST_SUBSET = 1000  # soft reset, delay 1, T = 16 ... 128: 0.28 s per image on one core (runner.log)
 
 DEEN_CHECKPOINTS = Path("checkpoints/translation")
 DEEN_EPOCHS = 3  # reduced: the paper trains 15
