@@ -9,6 +9,7 @@ all and is left out), hidden size 128, batch 128, for:
 Measurements are interleaved (one batch of each model per round) and the median is kept.
 
     python benchmarks/bench_training.py [--rounds 7] [--threads N]
+    python benchmarks/bench_training.py --device cuda     # torch.nn.LSTM is cuDNN there
 
 The last line states the headline ratio.
 """
@@ -31,8 +32,14 @@ HIDDEN, BATCH = 128, 128
 CASES = [("row-wise", 28, 28), ("pixel-wise", 784, 1)]  # name, steps, input size
 
 
-def torch_lstm_step(input_size):
-    lstm, linear = torch.nn.LSTM(input_size, HIDDEN, batch_first=True), torch.nn.Linear(HIDDEN, 10)
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def torch_lstm_step(input_size, device):
+    lstm = torch.nn.LSTM(input_size, HIDDEN, batch_first=True).to(device)
+    linear = torch.nn.Linear(HIDDEN, 10).to(device)
 
     def run(x, y):
         _, (h, _) = lstm(x)
@@ -40,13 +47,13 @@ def torch_lstm_step(input_size):
     return run
 
 
-def classifier_step(cell_class, input_size, stepped=False):
-    model = SequenceClassifier(cell_class, input_size, HIDDEN)
+def classifier_step(cell_class, input_size, device, stepped=False):
+    model = SequenceClassifier(cell_class, input_size, HIDDEN).to(device)
 
     def run(x, y):
         if stepped:
             cell = model.cells[0]
-            _, (h, _) = stepped_layer(cell, x, cell.init_state(x.shape[0]), CELL_STATE_LIMIT)
+            _, (h, _) = stepped_layer(cell, x, cell.init_state(x.shape[0], x.device), CELL_STATE_LIMIT)
             logits = model.classifier(h)
         else:
             logits = model(x)
@@ -58,10 +65,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=7, help="timed batches per model (median)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default %(default)s)")
     args = parser.parse_args()
+    device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"device: CPU, {torch.get_num_threads()} threads; torch {torch.__version__}; hidden {HIDDEN}, batch {BATCH}; "
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"device: {name}; torch {torch.__version__}; hidden {HIDDEN}, batch {BATCH}; "
           "median ms per batch (forward + backward)")
     header = f"{'case':11} {'nn.LSTM':>9} {'Baseline':>9} {'ratio':>6} {'Modified':>9} {'ratio':>6} " \
              f"{'stepped Modified':>17} {'ratio':>6}"
@@ -70,17 +80,19 @@ def main():
     ratios = {}
     for case, steps, input_size in CASES:
         torch.manual_seed(0)
-        x, y = torch.rand(BATCH, steps, input_size), torch.randint(0, 10, (BATCH,))
-        models = {"nn.LSTM": torch_lstm_step(input_size),
-                  "Baseline": classifier_step("BaselineLSTMCell", input_size),
-                  "Modified": classifier_step("ModifiedLSTMCell", input_size),
-                  "stepped": classifier_step("ModifiedLSTMCell", input_size, stepped=True)}
+        x, y = torch.rand(BATCH, steps, input_size).to(device), torch.randint(0, 10, (BATCH,)).to(device)
+        models = {"nn.LSTM": torch_lstm_step(input_size, device),
+                  "Baseline": classifier_step("BaselineLSTMCell", input_size, device),
+                  "Modified": classifier_step("ModifiedLSTMCell", input_size, device),
+                  "stepped": classifier_step("ModifiedLSTMCell", input_size, device, stepped=True)}
         rounds = args.rounds if steps < 100 else max(3, args.rounds // 2)
         times = {name: [] for name in models}
         for round_index in range(rounds + 1):  # round 0 warms up (and compiles)
             for name, run in models.items():
+                synchronize(device)
                 start = time.perf_counter()
                 run(x, y)
+                synchronize(device)
                 if round_index:
                     times[name].append(time.perf_counter() - start)
         ms = {name: 1e3 * statistics.median(values) for name, values in times.items()}

@@ -9,9 +9,13 @@ TORCHDYNAMO_DISABLE=1 (a torch setting) forces the eager path.
 import warnings
 
 import torch
-from torch._dynamo.exc import BackendCompilerFailed, TritonUnavailableError
+import torch._dynamo.exc
 
-COMPILATION_ERRORS = (BackendCompilerFailed, TritonUnavailableError)
+# torch's compilation errors live in a private module whose names change between releases:
+# take those this torch has (RuntimeError, their common base, if it has none of them)
+_ERROR_NAMES = ("BackendCompilerFailed", "TritonUnavailableError", "InductorError")
+COMPILATION_ERRORS = tuple(getattr(torch._dynamo.exc, name) for name in _ERROR_NAMES
+                           if hasattr(torch._dynamo.exc, name)) or (RuntimeError,)
 
 
 class CompiledOrEager:
