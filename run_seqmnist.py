@@ -9,10 +9,13 @@ every --n-timestep T; printed as a table and written to test_results.json
 (test_results_hard.json with --reset hard).
 """
 import argparse
+import fcntl
 import json
+import math
 import os
 import shlex
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -20,10 +23,10 @@ import torch
 from hybrid_lstm.cells import CELL_CLASSES
 from hybrid_lstm.data import PIXELS, DataError, load_sequences
 from hybrid_lstm.hybrid import SIMULATIONS
-from hybrid_lstm.neurons import RESET_MODES
+from hybrid_lstm.neurons import INITIAL_POTENTIALS, RESET_MODES
 from hybrid_lstm.training import (
     CHECKPOINT_FORMAT, RunError, build_model, epoch_seed, evaluate, host_description, load_checkpoint,
-    model_from_checkpoint, save_atomic, timed, train_epoch,
+    model_from_checkpoint, save_atomic, timed, train_epoch, write_json_atomic,
 )
 
 MODEL_DEFAULTS = {
@@ -35,7 +38,15 @@ TRAINING_KEYS = ("seed", "lr", "momentum", "grad_clip", "batch_size", "validatio
 PROG = "run_seqmnist.py"
 MNIST_TRAIN_SIZE = 60000
 LAST, BEST, LOG, HISTORY = "checkpoint_last.pt", "checkpoint_best.pt", "train.log", "history.json"
-RESULTS = {"soft": "test_results.json", "hard": "test_results_hard.json"}  # per --reset
+DEVICE_TYPES = ("cpu", "cuda")
+
+
+def results_name(reset: str, initial_potential: str) -> str:
+    """test_results.json for the paper's neurons; _hard / _half mark the other settings."""
+    return "test_results" + ("_hard" if reset == "hard" else "") + ("_half" if initial_potential == "half" else "") + ".json"
+
+
+RESULTS = tuple(results_name(r, v) for r in RESET_MODES for v in INITIAL_POTENTIALS)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -62,7 +73,7 @@ def parse_args(argv=None):
     parser.add_argument("--mode", choices=("train", "test"), default="train", help="default %(default)s")
     parser.add_argument("--checkpoint-dir", default="checkpoints/seqmnist", help="where checkpoints, logs and results go (default %(default)s)")
     parser.add_argument("--data-dir", default="data", help="MNIST root, torchvision layout, fetched when absent (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="initialisation, shuffling and dropout seed (default %(default)s)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="initialisation, shuffling and dropout seed (default %(default)s)")
     model = parser.add_argument_group("model (test mode: taken from the checkpoint when not given)")
     model.add_argument("--lstm-cell-class", choices=sorted(CELL_CLASSES), help="default ModifiedLSTMCell")
     model.add_argument("--input-size", type=positive_int, help=f"pixels per LSTM step, divides {PIXELS}: 28 row-wise (default), 1 pixel-wise")
@@ -91,6 +102,9 @@ def parse_args(argv=None):
                          help="SNN time-steps per LSTM step; several values are tested in turn (default 128)")
     testing.add_argument("--reset", choices=RESET_MODES, default="soft",
                          help="IF neurons' reset after a spike: soft (subtract threshold, the paper) or hard (to 0, Loihi); default %(default)s")
+    testing.add_argument("--initial-potential", choices=INITIAL_POTENTIALS, default="one",
+                         help="IF neurons' potential at the start of each LSTM step: one (the paper) or half "
+                              "(threshold / 2, unbiased rates); default %(default)s")
     testing.add_argument("--simulation", choices=SIMULATIONS, default="fast",
                          help="hybrid simulation: fast or the plain per-SNN-step reference; their spike counts are "
                               "bit-identical (default %(default)s)")
@@ -110,22 +124,72 @@ def log(path: Path, text: str):
         handle.write(text + "\n")
 
 
-def write_json_atomic(path: Path, data: dict):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise RunError(f"unknown --device {name!r}")
+        raise RunError(f"unknown --device {name!r}; use cpu, cuda, cuda:N or auto")
+    if device.type not in DEVICE_TYPES:
+        raise RunError(f"--device {name}: only cpu and cuda are supported")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RunError("--device cuda asked for, but torch sees no CUDA device")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise RunError(f"--device {name}: torch sees {torch.cuda.device_count()} CUDA device(s)")
     return device
+
+
+def check_settings(args):
+    """Every flag that argparse cannot check alone, before anything is read, written or deleted."""
+    if not args.checkpoint_dir.strip():
+        raise RunError("--checkpoint-dir must name a folder")
+    directory = Path(args.checkpoint_dir)
+    if directory.exists() and not directory.is_dir():
+        raise RunError(f"--checkpoint-dir {directory} is a file, not a folder")
+    for flag, value, low in (("--lr", args.lr, 0.0), ("--grad-clip", args.grad_clip, 0.0)):
+        if not math.isfinite(value) or value <= low:
+            raise RunError(f"{flag} must be a positive number, got {value}")
+    if not math.isfinite(args.momentum) or args.momentum < 0:
+        raise RunError(f"--momentum must be >= 0, got {args.momentum}")
+    if args.dropout is not None and not 0.0 <= args.dropout < 1.0:
+        raise RunError(f"--dropout must be in [0, 1), got {args.dropout}")
+
+
+def check_writable(directory: Path):
+    """Fail now, not after the compute, when results cannot be written into directory."""
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise RunError(f"cannot write into {directory} (permission denied)")
+
+
+def lock_holder(directory: Path) -> str:
+    """The process holding a flock on directory, from /proc/locks (Linux), or a generic name."""
+    inode = directory.stat().st_ino
+    try:
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()
+            if "FLOCK" in fields and fields[-3].endswith(f":{inode}"):
+                return f"process {fields[-4]}"
+    except (OSError, IndexError):
+        pass
+    return "another process"
+
+
+@contextmanager
+def run_lock(directory: Path):
+    """Hold an exclusive flock on the run folder itself for the whole training: a second
+    training of the same folder is refused, naming the holder. Nothing is written for it,
+    and the lock dies with its process, even under kill -9."""
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(f"{directory} is being trained by {lock_holder(directory)}; wait for it to finish "
+                           "or use another --checkpoint-dir")
+        yield
+    finally:
+        os.close(handle)
 
 
 def model_config(args, recorded=None) -> dict:
@@ -150,12 +214,17 @@ def load_split(args, config: dict, train: bool, subset, device):
     return inputs.to(device), labels.to(device)
 
 
-def prepare_train_dir(args, config: dict):
-    """Decide between a fresh run and a resume; returns checkpoint_last's content or None."""
+def history_record(config: dict, history: list, best: dict, device) -> dict:
+    return {"config": config, "history": history, "best": best, "host": host_description(device)}
+
+
+def prepare_train_dir(args, config: dict, device):
+    """Decide between a fresh run and a resume; returns checkpoint_last's content or None.
+    history.json is rewritten from checkpoint_last.pt (its source) whenever they disagree,
+    e.g. after a crash between the two writes."""
     directory = Path(args.checkpoint_dir)
-    directory.mkdir(parents=True, exist_ok=True)
     if args.overwrite:
-        for name in (LAST, BEST, LOG, HISTORY, *RESULTS.values()):
+        for name in (LAST, BEST, LOG, HISTORY, *RESULTS):
             (directory / name).unlink(missing_ok=True)
     if not (directory / LAST).exists():
         if (directory / BEST).exists():
@@ -172,6 +241,10 @@ def prepare_train_dir(args, config: dict):
         raise RunError(f"{directory / LAST} was trained with other settings ({'; '.join(changed)}); "
                        "use another --checkpoint-dir or pass --overwrite")
     done = checkpoint["epochs_done"]
+    recorded = read_history(directory / HISTORY)
+    if recorded is None or len(recorded.get("history", [])) != len(checkpoint["history"]):
+        write_json_atomic(directory / HISTORY, history_record(checkpoint["config"], checkpoint["history"],
+                                                               checkpoint["best"], device))
     if args.start_epoch is not None and args.start_epoch != done:
         raise RunError(f"{directory / LAST} has {done} epochs done, not --start-epoch {args.start_epoch}")
     if done >= args.end_epoch:
@@ -179,12 +252,18 @@ def prepare_train_dir(args, config: dict):
     return checkpoint
 
 
+def read_history(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def train(args, device):
     config = model_config(args)
     config.update({key: getattr(args, key) for key in TRAINING_KEYS})
     if args.validation_size >= MNIST_TRAIN_SIZE:
         raise RunError(f"--validation-size {args.validation_size} leaves no training images (MNIST has {MNIST_TRAIN_SIZE})")
-    resumed = prepare_train_dir(args, config)
     directory = Path(args.checkpoint_dir)
 
     train_x, train_y = load_split(args, config, True, None, device)
@@ -197,6 +276,16 @@ def train(args, device):
         select_x, select_y = test_x, test_y
     selection = "validation" if args.validation_size else "test"
 
+    directory.mkdir(parents=True, exist_ok=True)
+    with run_lock(directory):
+        fit(args, device, config, (train_x, train_y), (select_x, select_y), (test_x, test_y), selection)
+
+
+def fit(args, device, config: dict, train_set, select_set, test_set, selection: str):
+    """Train from scratch or resume, in the locked run folder."""
+    directory = Path(args.checkpoint_dir)
+    (train_x, train_y), (select_x, select_y), (test_x, test_y) = train_set, select_set, test_set
+    resumed = prepare_train_dir(args, config, device)  # the first write, after every check
     torch.manual_seed(args.seed)
     model = build_model(config).to(device)
     optimizer = torch.optim.RMSprop(model.parameters(), lr=args.lr, alpha=0.99, eps=1e-8, momentum=args.momentum)
@@ -224,7 +313,7 @@ def train(args, device):
         partial = None
         record = {"epoch": epoch + 1, "train_loss": loss, "train_accuracy": train_accuracy,
                   f"{selection}_accuracy": evaluate(model, select_x, select_y, args.batch_size, selection),
-                  "seconds": seconds}
+                  "seconds": seconds, "host": host_description(device)}
         if args.validation_size:
             record["test_accuracy"] = evaluate(model, test_x, test_y, args.batch_size, "test")
         history.append(record)
@@ -234,8 +323,7 @@ def train(args, device):
                          "model": model.state_dict(), "selected_on": selection, "accuracy": best["accuracy"]},
                         directory / BEST)
         save_last(epoch + 1, None)
-        write_json_atomic(directory / HISTORY, {"config": config, "history": history, "best": best,
-                                                "host": host_description(device)})
+        write_json_atomic(directory / HISTORY, history_record(config, history, best, device))
         test_text = f" test_acc {record['test_accuracy']:.2f}" if args.validation_size else ""
         log(directory / LOG,
             f"epoch {epoch + 1}/{args.end_epoch} train_loss {loss:.4f} train_acc {train_accuracy:.2f} "
@@ -254,12 +342,19 @@ def test(args, device):
     path = directory / BEST
     checkpoint = load_checkpoint(path)
     config = model_config(args, checkpoint["config"])
-    results_path = directory / RESULTS[args.reset]
+    results_path = directory / results_name(args.reset, args.initial_potential)
     if results_path.exists() and not args.overwrite:
         raise RunError(f"{results_path} exists; pass --overwrite to replace it")
+    check_writable(directory)
     convertible = config["lstm_cell_class"] == "ModifiedLSTMCell"
     model = model_from_checkpoint(checkpoint, path).to(device)
     test_x, test_y = load_split(args, config, False, args.test_subset, device)
+    hybrids = {}
+    for n_timestep in args.n_timestep if convertible else []:  # refuse an impossible T before any compute
+        try:
+            hybrids[n_timestep] = model.to_hybrid(n_timestep, args.reset, args.simulation, args.initial_potential)
+        except ValueError as error:
+            raise RunError(f"--n-timestep {n_timestep}: {error}")
 
     ann_accuracy, ann_seconds = timed(evaluate, model, test_x, test_y, args.batch_size, "ANN")
     print(f"ANN: accuracy {ann_accuracy:.2f}% on {len(test_x)} test images ({ann_seconds:.1f} s)", flush=True)
@@ -267,15 +362,15 @@ def test(args, device):
     hybrid_results = []
     if not convertible:
         print(f"note: a {config['lstm_cell_class']} has no spiking equivalent; hybrid evaluation skipped")
-    for n_timestep in args.n_timestep if convertible else []:
-        hybrid = model.to_hybrid(n_timestep, args.reset, args.simulation)
+    for n_timestep, hybrid in hybrids.items():
         accuracy, seconds = timed(evaluate, hybrid, test_x, test_y, args.batch_size, f"hybrid T={n_timestep}")
         record = hybrid.spike_record()
         rates = record.rates()
         print(f"hybrid T={n_timestep}: accuracy {accuracy:.2f}% ({seconds:.1f} s)", flush=True)
-        hybrid_results.append({"n_timestep": n_timestep, "reset": args.reset, "simulation": args.simulation, "accuracy": accuracy,
+        hybrid_results.append({"n_timestep": n_timestep, "reset": args.reset, "initial_potential": args.initial_potential,
+                               "simulation": args.simulation, "accuracy": accuracy,
                                "spike_rates": rates, "spike_totals": record.totals(), "wall_time_s": seconds})
-        rows.append([f"hybrid ({args.reset} reset)", n_timestep, f"{accuracy:.2f}",
+        rows.append([f"hybrid ({args.reset} reset{', V0 = theta/2' if args.initial_potential == 'half' else ''})", n_timestep, f"{accuracy:.2f}",
                      *(f"{rates[p]:.3f}" for p in ("encoder", "i", "f", "g", "o")), f"{seconds:.1f}"])
     if hybrid_results:
         print(format_table(["model", "T", "accuracy %", "enc", "i", "f", "g", "o", "time s"], rows))
@@ -292,6 +387,7 @@ def test(args, device):
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
+        check_settings(args)
         if args.threads:
             torch.set_num_threads(args.threads)
         device = resolve_device(args.device)
@@ -303,7 +399,7 @@ def main(argv=None) -> int:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; rerun the same command to resume from the last finished epoch", file=sys.stderr)
+        print(f"{PROG}: interrupted; rerun the same command to resume from the last saved update", file=sys.stderr)
         return 130
     return 0
 

@@ -1,27 +1,41 @@
 """Benchmark: fast vs reference hybrid simulation of one LSTM step, in one run.
 
-Times hybrid_lstm.simulate_gates (reference) and FastGateSimulator (fast) on the same
-converted weights and inputs, and the fast path's int8 matrix products alone on the
-same shapes (the roofline: the fast path cannot beat its own matrix products).
+Times hybrid_lstm.simulate_gates (reference: the plain per-SNN-step loop) and
+FastGateSimulator (fast) on the same converted weights and inputs, and the fast path's
+matrix products alone on the same shapes (the roofline: the fast path cannot beat its
+own products). Prints the CPU's vector capabilities as torch reports them and the
+product kernel each case used (chosen by timing, or forced with --kernel).
 
     python benchmarks/bench_hybrid.py                  # this machine's CPU, all threads
+    python benchmarks/bench_hybrid.py --as-avx2        # as on a CPU without AVX-512 (below)
     python benchmarks/bench_hybrid.py --device cuda    # a GPU
+
+--as-avx2 reruns the benchmark with torch's CPU kernels and torch.compile's code limited
+to AVX2 (ATEN_CPU_CAPABILITY=avx2) and oneDNN off: torch's int8 GEMM (torch._int_mm) uses
+oneDNN only on CPUs with AVX-512 VNNI and otherwise a plain loop, so this is what an AVX2
+laptop or AMD Zen 2/3 server runs (its clock and caches stay this machine's).
 
 The last line states the headline ratio.
 """
 import argparse
+import os
 import resource
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import torch
+AS_AVX2 = "HYBRID_LSTM_BENCH_AS_AVX2"
+if "--as-avx2" in sys.argv and not os.environ.get(AS_AVX2):  # before torch is imported
+    os.execve(sys.executable, [sys.executable, *sys.argv],
+              dict(os.environ, ATEN_CPU_CAPABILITY="avx2", **{AS_AVX2: "1"}))
+
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hybrid_lstm import ModifiedLSTMCell, convert_cell, simulate_gates  # noqa: E402
-from hybrid_lstm.fast_gates import FastGateSimulator, int8_matmul  # noqa: E402
+from hybrid_lstm.fast_gates import PRODUCT_KERNELS, PRODUCTS, SAMPLES_PER_ROW, FastGateSimulator  # noqa: E402
 
 HIDDEN = 128
 CASES = [  # name, input size D, T, batch, target ratio
@@ -63,32 +77,44 @@ def converted_cell(input_size: int, device):
     return type(weights)(weights.weight.to(device), weights.bias.to(device))
 
 
-def matmul_only(simulator: FastGateSimulator, batch: int, device):
-    """The fast path's int8 products alone, chunk by chunk, on random ternary spikes."""
-    columns, fanin = simulator.weight_half.shape
-    weight_t = simulator.weight_half.t()
-    chunk = simulator.chunk_steps(batch)
-    spikes = torch.randint(-1, 2, (chunk * batch, fanin), dtype=torch.int8, device=device)
-    _, products = simulator.workspace(chunk * batch, device)
+def matmul_only(simulator: FastGateSimulator, weights, batch: int, device):
+    """The fast path's products alone, chunk by chunk, on random ternary spikes."""
+    prepared = simulator.prepare(weights, batch)
+    fanin, columns = prepared["weight_t"].shape
+    product, spike_dtype, _ = PRODUCTS[prepared["kernel"]]
+    rows_per_step = -(-batch // SAMPLES_PER_ROW[prepared["kernel"]])
+    chunk = simulator.chunk_steps(rows_per_step, columns)
+    spikes = torch.randint(-1, 2, (chunk * rows_per_step, fanin), device=device).to(spike_dtype)
+    _, products = simulator.workspace(chunk * rows_per_step, prepared, device)
 
     def run():
         for start in range(0, simulator.n_timestep, chunk):
             steps = min(chunk, simulator.n_timestep - start)
-            int8_matmul(spikes[: steps * batch], weight_t, products)
+            product(spikes[: steps * rows_per_step], prepared["weight_t"], products)
     return run
 
 
-def peak_memory_case(device) -> str:
+def cpu_capabilities() -> str:
+    """The CPU's vector extensions as torch sees them, and the level its kernels use."""
+    checks = {"AVX2": "_is_avx2_supported", "AVX-512": "_is_avx512_supported", "AVX-512 VNNI": "_is_vnni_supported",
+              "AMX": "_is_amx_tile_supported"}
+    found = [name for name, check in checks.items() if getattr(torch.cpu, check, lambda: False)()]
+    limited = " (limited by --as-avx2: ATEN_CPU_CAPABILITY=avx2, oneDNN off)" if os.environ.get(AS_AVX2) else ""
+    return (f"CPU has {', '.join(found) or 'none of AVX2 / AVX-512 / VNNI / AMX'}; torch kernels use "
+            f"{torch.backends.cpu.get_cpu_capability()}{limited}")
+
+
+def peak_memory_case(device, kernel: str) -> str:
     """Memory of one fast LSTM step at pixel-wise T = 1024, batch 128."""
     weights = converted_cell(1, device)
-    simulator = FastGateSimulator(weights, 1024).to(device)
+    simulator = FastGateSimulator(1024, product_kernel=kernel)
     u = lstm_step_inputs(1, 128, device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-        simulator(u)
+        simulator(u, weights)
         return f"peak GPU memory {torch.cuda.max_memory_allocated(device) / 2**20:.0f} MiB"
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    simulator(u)
+    simulator(u, weights)
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return f"peak resident memory {after / 1024:.0f} MiB (grew {(after - before) / 1024:.0f} MiB in this step)"
 
@@ -98,36 +124,42 @@ def main():
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per measurement (median)")
+    parser.add_argument("--kernel", choices=("auto",) + PRODUCT_KERNELS, default="auto",
+                        help="the fast path's product kernel (default: timed and chosen per shape)")
+    parser.add_argument("--as-avx2", action="store_true", help="run as on a CPU without AVX-512 (see above)")
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.as_avx2:
+        torch.backends.mkldnn.enabled = False
     if args.threads:
         torch.set_num_threads(args.threads)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {name}; torch {torch.__version__}; hidden size {HIDDEN}; times are medians per LSTM step")
-    print(peak_memory_case(device))
+    print(cpu_capabilities())
+    print(peak_memory_case(device, args.kernel))
     header = f"{'case':16} {'D':>3} {'T':>5} {'batch':>5} {'reference ms':>13} {'fast ms':>9} {'ratio':>7} " \
-             f"{'target':>7} {'fast GFLOP/s':>12} {'roofline':>9} {'% roofline':>10}"
+             f"{'target':>7} {'kernel':>9} {'fast GFLOP/s':>12} {'roofline':>9} {'% roofline':>10}"
     print(header)
     print("-" * len(header))
     ratios = {}
     for case, input_size, n_timestep, batch, target in CASES:
         weights = converted_cell(input_size, device)
         u = lstm_step_inputs(input_size, batch, device)
-        simulator = FastGateSimulator(weights, n_timestep).to(device)
+        simulator = FastGateSimulator(n_timestep, product_kernel=args.kernel)
         reference = simulate_gates(u, weights, n_timestep)
-        fast = simulator(u)  # also compiles
+        fast = simulator(u, weights)  # also compiles, and chooses the kernel
         if not all(torch.equal(a, b) for a, b in zip(reference, fast)):
             raise SystemExit(f"{case}: fast and reference spike counts differ")
         reference_s = median_time(lambda: simulate_gates(u, weights, n_timestep), device, args.repeats)
-        fast_s = median_time(lambda: simulator(u), device, args.repeats, min_seconds=0.5)
-        matmul_s = median_time(matmul_only(simulator, batch, device), device, args.repeats, min_seconds=0.5)
+        fast_s = median_time(lambda: simulator(u, weights), device, args.repeats, min_seconds=0.5)
+        matmul_s = median_time(matmul_only(simulator, weights, batch, device), device, args.repeats, min_seconds=0.5)
         flops = 2 * n_timestep * batch * weights.weight.shape[1] * weights.weight.shape[0]
         ratio = reference_s / fast_s
         ratios[case] = (ratio, target)
         print(f"{case:16} {input_size:3d} {n_timestep:5d} {batch:5d} {reference_s * 1e3:13.2f} {fast_s * 1e3:9.3f} "
-              f"{ratio:6.1f}x {f'>= {target:g}x' if target else '':>7} {flops / fast_s / 1e9:12.1f} "
+              f"{ratio:6.1f}x {f'>= {target:g}x' if target else '':>7} {simulator.kernel:>9} {flops / fast_s / 1e9:12.1f} "
               f"{flops / matmul_s / 1e9:9.1f} {100 * matmul_s / fast_s:9.0f}%")
-    print("(GFLOP/s count the dense products s . W^ of all T steps; roofline: the same int8 products alone)")
+    print("(GFLOP/s count the dense products s . W^ of all T steps; roofline: the same products alone)")
     row, edge = ratios["row-wise"][0], ratios["row-wise, edge"][0]
     print(f"headline: fast simulation {row:.1f}x the reference at row-wise T=128 batch 128 (target 5x), "
           f"{edge:.1f}x at batch 1 (target 20x), {ratios['pixel-wise'][0]:.1f}x pixel-wise T=1024 on {name}")

@@ -11,10 +11,11 @@ zero bias). Embeddings U(-0.1, 0.1) with the padding row 0; with --embed-norm (d
 row of both tables is renormalised to unit L2 norm at each training forward pass.
 
 Hybrid inference: on a checkpoint converted by modify_checkpoint_iwslt.py, give
-    fairseq-generate ... --model-overrides "{'hybrid_timesteps': T, 'hybrid_reset': 'soft'}"
+    fairseq-generate ... --model-overrides "{'hybrid_timesteps': T, 'hybrid_reset': 'soft', 'hybrid_initial_potential': 'one'}"
 and both LSTM layers run as hybrid_lstm.HybridLSTMCell at T SNN steps per LSTM step.
 """
 import argparse
+import logging
 
 import torch
 import torch.nn.functional as F
@@ -24,9 +25,11 @@ from fairseq.models import (
 )
 from torch import nn
 
-from hybrid_lstm.neurons import RESET_MODES
+from hybrid_lstm.neurons import INITIAL_POTENTIALS, RESET_MODES
 
 from .recurrent import CELL_TYPES, INIT_TYPES, RecurrentLayer
+
+logger = logging.getLogger(__name__)
 
 # fairseq checkpoints hold an argparse.Namespace; allowing it keeps torch's safe loader usable.
 torch.serialization.add_safe_globals([argparse.Namespace])
@@ -58,7 +61,8 @@ class CustomLSTMEncoder(FairseqEncoder):
         self.embed_norm = args.embed_norm
         self.embed_tokens = embedding(len(dictionary), args.encoder_embed_dim, self.padding_idx)
         self.rnn = RecurrentLayer(args.cell_type, args.encoder_embed_dim, args.encoder_hidden_size, args.init_type,
-                                  args.converted, args.hybrid_timesteps, args.hybrid_reset)
+                                  args.converted, args.hybrid_timesteps, args.hybrid_reset,
+                                  args.hybrid_initial_potential)
         self.dropout_in = nn.Dropout(args.encoder_dropout_in)
         self.dropout_out = nn.Dropout(args.encoder_dropout_out)
 
@@ -105,7 +109,7 @@ class CustomLSTMDecoder(FairseqIncrementalDecoder):
         self.embed_tokens = embedding(len(dictionary), args.decoder_embed_dim, dictionary.pad())
         self.rnn = RecurrentLayer(args.cell_type, args.decoder_embed_dim + args.decoder_hidden_size,
                                   args.decoder_hidden_size, args.init_type, args.converted, args.hybrid_timesteps,
-                                  args.hybrid_reset)
+                                  args.hybrid_reset, args.hybrid_initial_potential)
         self.attention = LuongAttention(args.decoder_hidden_size, args.encoder_hidden_size)
         self.dropout_out = nn.Dropout(args.decoder_dropout_out)
         self.fc_out = nn.Linear(args.decoder_hidden_size, len(dictionary))
@@ -163,13 +167,28 @@ class CustomLSTMModel(FairseqEncoderDecoderModel):
         parser.add_argument("--hybrid-timesteps", type=int,
                             help="0: analog LSTM; T > 0: hybrid LSTM at T SNN steps (converted checkpoints)")
         parser.add_argument("--hybrid-reset", choices=RESET_MODES, help="IF reset rule of the hybrid")
+        parser.add_argument("--hybrid-initial-potential", choices=INITIAL_POTENTIALS,
+                            help="IF neurons' potential at each LSTM step's start: one (the paper) or half "
+                                 "(threshold / 2)")
 
     @classmethod
     def build_model(cls, args, task):
         custom_baseline_iwslt(args)
         model = cls(CustomLSTMEncoder(args, task.source_dictionary), CustomLSTMDecoder(args, task.target_dictionary))
         name_parameters(model)
+        logger.info(describe_cells(args))
         return model
+
+
+def describe_cells(args) -> str:
+    """One line saying which cell the LSTM layers run."""
+    if args.hybrid_timesteps:
+        return (f"LSTM layers run as hybrid_lstm.HybridLSTMCell: T = {args.hybrid_timesteps}, "
+                f"{args.hybrid_reset} reset, initial potential {args.hybrid_initial_potential}")
+    cell = "hybrid_lstm.ModifiedLSTMCell" if args.cell_type == "modified" else "torch.nn.LSTMCell"
+    note = (" (converted integer weights present but unused: pass --model-overrides "
+            "\"{'hybrid_timesteps': T}\" to run the hybrid)") if args.converted else ""
+    return f"LSTM layers run as the analog {cell}{note}"
 
 
 @register_model_architecture("custom_lstm", "custom_baseline_iwslt")
@@ -188,3 +207,4 @@ def custom_baseline_iwslt(args):
     args.converted = getattr(args, "converted", False)
     args.hybrid_timesteps = getattr(args, "hybrid_timesteps", 0)
     args.hybrid_reset = getattr(args, "hybrid_reset", "soft")
+    args.hybrid_initial_potential = getattr(args, "hybrid_initial_potential", "one")

@@ -41,7 +41,7 @@ class RecurrentLayer(nn.Module):
     weights run as a HybridLSTMCell at T = hybrid_timesteps SNN steps per LSTM step."""
 
     def __init__(self, cell_type: str, input_size: int, hidden_size: int, init_type: str, converted: bool = False,
-                 hybrid_timesteps: int = 0, hybrid_reset: str = "soft"):
+                 hybrid_timesteps: int = 0, hybrid_reset: str = "soft", hybrid_initial_potential: str = "one"):
         super().__init__()
         self.input_size, self.hidden_size = input_size, hidden_size
         self.cell = build_cell(cell_type, input_size, hidden_size, init_type)
@@ -52,19 +52,22 @@ class RecurrentLayer(nn.Module):
         if hybrid_timesteps and not converted:
             raise ValueError("hybrid inference needs a checkpoint converted by modify_checkpoint_iwslt.py")
         self.hybrid_timesteps, self.hybrid_reset = hybrid_timesteps, hybrid_reset
-        self._hybrid_by_device = {}  # a plain dict: built after the weights are loaded, never saved
+        self.hybrid_initial_potential = hybrid_initial_potential
+        self._hybrid = self._hybrid_key = None  # built from the loaded weights, never saved
 
     def step_cell(self) -> nn.Module:
-        """The module that advances one LSTM step: the cell, or its hybrid (built on first use,
-        once the converted weights have been loaded)."""
+        """The module that advances one LSTM step: the cell, or its hybrid, built from the
+        converted buffers as they are now (rebuilt whenever they are replaced, moved to
+        another device or changed in place, as load_state_dict does)."""
         if not self.hybrid_timesteps:
             return self.cell
-        device = self.converted_weight.device
-        if device not in self._hybrid_by_device:
-            weights = ConvertedWeights(self.converted_weight.clone(), self.converted_bias.clone())
-            self._hybrid_by_device[device] = HybridLSTMCell(weights, self.input_size, self.hybrid_timesteps,
-                                                            self.hybrid_reset).to(device)
-        return self._hybrid_by_device[device]
+        buffers = (self.converted_weight, self.converted_bias)
+        key = tuple((t.data_ptr(), t._version, t.device) for t in buffers)
+        if key != self._hybrid_key:
+            self._hybrid = HybridLSTMCell(ConvertedWeights(*buffers), self.input_size, self.hybrid_timesteps,
+                                          self.hybrid_reset, initial_potential=self.hybrid_initial_potential)
+            self._hybrid_key = key
+        return self._hybrid
 
     def forward(self, x: torch.Tensor, state):
         """One step: x (B, D), state (h, c) -> (h, c)."""

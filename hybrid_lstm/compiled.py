@@ -5,7 +5,15 @@ each call is one fused loop instead of a dozen tensor operations. Where compilat
 impossible (no C++ compiler, an unsupported platform) the same Python function runs
 eagerly, after one warning: results are identical, only slower. Setting
 TORCHDYNAMO_DISABLE=1 (a torch setting) forces the eager path.
+
+torch's on-disk kernel cache is not keyed on ATEN_CPU_CAPABILITY: a kernel compiled under
+one value and loaded under another gave wrong spike counts here (torch 2.14.1). So when
+that variable is set (and TORCHINDUCTOR_CACHE_DIR is unset or torch's default), each value
+gets its own cache.
 """
+import getpass
+import os
+import tempfile
 import warnings
 
 import torch
@@ -16,6 +24,19 @@ import torch._dynamo.exc
 _ERROR_NAMES = ("BackendCompilerFailed", "TritonUnavailableError", "InductorError")
 COMPILATION_ERRORS = tuple(getattr(torch._dynamo.exc, name) for name in _ERROR_NAMES
                            if hasattr(torch._dynamo.exc, name)) or (RuntimeError,)
+
+
+def separate_cache_per_cpu_capability(environment=os.environ):
+    """Point TORCHINDUCTOR_CACHE_DIR at a cache of this ATEN_CPU_CAPABILITY value's own
+    (torch sets the variable to its default on importing torch._dynamo, and reads it anew
+    whenever it compiles)."""
+    capability = environment.get("ATEN_CPU_CAPABILITY")
+    default = os.path.join(tempfile.gettempdir(), f"torchinductor_{getpass.getuser()}")
+    if capability and environment.get("TORCHINDUCTOR_CACHE_DIR", default) == default:
+        environment["TORCHINDUCTOR_CACHE_DIR"] = f"{default}_{capability.lower()}"
+
+
+separate_cache_per_cpu_capability()
 
 
 class CompiledOrEager:

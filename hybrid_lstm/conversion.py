@@ -60,6 +60,9 @@ def convert_weights(weight_ih: torch.Tensor, weight_hh: torch.Tensor, bias: torc
             "expected weight_ih (4H, D), weight_hh (4H, H) and bias (4H,), got "
             f"{tuple(weight_ih.shape)}, {tuple(weight_hh.shape)}, {tuple(bias.shape)}"
         )
+    for name, tensor in (("weight_ih", weight_ih), ("weight_hh", weight_hh), ("bias", bias)):
+        if not torch.isfinite(tensor).all():
+            raise ValueError(f"cannot convert: {name} holds non-finite values (NaN or inf)")
     weight = torch.cat([weight_ih, weight_hh], dim=1)
     return ConvertedWeights(quantize_weight(weight), quantize_bias(bias))
 

@@ -1,99 +1,140 @@
 """Fast simulation of the encoder and gate neurons of one LSTM step, bit-identical to
 hybrid.simulate_gates (the reference, kept as the oracle and checked against this in the tests).
 
-Three changes, each chosen by measurement on a 2-core AVX-512 CPU (benchmarks/bench_hybrid.py):
+Three changes, each chosen by measurement (benchmarks/bench_hybrid.py):
 
-1. Encoder in closed form. Under a constant |q| and V starting at 1, the count after tau
-   SNN steps is
-       soft reset:  N(tau) = floor(tau * min(|q|, theta) / theta)
+1. Encoder in closed form. Under a constant |q| and V starting at V0 (neurons.start_potential),
+   the count after tau SNN steps is
+       soft reset:  N(tau) = floor((V0 - 1 + tau * min(|q|, theta)) / theta)
        hard reset:  N(tau) = 0 if tau < a else 1 + floor((tau - a) / p),
-                    a = ceil(theta / |q|), p = floor(theta / |q|) + 1   (N = 0 when q = 0)
-   (soft: the neuron fires at tau iff tau*|q| >= theta * (N(tau-1) + 1), and |q| <= theta
-   adds at most one spike per step; |q| >= theta fires every step. hard: the first spike
-   needs 1 + tau*|q| > theta, later ones p steps of |q| from 0.) The spikes of a whole
-   chunk of SNN steps, s(tau) = sign(q) * (N(tau) - N(tau-1)), come out of one compiled
-   element-wise expression (_encoder_spikes).
-2. Synaptic currents of a chunk of SNN steps as ONE int8 matrix product. Converted
-   weights are even and |W^| <= 254, so W^ / 2 fits int8; spikes are ternary; the
-   products accumulate in int32 and I = 2 * (s . W^/2) + b^ is exact. torch._int_mm
-   (fan-in padded to a multiple of 8) ran about 6x faster than a float32 matmul of the
-   same shape here, and float32 would be exact only while |sums| < 2^24.
-3. Gate neurons as one compiled kernel per 32 SNN steps. The threshold/reset recursion
+                    a = floor((theta - V0) / |q|) + 1, p = floor(theta / |q|) + 1   (N = 0 when q = 0)
+   (soft: with integers, V > theta n  <=>  V - 1 >= theta n, and |q| <= theta adds at most
+   one spike per step (V0 <= theta / 2 + 1 keeps V below 2 theta); |q| >= theta fires every step.
+   hard: the first spike needs V0 + tau |q| > theta, later ones p steps of |q| from 0.) The spikes
+   of a whole chunk of SNN steps, s(tau) = sign(q) * (N(tau) - N(tau - 1)), come out of one
+   compiled element-wise expression (_encoder_spikes).
+2. Synaptic currents of a chunk of SNN steps as ONE matrix product, by one of three exact kernels
+   (PRODUCT_KERNELS), chosen per device and shape by timing them on first use:
+   - "int8": converted weights are even and |W^| <= 254, so W^/2 fits int8; spikes are
+     ternary; torch._int_mm accumulates in int32. Fast where torch has an int8 GEMM
+     (oneDNN on CPUs with AVX-512 VNNI or AMX; CUDA); elsewhere torch runs a plain loop
+     (about 3 GFLOP/s on an AVX2 CPU).
+   - "float32": the same product in float32. Exact: the inputs (-1, 0, 1 and integers
+     |W^/2| <= 127) have at most 7 significant bits, so TF32 and bf16 matmul modes hold them
+     exactly too, every product and partial sum is an integer of magnitude at most
+     127 * fan-in < 2^24 (fan-in < 132,104 is checked), and float32 represents every such
+     integer, in any summation order. Fast on every CPU (BLAS) and GPU.
+   - "float64x3": three samples per float64 row. The batch is split into three blocks
+     and row r carries s_0 + 2^17 s_1 + 2^34 s_2 (spikes of sample r of each block), so
+     one float64 product gives y = I_0 + 2^17 I_1 + 2^34 I_2 with |I_k| <= 127 * fan-in
+     < 2^16 (fan-in <= 516): every partial sum is an integer below 2^51, exact in float64,
+     and I_k = ((y + P) >> 17 k) & (2^17 - 1) - (2^16 - 1) with P = (2^16 - 1)(1 + 2^17 + 2^34).
+     A float64 product costs about 1.6 times a float32 one on AVX2 CPUs, for three samples.
+   Set HYBRID_LSTM_PRODUCT_KERNEL=int8|float32 (or pass product_kernel=) to force one.
+3. Gate neurons as one compiled kernel per 32 (or 16) SNN steps. The threshold/reset recursion
    is sequential in tau but element-wise, so torch.compile fuses 32 steps into one loop
-   over the neurons (10x faster than eager torch here). The four gate blocks share one
-   potential tensor: an i/f/o neuron is the g neuron's rule without a lower threshold.
-   For the g neuron only V+ is kept: V- = K - V+, with K = 2 from the start and K = 0
-   once a hard reset has set both to 0 (a soft reset keeps V+ + V- constant), so
-   "V- > theta" is "V+ < K - theta".
+   over the neurons. The four gate blocks share one potential tensor: an i/f/o neuron is
+   the g neuron's rule without a lower threshold. For the g neuron only V+ is kept:
+   V- = K - V+, with K = 2 V0 from the start and K = 0 once a hard reset has set both to 0
+   (a soft reset keeps V+ + V- constant), so "V- > theta" is "V+ < K - theta".
 
 Working set: the chunk of SNN steps is sized so that its currents stay near
-CHUNK_ELEMENTS int32 values, whatever T and the batch size; the spike and product
-buffers are reused from one LSTM step to the next (fresh multi-MiB buffers cost more in
-page faults than the products themselves on CPU).
+CHUNK_ELEMENTS values, whatever T and the batch size; the spike and product buffers are
+reused from one LSTM step to the next (fresh multi-MiB buffers cost more in page faults
+than the products themselves on CPU). The prepared weights are rebuilt whenever the
+converted weights they come from change (a new tensor, or an in-place change such as
+load_state_dict).
 """
+import os
+import time
+
 import torch
-from torch import nn
 
 from .compiled import CompiledOrEager
 from .conversion import ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD, WEIGHT_LIMIT, ConvertedWeights
-from .neurons import INITIAL_POTENTIAL, check_reset
+from .neurons import check_initial_potential, check_reset, start_potential
 from .spikes import GateSpikeCounts
 
-STEPS_PER_KERNEL = 32
-CHUNK_ELEMENTS = 1 << 21  # int32 currents per chunk of SNN steps (8 MiB)
+KERNEL_STEPS = (32, 16)  # SNN steps per compiled gate kernel: 32 while they fit, then 16 (T = 16, 48 ...)
+STEPS_PER_KERNEL = KERNEL_STEPS[0]
+CHUNK_ELEMENTS = 1 << 21  # currents per chunk of SNN steps (8 MiB)
 INT32_MAX = 2**31 - 1
+FLOAT32_EXACT_FANIN = (2**24 - 1) // (WEIGHT_LIMIT // 2)  # |sum| <= 127 * fan-in stays below 2^24
 assert ENCODER_THRESHOLD & (ENCODER_THRESHOLD - 1) == 0, "_encoder_spikes takes mod theta as a bit mask"
 NO_LOWER_THRESHOLD = -(2**31)  # i, f, o neurons never fire "negative"
+PRODUCT_KERNELS = ("int8", "float32", "float64x3")
+PACK_SHIFT = 17  # float64x3: bits per packed sample
+PACK_BIAS = 2**16 - 1  # |I_k| <= PACK_BIAS
+PACK_MAX_FANIN = PACK_BIAS // (WEIGHT_LIMIT // 2)
+# below this batch size, taking the three fields apart in the gate kernel costs more than the
+# cheaper product saves (pixel-wise batch 4 on AVX2: 5.7 ms against 4.1 ms with float32)
+PACK_MIN_BATCH = 24
+KERNEL_ENVIRONMENT = "HYBRID_LSTM_PRODUCT_KERNEL"
+MIN_MATMUL_ROWS = 17  # torch._int_mm on CUDA needs more than 16 rows
+PROBE_ROWS = 512  # rows of the product timed to choose a kernel
 
 
 def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
-def _encoder_magnitudes(q_abs: torch.Tensor, reset: str, threshold: int):
+def _encoder_magnitudes(q_abs: torch.Tensor, reset: str, threshold: int, v0: int):
     """|q| clamped where larger values behave alike, and the hard-reset train's (a, p)."""
     if reset == "soft":
         return q_abs.clamp(max=threshold), None, None
     q_abs = q_abs.clamp(max=threshold + 1)  # any |q| > theta fires at every step
     divisor = q_abs.clamp(min=1)
-    first = torch.where(q_abs > 0, (threshold + divisor - 1) // divisor, INT32_MAX)
+    first = torch.where(q_abs > 0, (threshold - v0) // divisor + 1, INT32_MAX)
     return q_abs, first, threshold // divisor + 1
 
 
-def encoder_counts(q_abs: torch.Tensor, taus: torch.Tensor, reset: str, threshold: int = ENCODER_THRESHOLD):
+def encoder_counts(q_abs: torch.Tensor, taus: torch.Tensor, reset: str, initial_potential: str = "one",
+                   threshold: int = ENCODER_THRESHOLD):
     """N(tau): spikes of encoders with input magnitudes q_abs (any shape, int32) after each
     tau in taus (int32, (K,)); returns (K, *q_abs.shape) int32. Closed forms in the module doc."""
+    v0 = start_potential(threshold, initial_potential)
     taus = taus.view((-1,) + (1,) * q_abs.dim())
-    q_abs, first, period = _encoder_magnitudes(q_abs, reset, threshold)
+    q_abs, first, period = _encoder_magnitudes(q_abs, reset, threshold, v0)
     if reset == "soft":
-        return taus * q_abs // threshold
+        return (v0 - 1 + taus * q_abs) // threshold
     return torch.where(taus >= first, 1 + (taus - first) // period, 0)
 
 
-def _encoder_spikes(q_abs, q_sign, first, period, taus, threshold: int, hard_reset: bool, out):
-    """s(tau) = sign(q) * (N(tau) - N(tau - 1)) for each tau in taus, written into out ((K, B, F) int8).
+def _encoder_spikes(q_abs, q_sign, first, period, taus, offset: int, threshold: int, hard_reset: bool, out):
+    """s(tau) = sign(q) * (N(tau) - N(tau - 1)) for each tau in taus, written into out ((K, B, F)).
 
-    soft: a spike iff (tau * |q|) mod theta < |q| (|q| <= theta; theta a power of two, so
-    the mod is a bit mask); hard: iff tau >= a and (tau - a) mod p = 0. (q_sign is int32:
-    int8 arithmetic vectorises poorly, 10x slower here; only the store is int8.)"""
+    soft: a spike iff (V0 - 1 + tau |q|) mod theta < |q| (|q| <= theta; theta a power of two,
+    so the mod is a bit mask; offset = V0 - 1); hard: iff tau >= a and (tau - a) mod p = 0.
+    (q_sign is int32: int8 arithmetic vectorises poorly; only the store converts.)"""
     taus = taus.view(-1, 1, 1)
     if hard_reset:
         spiking = (taus >= first) & ((taus - first) % period == 0)
     else:
-        spiking = (taus * q_abs) & (threshold - 1) < q_abs
+        spiking = (offset + taus * q_abs) & (threshold - 1) < q_abs
     return out.copy_(torch.where(spiking, q_sign, 0))
 
 
 _compiled_encoder_spikes = CompiledOrEager(_encoder_spikes)
 
 
-MIN_MATMUL_ROWS = 17  # torch._int_mm on CUDA needs more than 16 rows
+def _packed_encoder_spikes(q_abs, q_sign, first, period, taus, offset: int, threshold: int, hard_reset: bool, out):
+    """float64x3: the spikes of the three batch blocks ((3, B/3, F) inputs), written into
+    out ((K, B/3, F) float64) as s_0 + 2^17 s_1 + 2^34 s_2."""
+    taus = taus.view(-1, 1, 1, 1)
+    if hard_reset:
+        spiking = (taus >= first) & ((taus - first) % period == 0)
+    else:
+        spiking = (offset + taus * q_abs) & (threshold - 1) < q_abs
+    spikes = torch.where(spiking, q_sign, 0).to(torch.float64)
+    return out.copy_(spikes[:, 0] + 2.0**PACK_SHIFT * spikes[:, 1] + 2.0 ** (2 * PACK_SHIFT) * spikes[:, 2])
 
 
-def int8_matmul(spikes: torch.Tensor, weight_t: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+_compiled_packed_encoder_spikes = CompiledOrEager(_packed_encoder_spikes)
+
+
+def int8_product(spikes: torch.Tensor, weight_t: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """(M, K) int8 @ (K, N) int8 -> (M, N) int32, exact, written into the first rows of out
-    ((max(M, 17), N) int32, reused: a fresh multi-MiB output costs more in page faults
-    than the product itself on CPU). The caller pads K and N to multiples of 8 (CUDA)."""
+    ((max(M, 17), N) int32). K and N are multiples of 8 (CUDA's rule)."""
     rows = spikes.shape[0]
     if rows < MIN_MATMUL_ROWS:
         spikes = torch.cat([spikes, spikes.new_zeros(MIN_MATMUL_ROWS - rows, spikes.shape[1])])
@@ -101,15 +142,87 @@ def int8_matmul(spikes: torch.Tensor, weight_t: torch.Tensor, out: torch.Tensor)
     return torch._int_mm(spikes, weight_t, out=out[:product_rows])[:rows]
 
 
-def _gate_steps(potential, lower, net, fired_count, products, bias, upper, threshold, lower_after_reset,
-                hard_reset: bool):
-    """Advance every gate neuron over the SNN steps of products ((K, B, N) int32 = s . W^/2).
+def float32_product(spikes: torch.Tensor, weight_t: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """(M, K) @ (K, N) -> (M, N) in float32 (or float64 for float64x3), exact integers (module doc)."""
+    rows = spikes.shape[0]
+    return torch.mm(spikes, weight_t, out=out[:rows])
 
-    For each step: V <- V + 2 * products + b^ ; p = [V > upper] ; n = [V < lower] ;
+
+PRODUCTS = {"int8": (int8_product, torch.int8, torch.int32), "float32": (float32_product, torch.float32, torch.float32),
+            "float64x3": (float32_product, torch.float64, torch.float64)}  # torch.mm, in float64
+SAMPLES_PER_ROW = {"int8": 1, "float32": 1, "float64x3": 3}
+
+_chosen_kernels = {}  # (device type, fan-in, columns) -> kernel name
+
+
+def _time_product(kernel: str, fanin: int, columns: int, device, batch: int) -> float:
+    product, spike_dtype, out_dtype = PRODUCTS[kernel]
+    rows = PROBE_ROWS * -(-batch // SAMPLES_PER_ROW[kernel]) // batch  # rows for PROBE_ROWS samples
+    spikes = torch.randint(-1, 2, (rows, fanin), device=device).to(spike_dtype)
+    weight_t = torch.randint(-127, 128, (columns, fanin), device=device).to(spike_dtype).t()
+    out = torch.empty(max(rows, MIN_MATMUL_ROWS), columns, dtype=out_dtype, device=device)
+    best = float("inf")
+    for _ in range(3):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        product(spikes, weight_t, out)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def usable_kernels(fanin: int, batch: int) -> tuple:
+    """float64x3 needs fan-in <= 516 and pays from PACK_MIN_BATCH samples; the others take any shape."""
+    packable = fanin <= PACK_MAX_FANIN and batch >= PACK_MIN_BATCH
+    return tuple(kernel for kernel in PRODUCT_KERNELS if kernel != "float64x3" or packable)
+
+
+def choose_product_kernel(device: torch.device, fanin: int, columns: int, requested: str = "auto",
+                          batch: int = 1) -> str:
+    """The product kernel for this device, shape and batch: the requested one, else the one
+    named by $HYBRID_LSTM_PRODUCT_KERNEL, else the fastest per sample on a probe product
+    (timed once per process, device type and shape; the first timing of each warms it up).
+    A requested float64x3 that cannot take this shape falls back to float32 (the tests force
+    it on small batches through PACK_MIN_BATCH)."""
+    requested = os.environ.get(KERNEL_ENVIRONMENT, "auto") if requested == "auto" else requested
+    if requested not in ("auto",) + PRODUCT_KERNELS:
+        raise ValueError(f"product kernel must be one of {('auto',) + PRODUCT_KERNELS}, got {requested!r}")
+    usable = usable_kernels(fanin, batch)
+    if requested != "auto":
+        return requested if requested in usable else "float32"
+    key = (device.type, fanin, columns, batch if "float64x3" in usable else 0)
+    if key not in _chosen_kernels:
+        times = {kernel: min(_time_product(kernel, fanin, columns, device, batch) for _ in range(2))
+                 for kernel in usable}
+        _chosen_kernels[key] = min(times, key=times.get)
+    return _chosen_kernels[key]
+
+
+def _currents(products_step, packed: bool):
+    """s . W^/2 of one SNN step as (B, N) int32, from int32 or float32 products, or from
+    float64x3 products ((B/3, N), three samples per value: module doc). The k-th field of
+    y' = y + P is floor(y' / 2^17k) - 2^17 floor(y' / 2^17(k+1)), computed in float64 for
+    the three k at once (scaling by powers of two and floor are exact below 2^53)."""
+    if not packed:
+        return products_step.to(torch.int32)
+    shifted = products_step.unsqueeze(0) + float(PACK_BIAS * (1 + 2**PACK_SHIFT + 2 ** (2 * PACK_SHIFT)))
+    scale = torch.tensor([1.0, 2.0**-PACK_SHIFT, 2.0 ** (-2 * PACK_SHIFT)], dtype=shifted.dtype,
+                         device=shifted.device).view(3, 1, 1)
+    fields = torch.floor(shifted * scale) - 2.0**PACK_SHIFT * torch.floor(shifted * (scale * 2.0**-PACK_SHIFT))
+    return (fields - PACK_BIAS).to(torch.int32).flatten(0, 1)
+
+
+def _gate_steps(potential, lower, net, fired_count, products, bias, upper, threshold, lower_after_reset,
+                hard_reset: bool, packed: bool):
+    """Advance every gate neuron over the SNN steps of products ((K, B, N) = s . W^/2, int32 or
+    float32 holding integers; float64x3: (K, B/3, N), see _currents). For each step:
+    V <- V + 2 * products + b^ ; p = [V > upper] ; n = [V < lower] ;
     soft reset V <- V - theta * (p - n) ; hard reset V <- 0 and lower <- lower_after_reset
     where p or n ; net += p - n ; fired_count += p + n. All int32, (B, N)."""
     for step in range(products.shape[0]):
-        potential = potential + 2 * products[step] + bias
+        potential = potential + 2 * _currents(products[step], packed) + bias
         positive = potential > upper
         negative = potential < lower
         output = positive.to(torch.int32) - negative.to(torch.int32)
@@ -127,101 +240,152 @@ def _gate_steps(potential, lower, net, fired_count, products, bias, upper, thres
 _compiled_gate_steps = CompiledOrEager(_gate_steps)
 
 
-class FastGateSimulator(nn.Module):
-    """simulate_gates(u, weights, n_timestep, reset), fast and bit-identical; call it with u.
+def check_fast_weights(weights: ConvertedWeights, n_timestep: int, initial_potential: str):
+    """Refuse weights or a T the fast simulation cannot represent exactly (ValueError)."""
+    weight, bias = weights.weight.long(), weights.bias.long()
+    if weight.numel() and ((weight % 2).any() or weight.abs().max() > WEIGHT_LIMIT):
+        raise ValueError(f"the fast simulation needs even weights in [-{WEIGHT_LIMIT}, {WEIGHT_LIMIT}] "
+                         "(as conversion.quantize_weight makes); use the reference simulation")
+    if weight.dim() != 2 or bias.shape != (weight.shape[0],) or weight.shape[0] % 4:
+        raise ValueError(f"converted weights must be (4H, F) with a (4H,) bias, got {tuple(weight.shape)} and "
+                         f"{tuple(bias.shape)}")
+    if weight.shape[1] > FLOAT32_EXACT_FANIN:
+        raise ValueError(f"the fast simulation handles fan-ins up to {FLOAT32_EXACT_FANIN}, got {weight.shape[1]}; "
+                         "use the reference simulation")
+    max_current = int((weight.abs().sum(1) + bias.abs()).max()) if bias.numel() else 0
+    start = start_potential(SIGMOID_THRESHOLD, initial_potential)
+    bound = start + SIGMOID_THRESHOLD + n_timestep * max_current
+    if bound > INT32_MAX or n_timestep * (ENCODER_THRESHOLD + 1) > INT32_MAX:
+        raise ValueError(f"T = {n_timestep} with currents up to {max_current} could overflow the int32 "
+                         "potentials of the fast simulation; use the reference simulation")
 
-    Buffers (not saved in state dicts): weight_half (N, F) int8 = W^ / 2 padded to multiples
-    of 8, bias (N,) int32, and per gate column the thresholds upper / threshold and the
-    lower thresholds before and after a hard reset.
+
+class FastGateSimulator:
+    """simulate_gates(u, weights, n_timestep, reset, initial_potential), fast and bit-identical:
+    call it with (u, weights).
+
+    Prepared from the weights on first use and whenever they change (cached on their
+    storage and version counter): weight (N, F) = W^ / 2 padded to multiples of 8 in the
+    kernel's dtype, bias (N,) int32, and per gate column the thresholds upper / threshold
+    and the lower thresholds before and after a hard reset.
     """
 
-    def __init__(self, weights: ConvertedWeights, n_timestep: int, reset: str = "soft"):
-        super().__init__()
-        weight, bias = weights.weight.long(), weights.bias.long()
-        if (weight % 2).any() or weight.abs().max() > WEIGHT_LIMIT:
-            raise ValueError(f"the fast simulation needs even weights in [-{WEIGHT_LIMIT}, {WEIGHT_LIMIT}] "
-                             "(as conversion.quantize_weight makes); use the reference simulation")
+    def __init__(self, n_timestep: int, reset: str = "soft", initial_potential: str = "one",
+                 product_kernel: str = "auto"):
         self.n_timestep = int(n_timestep)
         self.reset = check_reset(reset)
-        hidden4, self.fanin = weight.shape
+        self.initial_potential = check_initial_potential(initial_potential)
+        if product_kernel not in ("auto",) + PRODUCT_KERNELS:
+            raise ValueError(f"product_kernel must be one of {('auto',) + PRODUCT_KERNELS}, got {product_kernel!r}")
+        self.requested_kernel = product_kernel
+        self.kernel = None  # chosen on first use
+        self._prepared_key = self._prepared = None
+        self._workspace_key = self._workspace = None
+
+    @staticmethod
+    def _version_key(weights: ConvertedWeights, kernel: str):
+        return tuple((t.data_ptr(), t._version, t.device, tuple(t.shape)) for t in weights) + (kernel,)
+
+    def prepare(self, weights: ConvertedWeights, batch: int = 1) -> dict:
+        """The padded weight, bias and per-column thresholds for this batch size's kernel,
+        rebuilt when the weights or the kernel change."""
+        device = weights.weight.device
+        if weights.weight.dim() != 2:
+            check_fast_weights(weights, self.n_timestep, self.initial_potential)
+        hidden4, fanin = weights.weight.shape
+        columns, padded_fanin = _round_up(hidden4, 8), max(16, _round_up(fanin, 8))
+        kernel = choose_product_kernel(device, padded_fanin, columns, self.requested_kernel, batch)
+        key = self._version_key(weights, kernel)
+        if key == self._prepared_key:
+            return self._prepared
+        check_fast_weights(weights, self.n_timestep, self.initial_potential)
+        _, spike_dtype, _ = PRODUCTS[kernel]
         hidden = hidden4 // 4
-        max_current = int((weight.abs().sum(1) + bias.abs()).max())
-        bound = INITIAL_POTENTIAL + SIGMOID_THRESHOLD + self.n_timestep * max_current
-        if bound > INT32_MAX or self.n_timestep * (ENCODER_THRESHOLD + 1) > INT32_MAX:
-            raise ValueError(f"T = {self.n_timestep} with currents up to {max_current} could overflow the int32 "
-                             "potentials of the fast simulation; use the reference simulation")
-        columns, fanin = _round_up(hidden4, 8), max(16, _round_up(self.fanin, 8))
-        weight_half = torch.zeros(columns, fanin, dtype=torch.int8, device=weight.device)
-        weight_half[:hidden4, : self.fanin] = (weight // 2).to(torch.int8)
+        weight_half = torch.zeros(columns, padded_fanin, dtype=spike_dtype, device=device)
+        weight_half[:hidden4, :fanin] = (weights.weight.long() // 2).to(spike_dtype)
+        v0_sigmoid = start_potential(SIGMOID_THRESHOLD, self.initial_potential)
+        v0_tanh = start_potential(TANH_THRESHOLD, self.initial_potential)
 
         def per_gate(sigmoid: int, tanh: int) -> torch.Tensor:
             """(columns,) int32: the i, f, o blocks get sigmoid, the g block tanh, padding 0."""
             values = [sigmoid] * 2 * hidden + [tanh] * hidden + [sigmoid] * hidden + [0] * (columns - hidden4)
-            return torch.tensor(values, dtype=torch.int32, device=weight.device)
+            return torch.tensor(values, dtype=torch.int32, device=device)
 
-        self.register_buffer("weight_half", weight_half, persistent=False)
-        self.register_buffer("bias", torch.cat([bias, bias.new_zeros(columns - hidden4)]).int(), persistent=False)
-        self.register_buffer("upper", per_gate(SIGMOID_THRESHOLD, TANH_THRESHOLD), persistent=False)
-        self.register_buffer("threshold", self.upper.clone(), persistent=False)
-        self.register_buffer("lower_start", per_gate(NO_LOWER_THRESHOLD, 2 * INITIAL_POTENTIAL - TANH_THRESHOLD),
-                             persistent=False)
-        self.register_buffer("lower_after_reset", per_gate(NO_LOWER_THRESHOLD, -TANH_THRESHOLD), persistent=False)
-        self.hidden = hidden
-        self._workspace_key = self._workspace = None
+        self._prepared = {
+            "kernel": kernel, "fanin": fanin, "hidden": hidden, "weight_t": weight_half.t(),
+            "bias": torch.cat([weights.bias.int(), weights.bias.new_zeros(columns - hidden4).int()]),
+            "upper": per_gate(SIGMOID_THRESHOLD, TANH_THRESHOLD),
+            "start": per_gate(v0_sigmoid, v0_tanh),
+            "lower_start": per_gate(NO_LOWER_THRESHOLD, 2 * v0_tanh - TANH_THRESHOLD),
+            "lower_after_reset": per_gate(NO_LOWER_THRESHOLD, -TANH_THRESHOLD),
+        }
+        self._prepared_key = key
+        self.kernel = kernel
+        return self._prepared
 
-    def chunk_steps(self, batch_size: int) -> int:
+    def chunk_steps(self, rows_per_step: int, columns: int) -> int:
         """SNN steps per matrix product: a multiple of STEPS_PER_KERNEL, about CHUNK_ELEMENTS currents."""
-        per_step = batch_size * self.weight_half.shape[0]
+        per_step = max(1, rows_per_step * columns)
         return STEPS_PER_KERNEL * max(1, CHUNK_ELEMENTS // (STEPS_PER_KERNEL * per_step))
 
-    def workspace(self, rows: int, device):
-        """Reused (rows, F) int8 spike and (max(rows, 17), N) int32 product buffers."""
-        columns, fanin = self.weight_half.shape
-        key = (rows, device)
+    def workspace(self, rows: int, prepared: dict, device):
+        """Reused (rows, F) spike and (max(rows, 17), N) product buffers in the kernel's dtypes."""
+        fanin, columns = prepared["weight_t"].shape
+        _, spike_dtype, out_dtype = PRODUCTS[prepared["kernel"]]
+        key = (rows, fanin, columns, prepared["kernel"], device)
         if self._workspace_key != key:
-            self._workspace = (torch.empty(rows, fanin, dtype=torch.int8, device=device),
-                               torch.empty(max(rows, MIN_MATMUL_ROWS), columns, dtype=torch.int32, device=device))
+            self._workspace = (torch.empty(rows, fanin, dtype=spike_dtype, device=device),
+                               torch.empty(max(rows, MIN_MATMUL_ROWS), columns, dtype=out_dtype, device=device))
             self._workspace_key = key
         return self._workspace
 
-    def forward(self, u: torch.Tensor):
+    def __call__(self, u: torch.Tensor, weights: ConvertedWeights) -> GateSpikeCounts:
         batch, device = u.shape[0], u.device
-        columns, fanin = self.weight_half.shape
+        prepared = self.prepare(weights, batch)
+        fanin, columns = prepared["weight_t"].shape
+        hidden, true_fanin = prepared["hidden"], prepared["fanin"]
+        packed = prepared["kernel"] == "float64x3"
+        samples = _round_up(batch, 3) if packed else batch  # float64x3: three blocks of equal size
+        v0_encoder = start_potential(ENCODER_THRESHOLD, self.initial_potential)
         # q = round(2048 u); |u| >= 2 gives |q| > theta + 1, which fires at every step like any larger |q|
-        q = torch.round(u.clamp(-2, 2) * ENCODER_THRESHOLD).int()
-        q = torch.cat([q, q.new_zeros(batch, fanin - self.fanin)], dim=1)
+        q = torch.zeros(samples, fanin, dtype=torch.int32, device=device)
+        q[:batch, :true_fanin] = torch.round(u.clamp(-2, 2) * ENCODER_THRESHOLD)
         q_sign = q.sign()
-        q_abs, first, period = _encoder_magnitudes(q.abs(), self.reset, ENCODER_THRESHOLD)
+        q_abs, first, period = _encoder_magnitudes(q.abs(), self.reset, ENCODER_THRESHOLD, v0_encoder)
         if first is None:
             first = period = q_abs  # unused by the soft-reset train
+        rows_per_step = samples // 3 if packed else samples
+        if packed:
+            q_abs, q_sign, first, period = (t.view(3, rows_per_step, fanin) for t in (q_abs, q_sign, first, period))
+        encode = _compiled_packed_encoder_spikes if packed else _compiled_encoder_spikes
 
-        potential = torch.full((batch, columns), INITIAL_POTENTIAL, dtype=torch.int32, device=device)
-        lower = self.lower_start.expand(batch, columns).clone()
+        potential = prepared["start"].expand(samples, columns).clone()
+        lower = prepared["lower_start"].expand(samples, columns).clone()
         net = torch.zeros_like(potential)
         fired_count = torch.zeros_like(potential)
         hard = self.reset == "hard"
-        weight_t = self.weight_half.t()
-        chunk = self.chunk_steps(batch)
-        spikes_int8, products_buffer = self.workspace(chunk * batch, device)
-        for start in range(0, self.n_timestep, chunk):
+        product = PRODUCTS[prepared["kernel"]][0]
+        chunk = self.chunk_steps(rows_per_step, columns)
+        spikes_buffer, products_buffer = self.workspace(chunk * rows_per_step, prepared, device)
+        constants = (prepared["bias"], prepared["upper"], prepared["upper"], prepared["lower_after_reset"], hard, packed)
+        for start in range(0, self.n_timestep if batch else 0, chunk):
             taus = torch.arange(start + 1, min(start + chunk, self.n_timestep) + 1, dtype=torch.int32, device=device)
-            rows = len(taus) * batch
-            spikes = spikes_int8[:rows]
-            _compiled_encoder_spikes(q_abs, q_sign, first, period, taus, ENCODER_THRESHOLD, hard,
-                                     spikes.view(len(taus), batch, fanin))
-            products = int8_matmul(spikes, weight_t, products_buffer).view(len(taus), batch, columns)
-            full = len(taus) // STEPS_PER_KERNEL * STEPS_PER_KERNEL
-            state = (potential, lower, net, fired_count)
-            for step in range(0, full, STEPS_PER_KERNEL):
-                state = _compiled_gate_steps(*state, products[step: step + STEPS_PER_KERNEL], self.bias, self.upper,
-                                             self.threshold, self.lower_after_reset, hard)
-            if full < len(taus):  # a tail shorter than one kernel: the same function, eagerly
-                state = _gate_steps(*state, products[full:], self.bias, self.upper, self.threshold,
-                                    self.lower_after_reset, hard)
+            rows = len(taus) * rows_per_step
+            spikes = spikes_buffer[:rows]
+            encode(q_abs, q_sign, first, period, taus, v0_encoder - 1, ENCODER_THRESHOLD, hard,
+                   spikes.view(len(taus), rows_per_step, fanin))
+            products = product(spikes, prepared["weight_t"], products_buffer).view(len(taus), rows_per_step, columns)
+            state, step = (potential, lower, net, fired_count), 0
+            for steps in KERNEL_STEPS:
+                while step + steps <= len(taus):
+                    state = _compiled_gate_steps(*state, products[step: step + steps], *constants)
+                    step += steps
+            if step < len(taus):  # a tail shorter than any kernel: the same function, eagerly
+                state = _gate_steps(*state, products[step:], *constants)
             potential, lower, net, fired_count = state
 
-        hidden = self.hidden
-        net, fired_count = net[:, : 4 * hidden].long(), fired_count[:, : 4 * hidden].long()
+        net, fired_count = net[:batch, : 4 * hidden].long(), fired_count[:batch, : 4 * hidden].long()
         i, f, g, o = net.chunk(4, dim=1)
-        encoder = encoder_counts(q.abs()[:, : self.fanin], taus[-1:], self.reset)[0].long()
+        last = torch.full((1,), self.n_timestep, dtype=torch.int32, device=device)
+        encoder = encoder_counts(q[:batch, :true_fanin].abs(), last, self.reset, self.initial_potential)[0].long()
         return GateSpikeCounts(encoder, i, f, g, o, fired_count[:, 2 * hidden: 3 * hidden])

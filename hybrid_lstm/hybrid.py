@@ -18,22 +18,26 @@ from .conversion import (
     ConvertedWeights,
     convert_cell,
 )
-from .fast_gates import FastGateSimulator
-from .neurons import IFNeuron, SignedInputEncoder, TernaryIFNeuron, check_reset
+from .fast_gates import FastGateSimulator, check_fast_weights
+from .neurons import IFNeuron, SignedInputEncoder, TernaryIFNeuron, check_initial_potential, check_reset
 from .spikes import GateSpikeCounts, SpikeRecord
 
 SIMULATIONS = ("fast", "reference")
 
-def simulate_gates(u: torch.Tensor, weights: ConvertedWeights, n_timestep: int, reset: str = "soft") -> GateSpikeCounts:
+def simulate_gates(u: torch.Tensor, weights: ConvertedWeights, n_timestep: int, reset: str = "soft",
+                   initial_potential: str = "one") -> GateSpikeCounts:
     """Reference simulation of the encoder and the four gate populations for one LSTM step.
 
-    u: (B, D + H) analog input [x_t ; h_{t-1}]; every potential starts at 1. Plain loop
-    over the T SNN steps. The synaptic sums W^ . s are products of integers computed in
-    float64, exact below 2^53 whatever reduced-precision matmul mode (TF32, bf16) is set.
+    u: (B, D + H) analog input [x_t ; h_{t-1}]; every potential starts at
+    neurons.start_potential(theta, initial_potential). Plain loop over the T SNN steps. The
+    synaptic sums W^ . s are products of integers computed in float64, exact below 2^53
+    whatever reduced-precision matmul mode (TF32, bf16) is set.
     """
-    encoder = SignedInputEncoder(ENCODER_THRESHOLD, reset)
-    sigmoid_neurons = IFNeuron(SIGMOID_THRESHOLD, reset)
-    tanh_neurons = TernaryIFNeuron(TANH_THRESHOLD, reset)
+    if not torch.isfinite(u).all():
+        raise ValueError("simulate_gates: u holds non-finite values (NaN or inf)")
+    encoder = SignedInputEncoder(ENCODER_THRESHOLD, reset, initial_potential)
+    sigmoid_neurons = IFNeuron(SIGMOID_THRESHOLD, reset, initial_potential)
+    tanh_neurons = TernaryIFNeuron(TANH_THRESHOLD, reset, initial_potential)
     hidden = weights.bias.shape[0] // 4
     # rows reordered to (i, f, o, g) so that the sigmoid-type currents are one slice
     order = torch.cat([torch.arange(0, 2 * hidden), torch.arange(3 * hidden, 4 * hidden), torch.arange(2 * hidden, 3 * hidden)])
@@ -77,13 +81,15 @@ class HybridLSTMCell(nn.Module):
     T = n_timestep SNN steps per LSTM step and adds every step's spikes to
     self.spike_record (reset it with reset_spike_record()). simulation "fast"
     (fast_gates.FastGateSimulator, the default) and "reference" (simulate_gates) give
-    bit-identical spike counts.
+    bit-identical spike counts; both always simulate the weights the buffers hold now
+    (after load_state_dict or an in-place change too). initial_potential: "one" (the
+    paper) or "half" (neurons.py).
     """
 
     def __init__(self, weights: ConvertedWeights, input_size: int, n_timestep: int, reset: str = "soft",
-                 simulation: str = "fast"):
+                 simulation: str = "fast", initial_potential: str = "one"):
         super().__init__()
-        if int(n_timestep) != n_timestep or n_timestep < 1:
+        if isinstance(n_timestep, bool) or int(n_timestep) != n_timestep or n_timestep < 1:
             raise ValueError(f"n_timestep must be a positive integer, got {n_timestep!r}")
         if simulation not in SIMULATIONS:
             raise ValueError(f"simulation must be one of {SIMULATIONS}, got {simulation!r}")
@@ -97,17 +103,24 @@ class HybridLSTMCell(nn.Module):
         self.hidden_size = hidden4 // 4
         self.n_timestep = int(n_timestep)
         self.reset = check_reset(reset)
+        self.initial_potential = check_initial_potential(initial_potential)
         self.register_buffer("weight", weights.weight.int())
         self.register_buffer("bias", weights.bias.int())
         self.simulation = simulation
-        self.fast = FastGateSimulator(weights, self.n_timestep, self.reset) if simulation == "fast" else None
+        self.fast = FastGateSimulator(self.n_timestep, self.reset, self.initial_potential) if simulation == "fast" else None
+        if self.fast is not None:
+            check_fast_weights(self.weights(), self.n_timestep, self.initial_potential)  # now, not at the first step
         self.spike_record = SpikeRecord()
 
     @classmethod
-    def from_cell(cls, cell: nn.Module, n_timestep: int, reset: str = "soft", simulation: str = "fast"):
+    def from_cell(cls, cell: nn.Module, n_timestep: int, reset: str = "soft", simulation: str = "fast",
+                  initial_potential: str = "one"):
         """Convert a trained ModifiedLSTMCell (conversion.convert_cell) into a hybrid cell."""
-        hybrid = cls(convert_cell(cell), cell.input_size, n_timestep, reset, simulation)
+        hybrid = cls(convert_cell(cell), cell.input_size, n_timestep, reset, simulation, initial_potential)
         return hybrid.to(cell.weight_ih.device)
+
+    def weights(self) -> ConvertedWeights:
+        return ConvertedWeights(self.weight, self.bias)
 
     def reset_spike_record(self):
         self.spike_record = SpikeRecord()
@@ -115,15 +128,27 @@ class HybridLSTMCell(nn.Module):
     def init_state(self, batch_size: int, device=None, dtype=torch.float32):
         return zero_state(batch_size, self.hidden_size, device, dtype)
 
+    def check_inputs(self, x, h, c):
+        """x (B, D), h and c (B, H), finite: ValueError naming the tensor otherwise."""
+        batch = x.shape[0] if x.dim() == 2 else None
+        for name, tensor, size in (("x", x, self.input_size), ("h", h, self.hidden_size), ("c", c, self.hidden_size)):
+            if tensor.dim() != 2 or tensor.shape != (batch, size):
+                raise ValueError(f"HybridLSTMCell({self.input_size}, {self.hidden_size}): {name} must have shape "
+                                 f"({batch if batch is not None else 'B'}, {size}), got {tuple(tensor.shape)}")
+            if not torch.isfinite(tensor).all():
+                raise ValueError(f"HybridLSTMCell: {name} holds non-finite values (NaN or inf)")
+
     def forward(self, x, state):
         h, c = state
+        self.check_inputs(x, h, c)
         u = torch.cat([x, h], dim=1)
         if self.fast is not None:
-            counts = self.fast(u)
+            counts = self.fast(u, self.weights())
         else:
-            counts = simulate_gates(u, ConvertedWeights(self.weight, self.bias), self.n_timestep, self.reset)
+            counts = simulate_gates(u, self.weights(), self.n_timestep, self.reset, self.initial_potential)
         self.spike_record.add(counts, self.n_timestep)
         return analog_step(counts, c, self.n_timestep)
 
     def extra_repr(self):
-        return f"{self.input_size}, {self.hidden_size}, n_timestep={self.n_timestep}, reset={self.reset!r}, simulation={self.simulation!r}"
+        return (f"{self.input_size}, {self.hidden_size}, n_timestep={self.n_timestep}, reset={self.reset!r}, "
+                f"simulation={self.simulation!r}, initial_potential={self.initial_potential!r}")

@@ -53,10 +53,11 @@ class SequenceClassifier(nn.Module):
             for parameter in self.parameters():
                 parameter.clamp_(-PARAMETER_LIMIT, PARAMETER_LIMIT)
 
-    def to_hybrid(self, n_timestep: int, reset: str = "soft", simulation: str = "fast") -> "SequenceClassifier":
+    def to_hybrid(self, n_timestep: int, reset: str = "soft", simulation: str = "fast",
+                  initial_potential: str = "one") -> "SequenceClassifier":
         """A copy whose every LSTM layer is converted to a HybridLSTMCell at T = n_timestep."""
         hybrid = copy.deepcopy(self)
-        hybrid.cells = nn.ModuleList(HybridLSTMCell.from_cell(cell, n_timestep, reset, simulation)
+        hybrid.cells = nn.ModuleList(HybridLSTMCell.from_cell(cell, n_timestep, reset, simulation, initial_potential)
                                      for cell in self.cells)
         return hybrid
 

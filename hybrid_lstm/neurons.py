@@ -1,21 +1,43 @@
 """Integrate-and-fire neurons of the hybrid LSTM, in exact integer arithmetic (int64 tensors).
 
 All three kinds: no leak; a neuron spikes when its potential V exceeds its threshold
-theta (strictly, V > theta); potentials start at INITIAL_POTENTIAL = 1 and the caller
-re-initialises them at the start of every LSTM step. After a spike the potential is
-reset either softly (V <- V - theta, the paper's simulation, the default) or hard
-(V <- 0, as Loihi's compartments do; the overshoot above theta is lost).
+theta (strictly, V > theta); the caller re-initialises the potentials at the start of
+every LSTM step, to V0 = start_potential(theta, initial_potential). After a spike the
+potential is reset either softly (V <- V - theta, the paper's simulation, the default) or
+hard (V <- 0, as Loihi's compartments do; the overshoot above theta is lost).
+
+Initial potential. With a soft reset and at most one spike per step, a neuron that has
+integrated a total input S over T steps has fired N = floor((V0 - 1 + S) / theta) times
+(integers: V > theta n <=> V - 1 >= theta n). The rate N / T estimates S / (theta T), the
+analog activation:
+  "one"  (V0 = 1, the paper):     N = floor(S / theta): always rounds down, a bias of
+         -1/(2T) on average, which dominates at small T;
+  "half" (V0 = theta / 2):        N = floor(S / theta + 1/2 - 1/theta), i.e. S / theta
+         rounded to nearest (ties down): zero bias on average; the initial potential
+         that Bu et al. (AAAI 2022, "Optimized potential initialization for low-latency
+         spiking neural networks") show minimises the expected conversion error.
 """
 import torch
 
-INITIAL_POTENTIAL = 1
 RESET_MODES = ("soft", "hard")
+INITIAL_POTENTIALS = ("one", "half")
 
 
 def check_reset(reset: str) -> str:
     if reset not in RESET_MODES:
         raise ValueError(f"reset must be one of {RESET_MODES}, got {reset!r}")
     return reset
+
+
+def check_initial_potential(initial_potential: str) -> str:
+    if initial_potential not in INITIAL_POTENTIALS:
+        raise ValueError(f"initial_potential must be one of {INITIAL_POTENTIALS}, got {initial_potential!r}")
+    return initial_potential
+
+
+def start_potential(threshold: int, initial_potential: str = "one") -> int:
+    """V0 of a neuron with this threshold: 1 ("one", the paper) or threshold // 2 ("half")."""
+    return 1 if check_initial_potential(initial_potential) == "one" else threshold // 2
 
 
 def _after_spike(v: torch.Tensor, fired: torch.Tensor, threshold: int, reset: str) -> torch.Tensor:
@@ -32,13 +54,14 @@ class IFNeuron:
     Under a constant current I its rate is clamp(I / theta, 0, 1) (soft reset).
     """
 
-    def __init__(self, threshold: int, reset: str = "soft"):
+    def __init__(self, threshold: int, reset: str = "soft", initial_potential: str = "one"):
         self.threshold = int(threshold)
         self.reset = check_reset(reset)
+        self.v0 = start_potential(self.threshold, initial_potential)
 
     def initial_state(self, shape, device=None) -> torch.Tensor:
-        """V = 1 everywhere."""
-        return torch.full(shape, INITIAL_POTENTIAL, dtype=torch.long, device=device)
+        """V = V0 everywhere."""
+        return torch.full(shape, self.v0, dtype=torch.long, device=device)
 
     def step(self, v: torch.Tensor, current: torch.Tensor):
         """One SNN step; returns (new V, spikes in {0, 1} as int64)."""
@@ -59,13 +82,14 @@ class TernaryIFNeuron:
     rate is clamp(I / theta, -1, 1) (soft reset).
     """
 
-    def __init__(self, threshold: int, reset: str = "soft"):
+    def __init__(self, threshold: int, reset: str = "soft", initial_potential: str = "one"):
         self.threshold = int(threshold)
         self.reset = check_reset(reset)
+        self.v0 = start_potential(self.threshold, initial_potential)
 
     def initial_state(self, shape, device=None):
-        """(V+, V-) = (1, 1) everywhere."""
-        v = torch.full(shape, INITIAL_POTENTIAL, dtype=torch.long, device=device)
+        """(V+, V-) = (V0, V0) everywhere."""
+        v = torch.full(shape, self.v0, dtype=torch.long, device=device)
         return v, v.clone()
 
     def step(self, state, current: torch.Tensor):
@@ -94,17 +118,18 @@ class SignedInputEncoder:
     Its rate is sign(u) * min(|q| / theta, 1) (soft reset).
     """
 
-    def __init__(self, threshold: int, reset: str = "soft"):
+    def __init__(self, threshold: int, reset: str = "soft", initial_potential: str = "one"):
         self.threshold = int(threshold)
         self.reset = check_reset(reset)
+        self.v0 = start_potential(self.threshold, initial_potential)
 
     def quantize(self, u: torch.Tensor) -> torch.Tensor:
         """q = round(theta * u) as int64 (theta is a power of two, so theta * u is exact)."""
         return torch.round(u * self.threshold).long()
 
     def initial_state(self, shape, device=None) -> torch.Tensor:
-        """V = 1 everywhere."""
-        return torch.full(shape, INITIAL_POTENTIAL, dtype=torch.long, device=device)
+        """V = V0 everywhere."""
+        return torch.full(shape, self.v0, dtype=torch.long, device=device)
 
     def step(self, v: torch.Tensor, q: torch.Tensor):
         """One SNN step; returns (new V, signed spikes sign(q) * [V > theta] as int64)."""

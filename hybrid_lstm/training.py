@@ -1,4 +1,5 @@
 """Training and evaluation of the sequence classifier; atomic, resumable checkpoints."""
+import json
 import os
 import platform
 import time
@@ -35,15 +36,30 @@ def host_description(device: torch.device = torch.device("cpu"), threads: int | 
     return text
 
 
-def save_atomic(obj, path: Path):
-    """torch.save to a temporary file in the same folder, then rename: never half-written."""
+def write_atomic(path: Path, write) -> None:
+    """write(handle) into a temporary file in the same folder, then rename it to path: path is
+    never half-written, and a failed write (a full disk) leaves no temporary file behind."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        torch.save(obj, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise RunError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def save_atomic(obj, path: Path):
+    """torch.save, atomically (write_atomic)."""
+    write_atomic(path, lambda handle: torch.save(obj, handle))
+
+
+def write_json_atomic(path: Path, data: dict):
+    """JSON, atomically (write_atomic)."""
+    write_atomic(path, lambda handle: handle.write((json.dumps(data, indent=2) + "\n").encode()))
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -120,10 +136,17 @@ def train_epoch(model: SequenceClassifier, optimizer, inputs, labels, batch_size
             optimizer.zero_grad()
             logits = model(x)
             loss = criterion(logits, y)
+            if not torch.isfinite(loss):
+                raise RunError(f"training diverged: the loss is {loss.item()} at batch {done + 1} of this epoch; "
+                               "the last saved checkpoint is kept (lower --lr or --grad-clip)")
             (loss / len(y)).backward()
             nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             optimizer.step()
             model.clamp_parameters_()
+            for name, parameter in model.named_parameters():
+                if not torch.isfinite(parameter).all():
+                    raise RunError(f"training diverged: {name} became non-finite at batch {done + 1} of this epoch; "
+                                   "the last saved checkpoint is kept (lower --lr or --grad-clip)")
             loss_sum += loss.item()
             correct += (logits.argmax(1) == y).sum().item()
             done += 1

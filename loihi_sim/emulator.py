@@ -24,7 +24,7 @@ from torch import nn
 from hybrid_lstm.cells import zero_state
 from hybrid_lstm.conversion import ENCODER_THRESHOLD, convert_cell
 from hybrid_lstm.hybrid import analog_step
-from hybrid_lstm.neurons import INITIAL_POTENTIAL, SignedInputEncoder, check_reset
+from hybrid_lstm.neurons import SignedInputEncoder, check_reset, start_potential
 from hybrid_lstm.spikes import GateSpikeCounts, SpikeRecord
 
 from .compartment import OverflowMonitor, integrate, split_bias
@@ -32,6 +32,7 @@ from .hardware import CoreLimits, EventCosts, PRESETS
 from .mapping import Allocation, HybridLayerNetwork, allocate
 
 DELAYS = (0, 1)
+INITIAL_POTENTIAL = start_potential(ENCODER_THRESHOLD, "one")  # the paper's V0 = 1, every neuron
 
 
 @dataclass

@@ -306,76 +306,47 @@ def test_wall_times(runs: list) -> dict:
     return dict(sorted(times.items()))
 
 
+def pixelwise_progress(root: Path) -> list:
+    """One row per grid run: epochs trained, best test accuracy so far, where and how fast."""
+    rows = []
+    for cell in grid.CELLS:
+        for seed in grid.PIXELWISE_SEEDS[cell]:
+            history = read_json(root / grid.seqmnist_folder("pixelwise", cell, seed) / "history.json")
+            if not history or not history["history"]:
+                rows.append([f"{cell} seed {seed}", f"0 of {grid.PIXELWISE_EPOCHS}", "", "", ""])
+                continue
+            epochs = history["history"]
+            rows.append([f"{cell} seed {seed}", f"{len(epochs)} of {grid.PIXELWISE_EPOCHS}",
+                         f"{history['best']['accuracy']:.2f} (epoch {history['best']['epoch']})",
+                         minutes(Stats([epoch["seconds"] for epoch in epochs]).mean), hosts([history])])
+    return rows
+
+
 def pixelwise_section(root: Path, figures: Path):
-    runs = {cell: seq_runs(root, "pixelwise", cell, grid.PIXELWISE_SEEDS, grid.PIXELWISE_EPOCHS[cell]) for cell in grid.CELLS}
-    rows, _ = accuracy_rows(runs, paper.PIXELWISE_ANN, paper.PIXELWISE_HYBRID, grid.PIXELWISE_T, bars=False)
+    runs = {cell: seq_runs(root, "pixelwise", cell, grid.PIXELWISE_SEEDS[cell], grid.PIXELWISE_EPOCHS)
+            for cell in grid.CELLS}
     modified = runs["ModifiedLSTMCell"]
-    subset = (modified[0].results or {}).get("test_samples") if modified else None
-    schedule = " and ".join(f"{epochs} epochs of the {cell}" for cell, epochs in grid.PIXELWISE_EPOCHS.items())
     all_runs = [run for cell_runs in runs.values() for run in cell_runs]
-    epoch_time = (f"one epoch took {minutes(Stats([r.train_seconds / r.epochs for r in all_runs]).mean)} on one "
-                  "core here" if all_runs else "an epoch takes minutes on one core")
-    lines = ["## Pixel-wise sequential MNIST (784 steps of 1 pixel), reduced schedule", "",
-             f"The paper trains {grid.ROWWISE_EPOCHS} epochs; {epoch_time}, so the grid trains **{schedule}** "
-             "(RMSprop at a constant rate: the paper's run, stopped early) and tests the hybrid on the **first "
-             f"{subset or grid.PIXELWISE_TEST_SUBSET} test images**. The ANN rows are the best full-test accuracy "
-             "(the paper's selection). No bars: a model trained for a fraction of the schedule is not expected "
-             "to reach the paper's accuracy.", "",
-             table(["model", "paper %", "ours %", "per seed", "delta"], [row[:5] for row in rows]), ""]
+    lines = ["## Pixel-wise sequential MNIST (784 steps of 1 pixel)", "",
+             f"The paper's schedule: {grid.PIXELWISE_EPOCHS} epochs per model, the hybrid tested on all 10,000 test "
+             f"images at T = {', '.join(map(str, grid.PIXELWISE_T))}. Runs in progress (`python -m reproduce.run_grid "
+             "--only pixelwise` resumes them; `reproduce/gpu_grid.sh` advances them on a GPU):", "",
+             table(["run", "epochs", "best test % so far", "per epoch", "host"], pixelwise_progress(root)), ""]
+    if not all_runs:
+        return lines + ["No pixel-wise run has finished its schedule yet, so no accuracy is reported here.", ""]
+    rows, _ = accuracy_rows(runs, paper.PIXELWISE_ANN, paper.PIXELWISE_HYBRID, grid.PIXELWISE_T, bars=False)
+    lines += [table(["model", "paper %", "ours %", "per seed", "delta"], [row[:5] for row in rows]), ""]
     if modified:
-        tested = [run for run in modified if run.results]
-        if tested:
-            ann_subset = Stats([run.results["ann"]["accuracy"] for run in tested]).mean
-            shape = []
-            for t in grid.PIXELWISE_T:
-                ours = [run.hybrid()[t]["accuracy"] for run in tested if t in run.hybrid()]
-                if ours:
-                    shape.append([t, f"{100 * Stats(ours).mean / ann_subset:.1f}",
-                                  f"{100 * paper.PIXELWISE_HYBRID[t] / paper.PIXELWISE_ANN['ModifiedLSTMCell']:.1f}"])
-            lines += [f"The shape of the curve, which a short schedule can reproduce: the hybrid as a percentage of "
-                      f"its own ANN (ours: the ANN scores {ann_subset:.2f}% on the same {subset} images).", "",
-                      table(["T", "ours: hybrid / ANN %", "paper: hybrid / ANN %"], shape), ""]
         figure = figures / "pixelwise_accuracy_vs_T.png"
-        accuracy_figure(root / figure, "Pixel-wise sequential MNIST "
-                        f"({grid.PIXELWISE_EPOCHS['ModifiedLSTMCell']} of 50 epochs)",
-                        modified, paper.PIXELWISE_HYBRID, paper.PIXELWISE_ANN["ModifiedLSTMCell"],
-                        f", first {subset} test images")
+        accuracy_figure(root / figure, "Pixel-wise sequential MNIST", modified, paper.PIXELWISE_HYBRID,
+                        paper.PIXELWISE_ANN["ModifiedLSTMCell"], "")
         lines += [f"![pixel-wise accuracy vs T]({figure.as_posix()})", ""]
     plateau = [f"{cell} {run.ann:.2f}% after {run.epochs} epochs" for cell, cell_runs in runs.items()
                for run in cell_runs if run.ann < CHANCE_PLATEAU]
     if plateau:
-        lines += [f"**Not yet learned:** {', '.join(plateau)}: still on the chance plateau that LSTMs sit on for "
-                  "a while in pixel-wise MNIST. The forget gates start at b_f = 1 (f = PL1(1) = 0.75, or "
-                  "sigmoid(1) = 0.73), so a pixel's trace in c halves within three steps, while the strokes of a "
-                  "digit end a hundred or more steps before the loss at step 784; until training has pushed f "
-                  "towards 1, almost no gradient reaches them. A hybrid of a chance-level network says nothing "
-                  "about the conversion; these rows only show the pipeline ran end to end. The full schedule "
-                  "below is what the paper's numbers need.", ""]
-    lines += provenance(all_runs, f", {subset} images" if subset else "")
-    lines += pixelwise_full_cost(all_runs, subset)
-    return lines
-
-
-def pixelwise_full_cost(runs: list, subset) -> list:
-    folder = "checkpoints/pixelwise-ModifiedLSTMCell"
-    t_list = " ".join(map(str, grid.PIXELWISE_T))
-    lines = ["### The full reproduction (for users with a GPU)", "",
-             code_block([f"python run_seqmnist.py --checkpoint-dir {folder} --input-size 1 "
-                         "--lstm-cell-class ModifiedLSTMCell --end-epoch 50 --device cuda",
-                         f"python run_seqmnist.py --mode test --checkpoint-dir {folder} --n-timestep {t_list} "
-                         "--device cuda",
-                         "# and the same training with --lstm-cell-class BaselineLSTMCell for its ANN row"]), ""]
-    if runs:
-        per_epoch = Stats([run.train_seconds / run.epochs for run in runs]).mean
-        text = (f"Expected cost, from the runs above: training {minutes(per_epoch)} per epoch on "
-                f"{hosts([run.history for run in runs])}, so {minutes(50 * per_epoch)} per model for 50 epochs on "
-                "that CPU")
-        walls = test_wall_times([run for run in runs if run.results])
-        if walls and subset:
-            full = sum(Stats(v).mean for v in walls.values()) * 10000 / subset
-            text += f"; the hybrid test at T = {t_list} on all 10,000 images about {minutes(full)}"
-        lines += [text + ". A GPU was not available to these sessions, so the GPU time is not measured here.", ""]
-    return lines
+        lines += [f"**Not learned:** {', '.join(plateau)}: still on the chance plateau that LSTMs sit on for "
+                  "a while in pixel-wise MNIST (b_f = 1 makes a pixel's trace in c halve within three steps).", ""]
+    return lines + provenance(all_runs)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,9 +7,14 @@ from torch._dynamo.exc import BackendCompilerFailed
 
 from hybrid_lstm import ConvertedWeights, HybridLSTMCell, SequenceClassifier, SignedInputEncoder, simulate_gates
 from hybrid_lstm import compiled, fast_gates
-from hybrid_lstm.fast_gates import FastGateSimulator, encoder_counts
+from hybrid_lstm.fast_gates import PRODUCT_KERNELS, FastGateSimulator, encoder_counts
+from hybrid_lstm.neurons import INITIAL_POTENTIALS, start_potential
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def fast_counts(u, weights, n_timestep, reset="soft", initial_potential="one", kernel="auto"):
+    return FastGateSimulator(n_timestep, reset, initial_potential, kernel)(u, weights)
 
 
 def random_weights(input_size, hidden_size, seed, bias_scale=300):
@@ -36,13 +41,14 @@ def assert_same_counts(reference, fast):
         assert actual.dtype == expected.dtype and torch.equal(actual, expected), name
 
 
+@pytest.mark.parametrize("initial_potential", INITIAL_POTENTIALS)
 @pytest.mark.parametrize("q_max", [2048, 2049, 5000])
 @pytest.mark.parametrize("reset", ["soft", "hard"])
-def test_encoder_closed_form_equals_stepping_every_q(reset, q_max):
+def test_encoder_closed_form_equals_stepping_every_q(reset, q_max, initial_potential):
     """Every q from -q_max to q_max, at every tau up to 300, against the stepped neuron:
     the counts N(tau) and the spike expression of the fast path."""
     q = torch.arange(-q_max, q_max + 1)
-    encoder = SignedInputEncoder(2048, reset)
+    encoder = SignedInputEncoder(2048, reset, initial_potential)
     v, count = encoder.initial_state(q.shape), torch.zeros_like(q)
     expected_counts, expected_spikes = [], []
     for _ in range(300):
@@ -51,26 +57,68 @@ def test_encoder_closed_form_equals_stepping_every_q(reset, q_max):
         expected_counts.append(count.clone())
         expected_spikes.append(spikes)
     taus = torch.arange(1, 301, dtype=torch.int32)
-    assert torch.equal(encoder_counts(q.abs().int(), taus, reset).long(), torch.stack(expected_counts))
+    counts = encoder_counts(q.abs().int(), taus, reset, initial_potential)
+    assert torch.equal(counts.long(), torch.stack(expected_counts))
 
-    q_abs, first, period = fast_gates._encoder_magnitudes(q.abs().int().view(1, -1), reset, 2048)
+    v0 = start_potential(2048, initial_potential)
+    q_abs, first, period = fast_gates._encoder_magnitudes(q.abs().int().view(1, -1), reset, 2048, v0)
     spikes = torch.empty(300, 1, len(q), dtype=torch.int8)
-    fast_gates._encoder_spikes(q_abs, q.sign().int().view(1, -1), first, period, taus, 2048, reset == "hard", spikes)
+    fast_gates._encoder_spikes(q_abs, q.sign().int().view(1, -1), first, period, taus, v0 - 1, 2048, reset == "hard",
+                               spikes)
     assert torch.equal(spikes[:, 0].long(), torch.stack(expected_spikes))
 
 
 @pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("kernel", PRODUCT_KERNELS)
+@pytest.mark.parametrize("initial_potential", INITIAL_POTENTIALS)
 @pytest.mark.parametrize("reset", ["soft", "hard"])
 @pytest.mark.parametrize("n_timestep", [1, 16, 45, 128])
 @pytest.mark.parametrize("batch", [1, 5])
-def test_fast_equals_reference(batch, n_timestep, reset, device):
+def test_fast_equals_reference(batch, n_timestep, reset, initial_potential, kernel, device, monkeypatch):
+    """Every product kernel (not only the one this machine would choose), both initial potentials."""
+    monkeypatch.setattr(fast_gates, "PACK_MIN_BATCH", 3)  # float64x3 at batch 5: three blocks, one padded
     for seed, (input_size, hidden_size) in enumerate([(28, 16), (1, 9), (13, 6)]):
         weights = random_weights(input_size, hidden_size, seed)
         weights = ConvertedWeights(weights.weight.to(device), weights.bias.to(device))
         u = extreme_inputs(batch, input_size + hidden_size, seed).to(device)
-        reference = simulate_gates(u, weights, n_timestep, reset)
-        fast = FastGateSimulator(weights, n_timestep, reset).to(device)(u)
-        assert_same_counts(reference, fast)
+        reference = simulate_gates(u, weights, n_timestep, reset, initial_potential)
+        simulator = FastGateSimulator(n_timestep, reset, initial_potential, kernel)
+        assert_same_counts(reference, simulator(u, weights))
+        assert simulator.kernel == (kernel if kernel in fast_gates.usable_kernels(32, batch) else "float32")
+
+
+@pytest.mark.parametrize("kernel", PRODUCT_KERNELS)
+def test_float32_kernel_exact_under_reduced_precision_matmul_modes(kernel):
+    """TF32 / bf16 matmul modes cannot change the product: its inputs have <= 7 significant bits."""
+    weights, u = random_weights(28, 32, 11, bias_scale=50), extreme_inputs(64, 60, 11)
+    reference = simulate_gates(u, weights, 64)
+    previous = torch.get_float32_matmul_precision()
+    try:
+        for precision in ("medium", "high"):
+            torch.set_float32_matmul_precision(precision)
+            assert_same_counts(reference, fast_counts(u, weights, 64, kernel=kernel))
+    finally:
+        torch.set_float32_matmul_precision(previous)
+
+
+def test_kernel_choice_measured_once_and_forced_by_environment(monkeypatch):
+    device = torch.device("cpu")
+    monkeypatch.setattr(fast_gates, "_chosen_kernels", {})
+    batch = fast_gates.PACK_MIN_BATCH
+    chosen = fast_gates.choose_product_kernel(device, 40, 24, batch=batch)
+    assert chosen in PRODUCT_KERNELS and list(fast_gates._chosen_kernels.values()) == [chosen]
+    monkeypatch.setattr(fast_gates, "_time_product", lambda *args: pytest.fail("timed twice"))
+    assert fast_gates.choose_product_kernel(device, 40, 24, batch=batch) == chosen
+    for forced in PRODUCT_KERNELS:
+        monkeypatch.setenv(fast_gates.KERNEL_ENVIRONMENT, forced)
+        assert fast_gates.choose_product_kernel(device, 40, 24, batch=batch) == forced
+        assert fast_gates.choose_product_kernel(device, 40, 24, requested="float32", batch=batch) == "float32"
+    # three samples per row need PACK_MIN_BATCH samples and a fan-in of at most 516
+    assert fast_gates.choose_product_kernel(device, 40, 24, batch=fast_gates.PACK_MIN_BATCH - 1) == "float32"
+    assert fast_gates.choose_product_kernel(device, 520, 24, batch=batch) == "float32"
+    monkeypatch.setenv(fast_gates.KERNEL_ENVIRONMENT, "int4")
+    with pytest.raises(ValueError, match="int4"):
+        fast_gates.choose_product_kernel(device, 40, 24)
 
 
 @pytest.mark.parametrize("reset", ["soft", "hard"])
@@ -82,7 +130,8 @@ def test_fast_equals_reference_with_extreme_weights_and_biases(reset):
     for weight in (torch.full((4 * hidden, 10 + hidden), 254), torch.full((4 * hidden, 10 + hidden), -254),
                    torch.zeros(4 * hidden, 10 + hidden)):
         weights = ConvertedWeights(weight.int(), bias)
-        assert_same_counts(simulate_gates(u, weights, 64, reset), FastGateSimulator(weights, 64, reset)(u))
+        for kernel in PRODUCT_KERNELS:
+            assert_same_counts(simulate_gates(u, weights, 64, reset), fast_counts(u, weights, 64, reset, kernel=kernel))
 
 
 @pytest.mark.parametrize("reset", ["soft", "hard"])
@@ -90,15 +139,15 @@ def test_fast_equals_reference_across_several_matrix_product_chunks(reset, monke
     """A chunk budget small enough that T = 100 takes several chunks, each with a tail."""
     monkeypatch.setattr(fast_gates, "CHUNK_ELEMENTS", 1)
     weights, u = random_weights(7, 5, 4), extreme_inputs(3, 12, 4)
-    simulator = FastGateSimulator(weights, 100, reset)
-    assert simulator.chunk_steps(3) == fast_gates.STEPS_PER_KERNEL < 100
-    assert_same_counts(simulate_gates(u, weights, 100, reset), simulator(u))
+    simulator = FastGateSimulator(100, reset)
+    assert simulator.chunk_steps(3, 24) == fast_gates.STEPS_PER_KERNEL < 100
+    assert_same_counts(simulate_gates(u, weights, 100, reset), simulator(u, weights))
 
 
 def test_eager_fallback_when_compilation_fails(monkeypatch):
     """A failing torch.compile warns once and runs the same function eagerly, same result."""
     weights, u = random_weights(7, 5, 5), extreme_inputs(4, 12, 5)
-    expected = FastGateSimulator(weights, 64)(u)
+    expected = fast_counts(u, weights, 64)
     kernel = compiled.CompiledOrEager(fast_gates._gate_steps)
 
     def broken(*args):
@@ -107,20 +156,23 @@ def test_eager_fallback_when_compilation_fails(monkeypatch):
     kernel.compiled = broken
     monkeypatch.setattr(fast_gates, "_compiled_gate_steps", kernel)
     with pytest.warns(UserWarning, match="running it eagerly"):
-        assert_same_counts(expected, FastGateSimulator(weights, 64)(u))
+        assert_same_counts(expected, fast_counts(u, weights, 64))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert_same_counts(expected, FastGateSimulator(weights, 64)(u))
+        assert_same_counts(expected, fast_counts(u, weights, 64))
 
 
 def test_fast_simulation_refuses_weights_it_cannot_represent():
     weights = random_weights(4, 3, 6)
+    u = torch.rand(2, 7)
     with pytest.raises(ValueError, match="even weights"):
-        FastGateSimulator(ConvertedWeights(weights.weight + 1, weights.bias), 16)
+        fast_counts(u, ConvertedWeights(weights.weight + 1, weights.bias), 16)
     with pytest.raises(ValueError, match="even weights"):
-        FastGateSimulator(ConvertedWeights(weights.weight * 2, weights.bias), 16)
+        fast_counts(u, ConvertedWeights(weights.weight * 2, weights.bias), 16)
     with pytest.raises(ValueError, match="overflow"):
-        FastGateSimulator(weights, 10**7)
+        fast_counts(u, weights, 10**7)
+    with pytest.raises(ValueError, match="even weights"):  # refused when the cell is built, not at its first step
+        HybridLSTMCell(ConvertedWeights(weights.weight + 1, weights.bias), 4, 16)
 
 
 @pytest.mark.parametrize("reset", ["soft", "hard"])
@@ -135,3 +187,21 @@ def test_classifier_outputs_and_spike_records_identical_in_both_simulations(rese
     assert isinstance(fast.cells[0], HybridLSTMCell) and fast.cells[0].simulation == "fast"
     with pytest.raises(ValueError, match="simulation"):
         model.to_hybrid(32, reset, simulation="approximate")
+
+
+def test_each_cpu_capability_compiles_into_its_own_cache():
+    environment = {"ATEN_CPU_CAPABILITY": "AVX2"}
+    compiled.separate_cache_per_cpu_capability(environment)
+    assert environment["TORCHINDUCTOR_CACHE_DIR"].endswith("_avx2")
+    chosen = {"ATEN_CPU_CAPABILITY": "avx2", "TORCHINDUCTOR_CACHE_DIR": "/mine"}
+    compiled.separate_cache_per_cpu_capability(chosen)
+    assert chosen["TORCHINDUCTOR_CACHE_DIR"] == "/mine"
+    torch_default = {"ATEN_CPU_CAPABILITY": "avx2"}
+    compiled.separate_cache_per_cpu_capability(torch_default)
+    set_by_torch = {"ATEN_CPU_CAPABILITY": "avx2",
+                    "TORCHINDUCTOR_CACHE_DIR": torch_default["TORCHINDUCTOR_CACHE_DIR"][: -len("_avx2")]}
+    compiled.separate_cache_per_cpu_capability(set_by_torch)
+    assert set_by_torch == torch_default
+    unset = {}
+    compiled.separate_cache_per_cpu_capability(unset)
+    assert unset == {}
