@@ -12,7 +12,6 @@ lowercased hypotheses and references (so not a detokenised sacrebleu score). Wri
 table and every command to JSON; prints a table.
 """
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import sacrebleu
 
-from hybrid_lstm.training import host_description
+from hybrid_lstm.training import RunError, check_output_path, host_description, write_json_atomic
 
 REPO = Path(__file__).resolve().parent
 PLUGIN = REPO / "fairseq_custom_modules"
@@ -44,7 +43,8 @@ def generate(data: str, checkpoint: str, overrides: str, threads: int):
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
     if result.returncode != 0:
-        raise SystemExit(f"bleu_vs_timesteps.py: error: fairseq-generate failed:\n{result.stderr[-2000:]}")
+        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise RunError(f"fairseq-generate failed on {checkpoint}: {last}")
     seconds = time.perf_counter() - start
     hypotheses, references = {}, {}
     for line in result.stdout.splitlines():
@@ -60,15 +60,52 @@ def generate(data: str, checkpoint: str, overrides: str, threads: int):
             "seconds": round(seconds, 1), "command": " ".join(command[2:])}
 
 
+PROG = "bleu_vs_timesteps.py"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def check_inputs(args):
+    """The data folder, the checkpoints and the output path, before the first translation."""
+    data = Path(args.data)
+    missing = [name for name in ("dict.de.txt", "dict.en.txt") if not (data / name).is_file()]
+    if not data.is_dir() or missing or not list(data.glob("test.*.bin")):
+        raise RunError(f"--data {data} is not a fairseq-preprocess output folder (dictionaries and a test split)")
+    for flag, path in (("--converted", args.converted), ("--default-checkpoint", args.default_checkpoint)):
+        if path is not None and not Path(path).is_file():
+            raise RunError(f"{flag} {path}: no such checkpoint file")
+    check_output_path(args.output)
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="fairseq-preprocess output (bin folder)")
     parser.add_argument("--converted", required=True, help="modify_checkpoint_iwslt.py output (--cell-type modified)")
     parser.add_argument("--default-checkpoint", help="checkpoint of --cell-type default, for its ANN BLEU")
-    parser.add_argument("--n-timestep", type=int, nargs="+", default=[32, 64, 96, 128, 192, 256])
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads per fairseq-generate")
-    parser.add_argument("--output", required=True, help="JSON results path")
+    parser.add_argument("--n-timestep", type=positive_int, nargs="+", default=[32, 64, 96, 128, 192, 256])
+    parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads per fairseq-generate")
+    parser.add_argument("--output", required=True, help="JSON results path (its folder must exist)")
     args = parser.parse_args(argv)
+    try:
+        check_inputs(args)
+        translate_all(args, argv)
+    except RunError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def translate_all(args, argv):
     runs = []
     if args.default_checkpoint:
         runs.append(("ANN, --cell-type default", args.default_checkpoint, ""))
@@ -83,11 +120,8 @@ def main(argv=None) -> int:
     report = {"command": " ".join(["bleu_vs_timesteps.py", *(sys.argv[1:] if argv is None else argv)]),
               "note": "BLEU on the corpus in --data; not comparable with IWSLT14 unless --data is IWSLT14",
               "host": host_description(threads=args.threads), "results": rows}
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {output}")
-    return 0
+    write_json_atomic(Path(args.output), report)
+    print(f"wrote {args.output}")
 
 
 if __name__ == "__main__":

@@ -10,13 +10,13 @@ checkpoint's model configuration gets converted = True. Generate with the hybrid
 to fairseq-generate. Any problem ends with one error line, exit status 2 and no file written.
 """
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import torch
 
 from hybrid_lstm import convert_weights
+from hybrid_lstm.training import RunError, check_output_path, save_atomic
 
 PROG = "modify_checkpoint_iwslt.py"
 LAYERS = ("encoder.rnn", "decoder.rnn")
@@ -25,6 +25,11 @@ CELL_KEYS = ("weight_ih", "weight_hh", "bias")
 
 class ConversionError(Exception):
     pass
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def model_config(checkpoint: dict) -> dict:
@@ -65,7 +70,10 @@ def convert(checkpoint: dict) -> list:
         missing = [key for key in keys if key not in state]
         if missing:
             raise ConversionError(f"missing layer weights {', '.join(missing)}")
-        weights = convert_weights(*(state[key] for key in keys))
+        try:
+            weights = convert_weights(*(state[key] for key in keys))
+        except ValueError as error:  # wrong shapes, non-finite values
+            raise ConversionError(f"{layer}: {error}")
         state[f"{layer}.converted_weight"], state[f"{layer}.converted_bias"] = weights
         hidden4, fanin = weights.weight.shape
         report.append(f"{layer}: {hidden4 // 4} units, fan-in {fanin}; integer weights in "
@@ -76,7 +84,7 @@ def convert(checkpoint: dict) -> list:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--src-path", required=True, help="trained checkpoint (--cell-type modified)")
     parser.add_argument("--des-path", required=True, help="where the converted checkpoint goes")
     args = parser.parse_args(argv)
@@ -84,12 +92,11 @@ def main(argv=None) -> int:
     try:
         if destination.resolve() == source.resolve():
             raise ConversionError("--des-path must differ from --src-path (the trained checkpoint is kept)")
+        check_output_path(destination, "--des-path")
         checkpoint = load(source)
         report = convert(checkpoint)
-        tmp = destination.with_name(destination.name + ".tmp")
-        torch.save(checkpoint, tmp)
-        os.replace(tmp, destination)
-    except ConversionError as error:
+        save_atomic(checkpoint, destination)
+    except (ConversionError, RunError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     for line in report:

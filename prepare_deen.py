@@ -11,7 +11,7 @@ training text, then fairseq-preprocess into OUT/bin.
 
 iwslt14: fairseq's IWSLT14 de-en archive; valid = every 23rd training pair, test =
 dev2010 + tst2010 + tst2011 + tst2012 + TEDX.dev2012 (as prepare-iwslt14.sh).
-debian (for machines that reach only package registries; ../shared/DATA.md): the paragraphs
+debian (for machines that reach only package registries; docs/data.md): the paragraphs
 of the LibreOffice help in both languages, aligned by (page, element id), and the whole-
 sentence examples of the Ding dictionary (trans-de-en). Deterministic: pairs sorted,
 de-duplicated, shuffled with a fixed seed, 2,000 valid and 2,000 test pairs; counts written
@@ -47,11 +47,11 @@ class PreparationError(Exception):
 # ---------------------------------------------------------------- text processing (both sources)
 
 def tokenise(lines, lang: str):
-    """Moses tokenisation without escaping, then lowercasing."""
+    """Moses tokenisation with escaping (&apos; &quot; &amp; ..., as fairseq's prepare-iwslt14.sh), then lowercasing."""
     from sacremoses import MosesTokenizer
 
     tokenizer = MosesTokenizer(lang=lang)
-    return [tokenizer.tokenize(line, escape=False, return_str=True).lower() for line in lines]
+    return [tokenizer.tokenize(line, escape=True, return_str=True).lower() for line in lines]
 
 
 def clean(pairs, max_tokens: int = MAX_TOKENS, max_ratio: float = MAX_RATIO):
@@ -209,21 +209,35 @@ def dictionary_pairs(dictionary: Path):
     return pairs
 
 
+def download(package: str, directory: Path) -> Path:
+    try:
+        subprocess.run(["apt-get", "download", package], cwd=directory, check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise PreparationError(f"apt-get download {package} failed ({error}); run apt-get update first")
+    return next(directory.glob(f"{package}_*.deb"))
+
+
 def fetch_debian(directory: Path) -> Path:
-    """apt-get download the packages into directory and unpack them; returns the unpacked root."""
+    """apt-get download the packages into directory (once: a cached .deb that does not unpack
+    is fetched again) and unpack them; returns the unpacked root."""
     root = directory / "root"
     for package in DEBIAN_PACKAGES:
-        if not list(directory.glob(f"{package}_*.deb")):
-            try:
-                subprocess.run(["apt-get", "download", package], cwd=directory, check=True)
-            except (OSError, subprocess.CalledProcessError) as error:
-                raise PreparationError(f"apt-get download {package} failed ({error}); run apt-get update first")
-        (deb,) = directory.glob(f"{package}_*.deb")
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+        cached = sorted(directory.glob(f"{package}_*.deb"))
+        deb = cached[-1] if cached else download(package, directory)
+        for attempt in ("cached", "fresh"):
+            unpacked = subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], capture_output=True, text=True)
+            if unpacked.returncode == 0:
+                break
+            deb.unlink()
+            if attempt == "fresh" or not cached:
+                raise PreparationError(f"{deb.name} does not unpack: {unpacked.stderr.strip().splitlines()[-1:]}")
+            deb = download(package, directory)
     return root
 
 
 def prepare_debian(out: Path, workers: int, package_dir: Path):
+    if package_dir.exists() and not package_dir.is_dir():
+        raise PreparationError(f"--package-dir {package_dir} is a file, not a folder")
     package_dir.mkdir(parents=True, exist_ok=True)
     root = fetch_debian(package_dir)
     raw = {"libreoffice_help": help_pairs(root / "usr/share/libreoffice/help"),
@@ -237,12 +251,19 @@ def prepare_debian(out: Path, workers: int, package_dir: Path):
             "train": len(train), "valid": len(valid), "test": len(test)}
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", choices=("iwslt14", "debian"))
     parser.add_argument("--out", required=True, help="output folder (tok/, bpe/, code, bin/, counts.json)")
     parser.add_argument("--package-dir", default="data/debian-packages", help="debian: where the .deb files go")
-    parser.add_argument("--workers", type=int, default=1, help="fairseq-preprocess workers")
+    parser.add_argument("--workers", type=positive_int, default=1, help="fairseq-preprocess workers")
     args = parser.parse_args(argv)
     out = Path(args.out)
     if (out / "bin").exists():

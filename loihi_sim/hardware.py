@@ -1,6 +1,6 @@
 """The Loihi-1 hardware model: state widths, per-core resources, energy and time per event.
 
-Sources (../shared/LOIHI.md): Davies et al., IEEE Micro 38(1) 2018 (resources, Table 2
+Sources (docs/loihi.md): Davies et al., IEEE Micro 38(1) 2018 (resources, Table 2
 energies); SANA-FE's recalibrated arch/loihi.yaml; Lava's bit-accurate LIF/Dense models
 for the fixed-point widths; Frady et al. 2020 for static power.
 """

@@ -30,7 +30,7 @@ CHIP_SEED = 0  # the row-wise model that loihi_sim emulates
 CHIP_TEST_SUBSET = 1000  # soft reset, delay 1, T = 16 ... 128: 0.28 s per image on one core (runner.log)
 
 DEEN_CHECKPOINTS = Path("checkpoints/translation")
-DEEN_EPOCHS = 3  # reduced: the paper trains 15
+DEEN_EPOCHS = 15  # the paper's schedule
 IWSLT14_EPOCHS = 15
 DEEN_SEED = 1
 DEEN_T = (32, 64, 96, 128, 192, 256)
@@ -53,6 +53,10 @@ class Run:
     after: str | None = None
 
     def pending_steps(self) -> list:
+        """The steps still to run; none once the last step's output exists (its inputs, such as
+        a prepared corpus or a converted checkpoint, may live outside git and be absent)."""
+        if self.steps and self.steps[-1].done():
+            return []
         return [step for step in self.steps if not step.done()]
 
 
@@ -65,7 +69,7 @@ def trained(folder: Path, epochs: int) -> Callable[[], bool]:
     def check():
         try:
             return len(json.loads((folder / "history.json").read_text())["history"]) >= epochs
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError):  # absent, or not a history: not trained
             return False
     return check
 
@@ -141,12 +145,12 @@ def translation_run(corpus: str = "debian", epochs: int = DEEN_EPOCHS) -> Run:
             "--user-dir", "fairseq_custom_modules", "--max-epoch", str(epochs), "--save-dir", str(save_dir),
             "--arch", "custom_baseline_iwslt", "--cell-type", cell, "--init-type", "orthogonal", "--batch-size", "64",
             "--seed", str(DEEN_SEED), "--cpu", "--no-progress-bar", "--log-interval", "50", "--no-epoch-checkpoints",
-        ), log_contains(log, "done training"), log))
+        ), log_contains(log, f"end of epoch {epochs} "), log))
     converted = saves["modified"] / "checkpoint_best_modified.pt"
     bleu = TRANSLATION / f"{corpus}-bleu_vs_t.json"
     steps.append(Step("convert", ("modify_checkpoint_iwslt.py", "--src-path", str(saves["modified"] / "checkpoint_best.pt"),
                                   "--des-path", str(converted)),
-                      either(exists(converted), exists(bleu)),  # checkpoints stay out of git, results do not
+                      either(exists(converted), exists(bleu)),  # the converted checkpoint stays out of git
                       TRANSLATION / f"{corpus}-modified-seed{DEEN_SEED}" / "convert.log"))
     steps.append(Step("bleu", ("bleu_vs_timesteps.py", "--data", str(binary), "--converted", str(converted),
                                "--default-checkpoint", str(saves["default"] / "checkpoint_best.pt"),

@@ -21,6 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from hybrid_lstm.training import RunError, check_output_path, write_atomic  # noqa: E402
 from loihi_sim.hardware import PRESETS  # noqa: E402
 
 from . import grid, paper  # noqa: E402
@@ -34,11 +35,27 @@ CHANCE_PLATEAU = 20.0  # % test accuracy below which a 10-class model has not st
 HYBRID_BAR = {16: 2.0, 32: 0.5, 64: 0.5, 128: 0.5}
 
 
+class ReportError(Exception):
+    """A log the report cannot use; one line."""
+
+
 def read_json(path: Path):
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def read_history(path: Path):
+    """A run_seqmnist.py history.json, or None when absent; ReportError when malformed."""
+    history = read_json(path)
+    if history is None:
+        return None
+    best = history.get("best") if isinstance(history, dict) else None
+    if not (isinstance(history, dict) and isinstance(history.get("history"), list) and isinstance(best, dict)
+            and isinstance(best.get("accuracy"), (int, float)) and isinstance(best.get("epoch"), int)):
+        raise ReportError(f"{path} is not a run_seqmnist.py history (needs 'history' and 'best' with accuracy, epoch)")
+    return history
 
 
 @dataclass
@@ -138,7 +155,7 @@ def seq_runs(root: Path, task: str, cell: str, seeds, epochs: int) -> list:
     runs = []
     for seed in seeds:
         folder = root / grid.seqmnist_folder(task, cell, seed)
-        history = read_json(folder / "history.json")
+        history = read_history(folder / "history.json")
         if history and len(history["history"]) >= epochs:
             runs.append(SeqRun(seed, folder, history, read_json(folder / "test_results.json"),
                                read_json(folder / "test_results_hard.json")))
@@ -205,6 +222,7 @@ def accuracy_figure(path: Path, title: str, modified: list, published_hybrid: di
     axes.grid(alpha=0.3)
     axes.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
     plt.close(figure)
 
@@ -311,7 +329,7 @@ def pixelwise_progress(root: Path) -> list:
     rows = []
     for cell in grid.CELLS:
         for seed in grid.PIXELWISE_SEEDS[cell]:
-            history = read_json(root / grid.seqmnist_folder("pixelwise", cell, seed) / "history.json")
+            history = read_history(root / grid.seqmnist_folder("pixelwise", cell, seed) / "history.json")
             if not history or not history["history"]:
                 rows.append([f"{cell} seed {seed}", f"0 of {grid.PIXELWISE_EPOCHS}", "", "", ""])
                 continue
@@ -352,6 +370,16 @@ def pixelwise_section(root: Path, figures: Path):
 # ---------------------------------------------------------------------------------------------
 # translation
 
+def trained_epochs(root: Path) -> int:
+    """Epochs the translation models were trained for, from fairseq's train.log (the fewer of the two)."""
+    epochs = []
+    for cell in ("modified", "default"):
+        log = root / grid.TRANSLATION / f"debian-{cell}-seed{grid.DEEN_SEED}" / "train.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        epochs.append(max(map(int, re.findall(r"end of epoch (\d+) ", text)), default=0))
+    return min(epochs)
+
+
 def translation_section(root: Path, figures: Path) -> list:
     run = grid.translation_run("debian")
     results = read_json(root / grid.TRANSLATION / "debian-bleu_vs_t.json")
@@ -364,23 +392,28 @@ def translation_section(root: Path, figures: Path) -> list:
         "models are trained on an offline German-English corpus built from Debian packages (`prepare_deen.py "
         f"debian`: LibreOffice help and the Ding dictionary's examples; {counts.get('train', '?')} / "
         f"{counts.get('valid', '?')} / {counts.get('test', '?')} train / valid / test pairs) for "
-        f"**{grid.DEEN_EPOCHS} epochs** (paper: {grid.IWSLT14_EPOCHS}). The paper's column is printed beside "
-        "ours for the shape of the curve only.", ""]
+        f"**{trained_epochs(root)} epochs** (paper: {grid.IWSLT14_EPOCHS}). Comparable with the paper: each "
+        "hybrid's BLEU as a percentage of its own ANN's.", ""]
     rows = []
+    own_ann = next((e["fairseq_bleu4"] for e in results["results"] if e["model"] == "ANN, --cell-type modified"), None)
+    paper_ann = paper.IWSLT14_ANN_BLEU["modified"]
     for entry in results["results"]:
         name = entry["model"]
         match = re.match(r"hybrid T=(\d+)", name)
+        share = paper_share = ""
         if match:
             published = paper.IWSLT14_HYBRID_BLEU.get(int(match.group(1)))
+            share = f"{100 * entry['fairseq_bleu4'] / own_ann:.1f}" if own_ann else ""
+            paper_share = f"{100 * published / paper_ann:.1f}" if published is not None else ""
         else:
             published = paper.IWSLT14_ANN_BLEU.get("default" if "default" in name else "modified")
         rows.append([name, f"{published:.2f}" if published is not None else "",
-                     f"{entry['fairseq_bleu4']:.2f}", f"{entry['sacrebleu']:.2f}", entry["sentences"],
-                     f"{entry['seconds']:.0f}"])
+                     f"{entry['fairseq_bleu4']:.2f}", f"{entry['sacrebleu']:.2f}", share, paper_share,
+                     entry["sentences"], f"{entry['seconds']:.0f}"])
     lines += [table(["model", "paper BLEU (IWSLT14)", "ours BLEU4 (offline corpus)", "sacrebleu (tokenised)",
-                     "sentences", "wall s"], rows), ""]
+                     "ours: hybrid / own ANN %", "paper: hybrid / ANN %", "sentences", "wall s"], rows), ""]
     figure = figures / "translation_bleu_vs_T.png"
-    bleu_figure(root / figure, results)
+    bleu_figure(root / figure, results, trained_epochs(root))
     lines += [f"![BLEU vs T]({figure.as_posix()})", ""]
     train_times = []
     for cell in ("modified", "default"):
@@ -391,7 +424,7 @@ def translation_section(root: Path, figures: Path) -> list:
     lines += ["Commands (`python -m reproduce.run_grid --only translation`):", "",
               code_block([grid_command(step) for step in run.steps]), "",
               f"Hardware: {results.get('host', NOT_RECORDED)}. Wall time: training "
-              f"{', '.join(train_times) or NOT_RECORDED} ({grid.DEEN_EPOCHS} epochs, fairseq's train.log); "
+              f"{', '.join(train_times) or NOT_RECORDED} ({trained_epochs(root)} epochs, fairseq's train.log); "
               "generation per model as in the table.", "",
               f"The IWSLT14 reproduction ({grid.IWSLT14_EPOCHS} epochs, needs internet for the corpus):", "",
               code_block([grid_command(step) for step in grid.translation_run("iwslt14", grid.IWSLT14_EPOCHS).steps]),
@@ -399,7 +432,7 @@ def translation_section(root: Path, figures: Path) -> list:
     return lines
 
 
-def bleu_figure(path: Path, results: dict):
+def bleu_figure(path: Path, results: dict, epochs: int):
     figure, (ours_axes, paper_axes) = plt.subplots(1, 2, figsize=(9, 3.8))
     hybrid = sorted((int(re.match(r"hybrid T=(\d+)", e["model"]).group(1)), e["fairseq_bleu4"])
                     for e in results["results"] if e["model"].startswith("hybrid"))
@@ -408,7 +441,7 @@ def bleu_figure(path: Path, results: dict):
         ours_axes.plot(*zip(*hybrid), "-o", color="tab:blue", label="hybrid")
     for (name, value), style in zip(sorted(anns.items()), ("--", ":")):
         ours_axes.axhline(value, color="tab:blue", linestyle=style, linewidth=1, label=name)
-    ours_axes.set_title(f"ours: offline de-en corpus, {grid.DEEN_EPOCHS} epochs")
+    ours_axes.set_title(f"ours: offline de-en corpus, {epochs} epochs")
     paper_axes.plot(list(paper.IWSLT14_HYBRID_BLEU), list(paper.IWSLT14_HYBRID_BLEU.values()), "-s",
                     color="tab:red", label="hybrid")
     for (cell, value), style in zip(sorted(paper.IWSLT14_ANN_BLEU.items()), ("--", ":")):
@@ -421,6 +454,7 @@ def bleu_figure(path: Path, results: dict):
         axes.legend(fontsize=7, loc="lower right")
     figure.suptitle("BLEU vs T (different corpora: compare shapes, not values)", fontsize=10)
     figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
     plt.close(figure)
 
@@ -553,6 +587,7 @@ def semantics_figure(path: Path, curves: dict):
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8, loc="center right")
     figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
     plt.close(figure)
 
@@ -568,7 +603,6 @@ def summary(verdicts: list) -> list:
 
 
 def build_report(root: Path, figures: Path) -> str:
-    (root / figures).mkdir(parents=True, exist_ok=True)
     rowwise_lines, verdicts, rowwise = rowwise_section(root, figures)
     lines = ["# Results: what the paper reported, what this code gets", "",
              f"Written by `{PROG}` from the logs under `runs/` that `python -m reproduce.run_grid` produces; "
@@ -592,10 +626,15 @@ def main(argv=None) -> int:
     root = Path(args.root)
     if not (root / "runs").is_dir():
         parser.error(f"no runs/ folder under --root {root}: run python -m reproduce.run_grid there first")
-    text = build_report(root, Path(args.figures))
-    path = root / args.output
-    path.with_name(path.name + ".tmp").write_text(text)
-    path.with_name(path.name + ".tmp").replace(path)
+    try:
+        path = check_output_path(root / args.output)
+        if (root / args.figures).exists() and not (root / args.figures).is_dir():
+            raise RunError(f"--figures {root / args.figures} is a file, not a folder")
+        text = build_report(root, Path(args.figures))
+        write_atomic(path, lambda handle: handle.write(text.encode()))
+    except (ReportError, RunError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
     print(f"wrote {path} and {root / args.figures}/*.png")
     return 0
 

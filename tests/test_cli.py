@@ -6,34 +6,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
-import run_seqmnist
-from conftest import REPO
-
-SMALL = ["--train-subset", "2048", "--test-subset", "256", "--threads", "1"]
+from conftest import REPO, SMALL, expect_error, run_cli
 
 
-def run_cli(capsys, *argv):
-    try:
-        code = run_seqmnist.main([str(a) for a in argv])
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, mnist_root):
-    """A 2-epoch row-wise ModifiedLSTMCell run, tested at T = 8 and 32."""
-    directory = tmp_path_factory.mktemp("run")
-    common = ["--checkpoint-dir", directory, "--data-dir", mnist_root, *SMALL]
-    assert run_seqmnist.main([str(a) for a in ["--mode", "train", "--end-epoch", "2", *common]]) == 0
-    assert run_seqmnist.main([str(a) for a in ["--mode", "test", "--n-timestep", "8", "32", *common]]) == 0
-    return directory
 
 
 def test_hard_reset_results_go_to_their_own_file(run_copy, capsys, mnist_root):
@@ -95,25 +74,6 @@ def test_killed_then_resumed_run_ends_with_the_same_weights(tmp_path, mnist_root
     assert all(torch.equal(a["model"][key], b["model"][key]) for key in a["model"])
     assert [(e["train_loss"], e["test_accuracy"]) for e in a["history"]] == \
         [(e["train_loss"], e["test_accuracy"]) for e in b["history"]]
-
-
-def snapshot(directory: Path) -> dict:
-    return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
-
-
-@pytest.fixture
-def run_copy(trained, tmp_path):
-    directory = tmp_path / "copy"
-    shutil.copytree(trained, directory)
-    return directory
-
-
-def expect_error(capsys, directory, message, *argv):
-    before = snapshot(directory)
-    code, out, err = run_cli(capsys, "--checkpoint-dir", directory, *SMALL, *argv)
-    assert code == 2, (out, err)
-    assert len(err.strip().splitlines()) == 1 and message in err, err
-    assert snapshot(directory) == before
 
 
 def test_missing_checkpoint(capsys, tmp_path):

@@ -181,3 +181,19 @@ def test_two_groups_keep_their_rates_across_a_resume(tmp_path):
     state = torch.load(tmp_path / "ck/checkpoint_last.pt", map_location="cpu", weights_only=True)
     rates = [group["lr"] for group in state["last_optimizer_state"]["param_groups"]]
     assert rates == [0.2, 0.02] and state["extra_state"]["train_iterator"]["epoch"] == 3  # next epoch to run
+
+
+@pytest.mark.parametrize("cell_type", ["default", "modified"])
+def test_uniform_init_keeps_the_forget_bias(cell_type):
+    from fairseq_custom_modules.recurrent import build_cell
+    from hybrid_lstm.cells import gate_blocks
+
+    torch.manual_seed(0)
+    cell = build_cell(cell_type, 6, 5, "uniform")
+    weights = [p for name, p in cell.named_parameters() if name.startswith("weight")]
+    biases = [p for name, p in cell.named_parameters() if name.startswith("bias")]
+    assert all(w.abs().max() <= 0.1 and w.std() > 0.03 for w in weights)
+    total = sum(biases)
+    blocks = gate_blocks(total)
+    assert torch.equal(blocks["f"], torch.ones(5))
+    assert all(torch.equal(blocks[g], torch.zeros(5)) for g in ("i", "g", "o"))

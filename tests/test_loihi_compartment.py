@@ -1,4 +1,4 @@
-"""Golden vectors of ../shared/LOIHI.md section 3 (Lava's TestLIFProcessModelsFixed), one test
+"""Golden vectors of docs/loihi.md (Lava's TestLIFProcessModelsFixed), one test
 each, and the fixed-point edges of the compartment and synapse model."""
 import pytest
 import torch
