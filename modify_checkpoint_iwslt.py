@@ -3,7 +3,7 @@
     python modify_checkpoint_iwslt.py --src-path DIR/checkpoint_best.pt --des-path DIR/checkpoint_best_modified.pt
 
 Layer 0 of the encoder and of the decoder (the model's only LSTM layers) are converted with
-hybrid_lstm.convert_weights (integer per-gate weights and biases, METHOD.md section 3); they
+hybrid_lstm.convert_weights (integer per-gate weights and biases, docs/method.md, "Conversion"); they
 are written beside the float weights as <layer>.converted_weight / converted_bias, and the
 checkpoint's model configuration gets converted = True. Generate with the hybrid by adding
     --model-overrides "{'hybrid_timesteps': T}"

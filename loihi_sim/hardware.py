@@ -38,7 +38,7 @@ class CoreLimits:
 @dataclass(frozen=True)
 class EventCosts:
     """Energy (pJ) and time (ns) per event. Hops cost energy only: the latency model is the
-    barrier plus the slowest core's work per time-step (LOIHI.md section 4)."""
+    barrier plus the slowest core's work per time-step (docs/loihi.md)."""
 
     name: str
     synaptic_op_pj: float

@@ -19,7 +19,10 @@ CELLS = ("ModifiedLSTMCell", "BaselineLSTMCell")
 # convertible cell gets two more
 ROWWISE_SEEDS = {"ModifiedLSTMCell": (0, 1, 2, 3, 4), "BaselineLSTMCell": (0, 1, 2)}
 ROWWISE_EPOCHS = 50  # the paper's schedule
-ROWWISE_T = (16, 32, 64, 128)
+ROWWISE_T = (16, 32, 64, 128)  # the paper's
+# tested: the paper's T and two lower ones, with both initial potentials (beyond the paper)
+ROWWISE_TEST_T = (4, 8) + ROWWISE_T
+INITIAL_POTENTIALS = ("one", "half")
 
 # the paper's schedule; a second seed of the convertible cell, trained last
 PIXELWISE_SEEDS = {"ModifiedLSTMCell": (0, 1), "BaselineLSTMCell": (0,)}
@@ -91,20 +94,24 @@ def seqmnist_folder(task: str, cell: str, seed: int) -> Path:
     return SEQMNIST / f"{task}-{cell}-seed{seed}"
 
 
-def seqmnist_run(task: str, cell: str, seed: int, epochs: int, timesteps, test_subset=None) -> Run:
+def seqmnist_run(task: str, cell: str, seed: int, epochs: int, timesteps, potentials=("one",)) -> Run:
+    """Train, then test the ANN and (ModifiedLSTMCell) its hybrid at each T, once per initial potential."""
     folder = seqmnist_folder(task, cell, seed)
     input_size = {"rowwise": 28, "pixelwise": 1}[task]
     common = ("--checkpoint-dir", str(folder), "--threads", "{threads}")
-    test = ("run_seqmnist.py", "--mode", "test", *common)
-    if cell == "ModifiedLSTMCell":
-        test += ("--n-timestep", *map(str, timesteps))
-    if test_subset:
-        test += ("--test-subset", str(test_subset))
-    return Run(f"{task}-{cell}-seed{seed}", task, folder, (
-        Step("train", ("run_seqmnist.py", *common, "--input-size", str(input_size), "--lstm-cell-class", cell,
-                       "--seed", str(seed), "--end-epoch", str(epochs)), trained(folder, epochs)),
-        Step("test", test, exists(folder / "test_results.json")),
-    ))
+    steps = [Step("train", ("run_seqmnist.py", *common, "--input-size", str(input_size), "--lstm-cell-class", cell,
+                            "--seed", str(seed), "--end-epoch", str(epochs)), trained(folder, epochs))]
+    for potential in potentials if cell == "ModifiedLSTMCell" else ("one",):
+        test = ("run_seqmnist.py", "--mode", "test", *common)
+        if cell == "ModifiedLSTMCell":
+            test += ("--n-timestep", *map(str, timesteps))
+        name = "test"
+        if potential != "one":
+            test += ("--initial-potential", potential)
+            name += f"-{potential}"
+        results = "test_results.json" if potential == "one" else f"test_results_{potential}.json"
+        steps.append(Step(name, test, exists(folder / results)))
+    return Run(f"{task}-{cell}-seed{seed}", task, folder, tuple(steps))
 
 
 def chip_runs() -> list:
@@ -163,7 +170,7 @@ def experiment_grid() -> list:
     """All runs, longest first (so that --jobs 2 keeps both workers busy to the end)."""
     runs = [seqmnist_run("pixelwise", cell, seed, PIXELWISE_EPOCHS, PIXELWISE_T)
             for seed in (0, 1) for cell in CELLS if seed in PIXELWISE_SEEDS[cell]]
-    runs += [seqmnist_run("rowwise", cell, seed, ROWWISE_EPOCHS, ROWWISE_T)
+    runs += [seqmnist_run("rowwise", cell, seed, ROWWISE_EPOCHS, ROWWISE_TEST_T, INITIAL_POTENTIALS)
              for cell in CELLS for seed in ROWWISE_SEEDS[cell]]
     runs += chip_runs()
     runs.append(translation_run())

@@ -1,4 +1,4 @@
-"""The published numbers (METHOD.md section 7; averages over seeds, as the paper gives them)."""
+"""The published numbers (docs/method.md, "Published numbers"; averages over seeds, as the paper gives them)."""
 
 ROWWISE_HYBRID = {16: 92.89, 32: 98.37, 64: 98.74, 128: 98.81}
 ROWWISE_ANN = {"ModifiedLSTMCell": 98.95, "BaselineLSTMCell": 98.97}

@@ -155,3 +155,12 @@ def test_reference_simulation_gives_the_same_results(run_copy, capsys, mnist_roo
     assert [h["simulation"] for h in reference["hybrid"]] == ["reference", "reference"]
     for a, b in zip(fast["hybrid"], reference["hybrid"]):
         assert (a["accuracy"], a["spike_totals"]) == (b["accuracy"], b["spike_totals"])
+
+
+def test_best_checkpoint_is_the_best_test_epoch(trained):
+    """The authors' selection: checkpoint_best.pt is the epoch with the highest test accuracy."""
+    best = torch.load(trained / "checkpoint_best.pt", weights_only=True)
+    history = json.loads((trained / "history.json").read_text())["history"]
+    top = max(history, key=lambda epoch: epoch["test_accuracy"])
+    assert best["selected_on"] == "test" and best["epochs_done"] == top["epoch"]
+    assert best["accuracy"] == top["test_accuracy"]

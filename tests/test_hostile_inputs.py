@@ -391,3 +391,24 @@ def test_interrupted_training_says_it_resumes_from_the_last_saved_update(tmp_pat
     process.send_signal(2)  # Ctrl-C
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130 and "resume from the last saved update" in err
+
+
+def test_mnist_message_names_what_failed(tmp_path, mnist_root, monkeypatch, capsys):
+    """Files present: torchvision only reads them, so a failure is not a failed download."""
+    from torchvision.datasets import MNIST
+
+    shutil.copytree(Path(mnist_root) / "MNIST", tmp_path / "MNIST")
+    calls = []
+
+    def unreadable(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("Dataset not found or corrupted.")
+        return original(self, *args, **kwargs)
+
+    original = MNIST.__init__
+    monkeypatch.setattr(MNIST, "__init__", unreadable)
+    images, _ = data.load_mnist(tmp_path, train=False)
+    err = capsys.readouterr().err
+    assert images.shape == (10000, 28, 28)
+    assert "torchvision could not read MNIST" in err and "download failed" not in err

@@ -38,7 +38,7 @@ def test_hybrid_classifier_approaches_ann_as_t_grows():
 
 
 def test_hybrid_classifier_clamps_the_cell_state_like_the_ann():
-    """c is clamped to [-1, 1] after every LSTM step in the hybrid too (METHOD.md section 5)."""
+    """c is clamped to [-1, 1] after every LSTM step in the hybrid too (docs/method.md, "Sequential MNIST")."""
     torch.manual_seed(4)
     model = SequenceClassifier("ModifiedLSTMCell", 28, 64).eval()
     with torch.no_grad():

@@ -71,3 +71,17 @@ def test_classifier_gradients_match_the_stepped_model(cell_class):
 def test_lstm_layer_rejects_other_cells():
     with pytest.raises(TypeError, match="BaselineLSTMCell or ModifiedLSTMCell"):
         lstm_layer(torch.nn.LSTMCell(3, 4), torch.zeros(1, 2, 3), (torch.zeros(1, 4), torch.zeros(1, 4)))
+
+
+def test_parameters_are_clamped_after_every_optimizer_step():
+    """Every weight and bias stays in [-1, 1] after each update (the paper's clamp), even with a
+    learning rate that would throw them far out."""
+    from hybrid_lstm import training
+
+    torch.manual_seed(0)
+    model = SequenceClassifier("ModifiedLSTMCell", 4, 8)
+    optimizer = torch.optim.SGD(model.parameters(), lr=50.0)
+    inputs, labels = torch.rand(32, 6, 4), torch.randint(0, 10, (32,))
+    training.train_epoch(model, optimizer, inputs, labels, 8, grad_clip=1e9, seed=0)
+    values = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert values.abs().max() == 1.0 and (values.abs() == 1.0).sum() > 10
