@@ -11,10 +11,10 @@ from .compartment import CompartmentParams, DenseSynapses, OverflowMonitor
 from .emulator import EmulatedHybridCell, EventCounts, LoihiLayerEmulator
 from .energy import cpu_cost, loihi_cost
 from .hardware import PRESETS, CoreLimits, EventCosts
-from .mapping import HybridLayerNetwork, MappingError, allocate
+from .mapping import CHIP_RESETS, HybridLayerNetwork, MappingError, allocate
 
 __all__ = [
     "CompartmentParams", "DenseSynapses", "OverflowMonitor", "EmulatedHybridCell", "EventCounts",
     "LoihiLayerEmulator", "cpu_cost", "loihi_cost", "PRESETS", "CoreLimits", "EventCosts", "HybridLayerNetwork",
-    "MappingError", "allocate",
+    "MappingError", "allocate", "CHIP_RESETS",
 ]

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from hybrid_lstm.data import DataError, load_sequences
-from hybrid_lstm.neurons import RESET_MODES
+from hybrid_lstm.neurons import INITIAL_POTENTIALS
 from hybrid_lstm.training import (
     RunError, check_output_path, evaluate, host_description, load_checkpoint, model_from_checkpoint, timed,
     write_json_atomic,
@@ -28,6 +28,7 @@ from hybrid_lstm.training import (
 from .emulator import DELAYS, EmulatedHybridCell, EventCounts
 from .energy import CPU_ACTIVE_POWER_W, HOST_OPS_PER_S, HOST_POWER_W, PAPER_ENERGY_RATIO, as_dict, cpu_cost, loihi_cost
 from .hardware import PRESETS, CoreLimits
+from .mapping import CHIP_RESETS
 
 PROG = "python -m loihi_sim.benchmark"
 
@@ -46,7 +47,10 @@ def parse_args(argv=None):
     parser.add_argument("--data-dir", default="data", help="MNIST root (default %(default)s)")
     parser.add_argument("--n-timestep", type=positive_int, nargs="+", default=[16, 32, 64, 128], metavar="T")
     parser.add_argument("--test-subset", type=positive_int, help="the first N test images only (quick runs)")
-    parser.add_argument("--reset", choices=RESET_MODES, default="hard", help="chip reset (default %(default)s: Loihi's)")
+    parser.add_argument("--reset", choices=CHIP_RESETS, default="hard",
+                        help="chip reset realisation (loihi_sim/mapping.py; default %(default)s: Loihi's)")
+    parser.add_argument("--initial-potential", choices=INITIAL_POTENTIALS, default="one",
+                        help="every neuron's potential at each LSTM step's start: one (the paper) or half (theta / 2)")
     parser.add_argument("--delay", type=int, choices=DELAYS, default=1,
                         help="synaptic delay in time-steps (default %(default)s: Loihi's)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="davies2018", help="energy/time per event table")
@@ -71,7 +75,8 @@ def parse_args(argv=None):
 def emulated_model(model: nn.Module, n_timestep: int, args) -> nn.Module:
     chip = copy.deepcopy(model)
     chip.cells = nn.ModuleList(
-        EmulatedHybridCell(cell, n_timestep, args.reset, args.delay, args.overflow, CoreLimits(), PRESETS[args.preset])
+        EmulatedHybridCell(cell, n_timestep, args.reset, args.delay, args.overflow, CoreLimits(), PRESETS[args.preset],
+                           args.initial_potential)
         for cell in model.cells)
     return chip
 
@@ -102,7 +107,8 @@ def run(args) -> dict:
     costs = PRESETS[args.preset]
     results = []
     for n_timestep in args.n_timestep:
-        hybrid_accuracy, hybrid_s = timed(evaluate, model.to_hybrid(n_timestep), inputs, labels, args.batch_size,
+        hybrid = model.to_hybrid(n_timestep, initial_potential=args.initial_potential)
+        hybrid_accuracy, hybrid_s = timed(evaluate, hybrid, inputs, labels, args.batch_size,
                                           f"hybrid T={n_timestep}")
         chip = emulated_model(model, n_timestep, args)
         chip_accuracy, chip_s = timed(evaluate, chip, inputs, labels, args.batch_size, f"Loihi T={n_timestep}")
@@ -132,12 +138,14 @@ def run(args) -> dict:
              f"{r['energy_ratio_cpu_over_loihi']:.1f}x", f"{PAPER_ENERGY_RATIO}x"] for r in results]
     print(format_table(["T", "ANN %", "hybrid %", "chip %", "cores", "Loihi ms", "Loihi uJ", "static uJ",
                         "CPU ms", "CPU uJ", "CPU/Loihi", "paper"], rows))
-    print(f"(chip: {args.reset} reset, delay {args.delay}; energies per inference, active = above idle; "
+    print(f"(chip: {args.reset} reset, delay {args.delay}, initial potential {args.initial_potential}; "
+          "energies per inference, active = above idle; "
           f"preset {args.preset}; host {args.host_power_w:g} W at {args.host_ops_per_second:g} ops/s assumed; "
           f"CPU energy {cpu.energy_source})")
     return {
         "command": args.command, "checkpoint": str(path), "config": config, "test_samples": len(inputs),
-        "chip": {"reset": args.reset, "delay": args.delay, "preset": args.preset, "overflow": args.overflow},
+        "chip": {"reset": args.reset, "delay": args.delay, "preset": args.preset, "overflow": args.overflow,
+                 "initial_potential": args.initial_potential},
         "assumptions": {"host_power_w": args.host_power_w, "host_ops_per_second": args.host_ops_per_second,
                         "cpu_active_power_w": args.cpu_active_power_w,
                         "synaptic_memory": "dense, 8-bit weights packed in 64-bit words, no header"},
@@ -155,7 +163,8 @@ def check_settings(args) -> Path:
         if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
             raise RunError(f"{flag} must be a {'non-negative' if allow_zero else 'positive'} number, got {value:g}")
     output = Path(args.output) if args.output else \
-        Path(args.checkpoint_dir) / f"loihi_benchmark_{args.reset}_delay{args.delay}.json"
+        Path(args.checkpoint_dir) / (f"loihi_benchmark_{args.reset}_delay{args.delay}"
+                                     + ("_half" if args.initial_potential == "half" else "") + ".json")
     return check_output_path(output)
 
 

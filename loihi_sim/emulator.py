@@ -2,11 +2,15 @@
 
 Per LSTM step (u = [x_t ; h_{t-1}], a batch of independent samples):
   host: q = round(2048 u); bias |q| to encoder+ (q > 0) or encoder- (q < 0); every
-        compartment to u = 0, v = 1 (hybrid_lstm's initial potential); no spike in flight.
+        compartment to u = 0, v = V0 (hybrid_lstm's initial potential: 1, or theta / 2 with
+        initial_potential "half"; the host writes v at every LSTM step either way); no spike
+        in flight.
   T chip time-steps: the encoder compartments integrate their bias and spike; their spikes
         reach the gate compartments `delay` steps later (1 on the chip, 0 in the paper's
         simulation: spikes of the last `delay` steps are lost at the LSTM step's end);
-        gate compartments integrate and spike; reset hard (chip) or soft (paper).
+        gate compartments integrate and spike; reset as one of mapping.CHIP_RESETS (the
+        chip's hard reset, the paper's soft reset, or the soft reset realised with feedback
+        synapses, whose spike counts equal the soft reset's: proof in mapping.py).
   host: reads the gate spike counters; the analog part runs in float as in hybrid_lstm.
 With reset="soft" and delay=0 the spike counts equal hybrid_lstm.simulate_gates bit for bit.
 
@@ -22,17 +26,31 @@ import torch
 from torch import nn
 
 from hybrid_lstm.cells import zero_state
-from hybrid_lstm.conversion import ENCODER_THRESHOLD, convert_cell
+from hybrid_lstm.conversion import ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD, convert_cell
 from hybrid_lstm.hybrid import analog_step
-from hybrid_lstm.neurons import SignedInputEncoder, check_reset, start_potential
+from hybrid_lstm.neurons import SignedInputEncoder, check_initial_potential, start_potential
 from hybrid_lstm.spikes import GateSpikeCounts, SpikeRecord
 
-from .compartment import OverflowMonitor, integrate, split_bias
+from .compartment import DenseSynapses, OverflowMonitor, integrate, split_bias
+from .hardware import SYNAPSE_INPUT_SHIFT
 from .hardware import CoreLimits, EventCosts, PRESETS
-from .mapping import Allocation, HybridLayerNetwork, allocate
+from .mapping import Allocation, HybridLayerNetwork, allocate, check_chip_reset
 
 DELAYS = (0, 1)
-INITIAL_POTENTIAL = start_potential(ENCODER_THRESHOLD, "one")  # the paper's V0 = 1, every neuron
+FEEDBACK_WEIGHT = 128  # |w| of a soft-feedback synapse; its weight_exp makes it theta exactly
+
+
+def feedback_synapses(size: int, theta: int, pairs: bool) -> DenseSynapses:
+    """soft-feedback synapses of one population of `size` compartments with threshold theta (a
+    power of two, at least 128): weight -128 from each spiker to its own integrator and, for g
+    pairs (the g+ block, then the g- block), +128 to its partner's; weight_exp =
+    log2(theta / 128) - 6, so the effective weights are -theta and +theta exactly."""
+    exponent = (theta // FEEDBACK_WEIGHT).bit_length() - 1 - SYNAPSE_INPUT_SHIFT
+    if FEEDBACK_WEIGHT << (exponent + SYNAPSE_INPUT_SHIFT) != theta:
+        raise ValueError(f"a threshold of {theta} is not 128 times a power of two")
+    eye = torch.eye(size // 2 if pairs else size, dtype=torch.long)
+    weight = -eye if not pairs else torch.cat([torch.cat([-eye, eye], 1), torch.cat([eye, -eye], 1)])
+    return DenseSynapses(FEEDBACK_WEIGHT * weight, exponent)
 
 
 @dataclass
@@ -67,11 +85,21 @@ class LoihiLayerEmulator:
     """Runs one mapped layer: call run(u) once per LSTM step."""
 
     def __init__(self, network: HybridLayerNetwork, allocation: Allocation, n_timestep: int, reset: str = "hard",
-                 delay: int = 1, monitor: OverflowMonitor = None, costs: EventCosts = PRESETS["davies2018"]):
+                 delay: int = 1, monitor: OverflowMonitor = None, costs: EventCosts = PRESETS["davies2018"],
+                 initial_potential: str = "one"):
         if delay not in DELAYS:
             raise ValueError(f"delay must be one of {DELAYS}, got {delay!r}")
         self.network, self.allocation = network, allocation
-        self.n_timestep, self.reset, self.delay = int(n_timestep), check_reset(reset), delay
+        self.n_timestep, self.reset, self.delay = int(n_timestep), check_chip_reset(reset), delay
+        self.feedback = self.reset == "soft-feedback"
+        hidden, potential = network.hidden_size, check_initial_potential(initial_potential)
+        self.encoder_v0 = start_potential(ENCODER_THRESHOLD, potential)
+        self.gate_v0 = torch.tensor([start_potential(SIGMOID_THRESHOLD, potential)] * 3 * hidden
+                                    + [start_potential(TANH_THRESHOLD, potential)] * 2 * hidden)
+        if self.feedback:
+            self.encoder_feedback = feedback_synapses(network.encoder_compartments, ENCODER_THRESHOLD, False)
+            self.sigmoid_feedback = feedback_synapses(3 * hidden, SIGMOID_THRESHOLD, False)
+            self.tanh_feedback = feedback_synapses(2 * hidden, TANH_THRESHOLD, True)
         self.monitor = monitor or OverflowMonitor()
         self.costs = costs
         self.events = EventCounts()
@@ -94,8 +122,12 @@ class LoihiLayerEmulator:
         self.messages_per_spike = len(gate_cores)
 
     def _reset(self, v, spikes, threshold, pair: bool):
-        """Soft: v -= theta (a g pair moves theta across); hard: v = 0 (both of a pair)."""
-        if not pair:
+        """Soft: v -= theta (a g pair moves theta across); hard: v = 0 (both of a pair, or
+        hard-independent: each compartment alone); soft-feedback: none (the feedback synapses
+        act at the next step)."""
+        if self.feedback:
+            return v
+        if not pair or self.reset == "hard-independent":
             return v - threshold * spikes if self.reset == "soft" else v.masked_fill(spikes, 0)
         v_pos, v_neg = v.chunk(2, dim=1)
         p, n = spikes.chunk(2, dim=1)
@@ -119,22 +151,28 @@ class LoihiLayerEmulator:
         gate_bias = net.gate_params.bias.to(device)
 
         u_enc = torch.zeros(batch, net.encoder_compartments, dtype=torch.long, device=device)
-        v_enc = torch.full_like(u_enc, INITIAL_POTENTIAL)
+        v_enc = torch.full_like(u_enc, self.encoder_v0)
         u_gate = torch.zeros(batch, net.gate_compartments, dtype=torch.long, device=device)
-        v_gate = torch.full_like(u_gate, INITIAL_POTENTIAL)
+        v_gate = self.gate_v0.to(device).expand(batch, -1).clone()
         in_flight = torch.zeros_like(u_enc, dtype=torch.bool)
+        last_encoder_spikes = torch.zeros_like(in_flight)
+        last_gate_spikes = torch.zeros_like(u_gate, dtype=torch.bool)
         encoder_count = torch.zeros_like(u_enc)
         gate_count = torch.zeros_like(u_gate)
         split = 3 * hidden
         events = EventCounts(lstm_steps=batch, time_steps=batch * self.n_timestep)
         zero_input = torch.zeros_like(u_enc)
         for _ in range(self.n_timestep):
-            u_enc, v_enc = integrate(u_enc, v_enc, zero_input, net.encoder_params, self.monitor, bias=encoder_bias)
+            encoder_input = self.encoder_feedback.input(last_encoder_spikes) if self.feedback else zero_input
+            u_enc, v_enc = integrate(u_enc, v_enc, encoder_input, net.encoder_params, self.monitor, bias=encoder_bias)
             encoder_spikes = v_enc > encoder_threshold
             v_enc = self._reset(v_enc, encoder_spikes, encoder_threshold, pair=False)
             delivered = encoder_spikes if self.delay == 0 else in_flight
             in_flight = encoder_spikes
             synaptic_input = net.synapses.input(delivered)
+            if self.feedback:
+                synaptic_input += torch.cat([self.sigmoid_feedback.input(last_gate_spikes[:, :split]),
+                                             self.tanh_feedback.input(last_gate_spikes[:, split:])], dim=1)
             u_gate, v_gate = integrate(u_gate, v_gate, synaptic_input, net.gate_params, self.monitor, bias=gate_bias)
             gate_spikes = v_gate > gate_threshold
             v_gate = torch.cat([self._reset(v_gate[:, :split], gate_spikes[:, :split], gate_threshold[:split], False),
@@ -142,6 +180,7 @@ class LoihiLayerEmulator:
                                dim=1)
             encoder_count += encoder_spikes
             gate_count += gate_spikes
+            last_encoder_spikes, last_gate_spikes = encoder_spikes, gate_spikes
             self._count(events, delivered, encoder_spikes, gate_spikes, u_enc, v_enc, u_gate, v_gate)
 
         events.host_writes = batch * (net.fanin + 2 * (net.encoder_compartments + net.gate_compartments))
@@ -155,26 +194,38 @@ class LoihiLayerEmulator:
                                g_pos + g_neg)
 
     def _count(self, events, delivered, encoder_spikes, gate_spikes, u_enc, v_enc, u_gate, v_gate):
+        """This step's events. soft-feedback doubles every compartment (a spiker beside each
+        integrator, active when its integrator is) and adds, per spike, one feedback synaptic
+        op (two for a g spike: its own integrator and its partner's) and one core-local message."""
         costs = self.costs
+        copies = 2 if self.feedback else 1
+        split = 3 * self.network.hidden_size
         delivered_count = delivered.sum(1).double()
         events.synaptic_ops += int(delivered_count.sum()) * self.fanout
         active_enc = (u_enc != 0) | (v_enc != 0)
         active_gate = (u_gate != 0) | (v_gate != 0)
         active = int(active_enc.sum() + active_gate.sum())
-        events.active_updates += active
-        events.inactive_updates += active_enc.numel() + active_gate.numel() - active
+        events.active_updates += copies * active
+        events.inactive_updates += copies * (active_enc.numel() + active_gate.numel() - active)
         events.spikes += int(encoder_spikes.sum() + gate_spikes.sum())
         sent = encoder_spikes.double()
         events.spike_messages += int(sent.sum()) * self.messages_per_spike
         events.hops_east_west += int((sent @ self.hops_ew).sum())
         events.hops_north_south += int((sent @ self.hops_ns).sum())
+        feedback_ops_per_core = 0.0
+        if self.feedback:
+            gate_feedback = gate_spikes.double()
+            gate_feedback[:, split:] *= 2  # a g spike reaches both integrators of its pair
+            events.synaptic_ops += int(sent.sum() + gate_feedback.sum())
+            events.spike_messages += int(encoder_spikes.sum() + gate_spikes.sum())
+            feedback_ops_per_core = gate_feedback @ self.gate_onehot + sent @ self.encoder_onehot
         # per-core time of this step, per sample: updates, synaptic ops, spikes and messages out
         active_per_core = active_gate.double() @ self.gate_onehot + active_enc.double() @ self.encoder_onehot
         total_per_core = self.gate_onehot.sum(0) + self.encoder_onehot.sum(0)
         spikes_per_core = gate_spikes.double() @ self.gate_onehot + sent @ self.encoder_onehot
-        time_ns = (active_per_core * costs.update_active_ns
-                   + (total_per_core - active_per_core) * costs.update_inactive_ns
-                   + delivered_count[:, None] * self.fanout_per_core * costs.synaptic_op_ns
+        time_ns = (copies * active_per_core * costs.update_active_ns
+                   + copies * (total_per_core - active_per_core) * costs.update_inactive_ns
+                   + (delivered_count[:, None] * self.fanout_per_core + feedback_ops_per_core) * costs.synaptic_op_ns
                    + spikes_per_core * costs.spike_extra_ns
                    + (sent @ self.encoder_onehot) * self.messages_per_spike * costs.spike_out_ns)
         events.core_time_ns += float(time_ns.max(dim=1).values.sum())
@@ -184,12 +235,14 @@ class EmulatedHybridCell(nn.Module):
     """Drop-in cell like hybrid_lstm.HybridLSTMCell whose gates run on the emulated chip."""
 
     def __init__(self, cell: nn.Module, n_timestep: int, reset: str = "hard", delay: int = 1,
-                 overflow: str = "count", limits: CoreLimits = CoreLimits(), costs: EventCosts = PRESETS["davies2018"]):
+                 overflow: str = "count", limits: CoreLimits = CoreLimits(), costs: EventCosts = PRESETS["davies2018"],
+                 initial_potential: str = "one"):
         super().__init__()
         monitor = OverflowMonitor(overflow)
         self.network = HybridLayerNetwork.from_converted(convert_cell(cell), cell.input_size, monitor)
-        self.allocation = allocate(self.network, limits)
-        self.emulator = LoihiLayerEmulator(self.network, self.allocation, n_timestep, reset, delay, monitor, costs)
+        self.allocation = allocate(self.network, limits, reset)
+        self.emulator = LoihiLayerEmulator(self.network, self.allocation, n_timestep, reset, delay, monitor, costs,
+                                           initial_potential)
         self.input_size, self.hidden_size, self.n_timestep = cell.input_size, cell.hidden_size, int(n_timestep)
         self.spike_record = SpikeRecord()
 

@@ -20,6 +20,26 @@ w * 2^(6 + weight_exp) is W^ itself. The analog part (c, h, the classifier) runs
 host (the chip's embedded x86 cores), which also writes the encoder biases and re-initialises
 every compartment (u = 0, v = 1) at the start of each LSTM step.
 
+Reset realisations (CHIP_RESETS; the emulator runs each):
+    hard              Loihi's own reset, v = 0. The g pair's shared reset (both to 0 when either
+                      fires) needs a multi-compartment neuron (Davies et al. 2018 describe
+                      dendritic trees of compartments; the exact join semantics are not public).
+    hard-independent  g+ and g- reset alone, each to 0 when it fires: plain compartments only.
+    soft              the paper's soft reset as if a compartment could subtract its threshold;
+                      Loihi 1 cannot (its compartments reset to 0), so this is the paper's
+                      arithmetic at a hard-reset compartment's cost, an idealisation.
+    soft-feedback     the soft reset realised: every neuron is an integrator compartment that
+                      never fires (its vth above any reachable v; dv = 0, so v integrates
+                      exactly) and a spiking compartment that reads the integrator's v through
+                      a dendritic join in the same time-step (Davies et al. 2018) and fires when
+                      it exceeds theta; a feedback synapse of weight -theta from the spiker to
+                      its integrator (for a g neuron: -theta to its own, +theta to its partner's)
+                      arrives one step later (the chip's synaptic delay), so
+                          v(t + 1) = v(t) + I(t + 1) + b - theta s(t),
+                      which is the soft reset exactly. Costs: twice the compartments, one
+                      feedback axon and synaptic op per spike (two for a g spike), one
+                      core-local spike message per spike.
+
 Allocation: gate compartments are packed onto cores in order (a g+/g- pair never split),
 each core within 1,024 compartments, 4,096 input axons (every gate core receives all 2F
 encoder axons) and 128 KiB of synaptic memory; dense synapses of one input axon into a core
@@ -38,6 +58,18 @@ from .compartment import CompartmentParams, DenseSynapses, OverflowMonitor, spli
 from .hardware import DECAY_UNITY, SYNAPSE_INPUT_SHIFT, THRESHOLD_SHIFT, WEIGHT_BITS, CoreLimits
 
 GATE_POPULATIONS = ("i", "f", "o", "g+", "g-")
+CHIP_RESETS = ("hard", "hard-independent", "soft", "soft-feedback")
+
+
+def check_chip_reset(reset: str) -> str:
+    if reset not in CHIP_RESETS:
+        raise ValueError(f"reset must be one of {CHIP_RESETS}, got {reset!r}")
+    return reset
+
+
+def compartments_per_neuron(reset: str) -> int:
+    """2 where a neuron is an integrator and a spiker (soft-feedback), else 1."""
+    return 2 if check_chip_reset(reset) == "soft-feedback" else 1
 WEIGHT_EXP = -SYNAPSE_INPUT_SHIFT  # effective weight = w
 
 
@@ -136,43 +168,63 @@ def synaptic_bytes(input_axons: int, targets: int, limits: CoreLimits) -> int:
     return input_axons * words_per_axon * limits.synaptic_word_bits // 8
 
 
-def allocate(network: HybridLayerNetwork, limits: CoreLimits = CoreLimits()) -> Allocation:
-    """Pack the gate compartments, then the encoder compartments, onto cores (module doc)."""
+def feedback_bytes(spikers: int, limits: CoreLimits) -> int:
+    """soft-feedback: one axon per spiker into its core, one 64-bit word of synapses each."""
+    return spikers * limits.synaptic_word_bits // 8
+
+
+def allocate(network: HybridLayerNetwork, limits: CoreLimits = CoreLimits(), reset: str = "hard") -> Allocation:
+    """Pack the gate compartments, then the encoder compartments, onto cores (module doc).
+    With soft-feedback every neuron takes two compartments and feeds one axon back into its core."""
+    per_neuron = compartments_per_neuron(reset)
     inputs = network.encoder_compartments
     if inputs > limits.input_axons:
         raise MappingError(f"every gate core needs {inputs} input axons (2 x (D + H)); a core has "
                            f"{limits.input_axons} input axons")
     hidden = network.hidden_size
     atoms = [1] * 3 * hidden + [2] * hidden  # i, f, o units; g+/g- pairs
+
+    def memory(neurons: int) -> int:
+        return synaptic_bytes(inputs, neurons, limits) + (feedback_bytes(neurons, limits) if per_neuron == 2 else 0)
+
+    def axons(neurons: int) -> int:
+        return inputs + (neurons if per_neuron == 2 else 0)
+
     cores, gate_core, load = [], [], 0
     for size in atoms:
-        fits = load + size <= limits.compartments and \
-            synaptic_bytes(inputs, load + size, limits) <= limits.synaptic_memory_bytes
+        fits = (load + size) * per_neuron <= limits.compartments and \
+            memory(load + size) <= limits.synaptic_memory_bytes and axons(load + size) <= limits.input_axons
         if load == 0 or not fits:
-            if size > limits.compartments:
-                raise MappingError(f"a g neuron needs {size} compartments; a core has {limits.compartments}")
-            if synaptic_bytes(inputs, size, limits) > limits.synaptic_memory_bytes:
-                raise MappingError(f"{size} gate compartment(s) with {inputs} dense input axons need "
-                                   f"{synaptic_bytes(inputs, size, limits)} bytes of synaptic memory; a core has "
+            if size * per_neuron > limits.compartments:
+                raise MappingError(f"a g neuron needs {size * per_neuron} compartments; a core has {limits.compartments}")
+            if memory(size) > limits.synaptic_memory_bytes:
+                raise MappingError(f"{size} gate neuron(s) with {inputs} dense input axons need "
+                                   f"{memory(size)} bytes of synaptic memory; a core has "
                                    f"{limits.synaptic_memory_bytes}")
+            if axons(size) > limits.input_axons:
+                raise MappingError(f"a gate core needs {axons(size)} input axons; a core has {limits.input_axons}")
             if load:
                 cores.append(load)
             load = 0
         gate_core += [len(cores)] * size
         load += size
     cores.append(load)
-    gate_cores = [Core("gates", n, inputs, 0, synaptic_bytes(inputs, n, limits)) for n in cores]
+    gate_cores = [Core("gates", n * per_neuron, axons(n), n if per_neuron == 2 else 0, memory(n)) for n in cores]
     # gate_core lists i, f, o then (g+, g-) pairs; the network orders g+ block then g- block
     order = gate_core[: 3 * hidden] + gate_core[3 * hidden:][0::2] + gate_core[3 * hidden:][1::2]
 
-    destinations = len(gate_cores)
+    destinations = len(gate_cores) + (1 if per_neuron == 2 else 0)  # + its own feedback axon
     if destinations > limits.output_axons:
         raise MappingError(f"an encoder compartment needs one output axon per gate core ({destinations}); "
                            f"a core has {limits.output_axons} output axons")
-    per_core = min(limits.compartments, limits.output_axons // destinations)
+    per_core = min(limits.compartments // per_neuron, limits.output_axons // destinations)
+    if per_neuron == 2:
+        per_core = min(per_core, limits.input_axons, limits.synaptic_memory_bytes // feedback_bytes(1, limits))
     encoder_cores, encoder_core = [], []
     for start in range(0, inputs, per_core):
         n = min(per_core, inputs - start)
         encoder_core += [len(gate_cores) + len(encoder_cores)] * n
-        encoder_cores.append(Core("encoder", n, 0, n * destinations, 0))
+        feedback = per_neuron == 2
+        encoder_cores.append(Core("encoder", n * per_neuron, n if feedback else 0, n * destinations,
+                                  feedback_bytes(n, limits) if feedback else 0))
     return Allocation(gate_cores + encoder_cores, torch.tensor(encoder_core), torch.tensor(order), limits)

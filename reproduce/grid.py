@@ -114,9 +114,15 @@ def seqmnist_run(task: str, cell: str, seed: int, epochs: int, timesteps, potent
     return Run(f"{task}-{cell}-seed{seed}", task, folder, tuple(steps))
 
 
+# loihi_sim on seed 0: (reset realisation, initial potential, test images: None = all 10,000); the
+# full-test-set run (about an hour on one core) last
+CHIP_CONFIGS = (("soft-feedback", "half", CHIP_TEST_SUBSET), ("soft-feedback", "one", CHIP_TEST_SUBSET),
+                ("soft", "one", CHIP_TEST_SUBSET), ("hard", "one", None))
+
+
 def chip_runs() -> list:
     """Beyond the paper, row-wise: Loihi's hard reset (hybrid_lstm, every seed, full test set)
-    and its one-step synaptic delay (loihi_sim, one seed, with both resets)."""
+    and the emulated chip (loihi_sim, one seed, one-step delay) for each reset realisation."""
     runs = []
     for seed in ROWWISE_SEEDS["ModifiedLSTMCell"]:
         folder = seqmnist_folder("rowwise", "ModifiedLSTMCell", seed)
@@ -125,12 +131,16 @@ def chip_runs() -> list:
                                           "--n-timestep", *map(str, ROWWISE_T)),
                       exists(folder / "test_results_hard.json"))]
         if seed == CHIP_SEED:
-            for reset, subset in (("hard", None), ("soft", CHIP_TEST_SUBSET)):
+            for reset, potential, subset in CHIP_CONFIGS:
                 argv = ("-m", "loihi_sim.benchmark", "--checkpoint-dir", str(folder), "--threads", "{threads}",
-                        "--reset", reset, "--delay", "1", "--n-timestep", *map(str, ROWWISE_T))
+                        "--reset", reset, "--delay", "1", "--n-timestep", *map(str, ROWWISE_TEST_T))
+                if potential != "one":
+                    argv += ("--initial-potential", potential)
                 if subset:
                     argv += ("--test-subset", str(subset))
-                steps.append(Step(f"loihi-{reset}-delay1", argv, exists(folder / f"loihi_benchmark_{reset}_delay1.json")))
+                suffix = "_half" if potential == "half" else ""
+                steps.append(Step(f"loihi-{reset}-delay1{suffix}", argv,
+                                  exists(folder / f"loihi_benchmark_{reset}_delay1{suffix}.json")))
         runs.append(Run(f"chip-rowwise-seed{seed}", "chip", folder, tuple(steps),
                         after=f"rowwise-ModifiedLSTMCell-seed{seed}"))
     return runs

@@ -14,18 +14,51 @@ from loihi_sim.hardware import PRESETS, CoreLimits
 from loihi_sim.mapping import HybridLayerNetwork, MappingError, allocate, synaptic_bytes
 
 
-@pytest.mark.parametrize("reset", ["soft", "hard"])
-@pytest.mark.parametrize("n_timestep", [1, 16, 50])
-def test_spike_counts_equal_hybrid_lstm_without_delay(reset, n_timestep):
-    cell = random_cell(28, 24)
+def chip_inputs():
     u = torch.rand(7, 28 + 24, generator=torch.Generator().manual_seed(1)) * 2 - 1
     u[0] = 0.0
     u[1, :4] = torch.tensor([1.0, -1.0, 0.5 / 2048, -0.999])
-    chip = EmulatedHybridCell(cell, n_timestep, reset=reset, delay=0, overflow="strict")
+    return u
+
+
+@pytest.mark.parametrize("initial_potential", ["one", "half"])
+@pytest.mark.parametrize("chip_reset, reset", [("soft", "soft"), ("hard", "hard"), ("soft-feedback", "soft")])
+@pytest.mark.parametrize("n_timestep", [1, 16, 50])
+def test_spike_counts_equal_hybrid_lstm_without_delay(chip_reset, reset, n_timestep, initial_potential):
+    """The soft reset realised with feedback synapses gives the soft reset's counts bit for bit."""
+    cell, u = random_cell(28, 24), chip_inputs()
+    chip = EmulatedHybridCell(cell, n_timestep, reset=chip_reset, delay=0, overflow="strict",
+                              initial_potential=initial_potential)
     emulated = chip.emulator.run(u)
-    reference = simulate_gates(u, convert_cell(cell), n_timestep, reset)
+    reference = simulate_gates(u, convert_cell(cell), n_timestep, reset, initial_potential)
     for name, expected, actual in zip(reference._fields, reference, emulated):
         assert torch.equal(actual, expected), name
+
+
+def test_soft_feedback_equals_soft_with_the_chips_delay():
+    cell, u = random_cell(28, 24), chip_inputs()
+    soft, feedback = (EmulatedHybridCell(cell, 40, reset, 1, "strict").emulator.run(u) for reset in ("soft", "soft-feedback"))
+    assert all(torch.equal(a, b) for a, b in zip(soft, feedback))
+
+
+def test_hard_independent_resets_each_g_compartment_alone():
+    """g+ driven above threshold and g- held below: both resets agree while only g+ fires;
+    the shared reset also zeroes g-, which then starts again from 0 instead of accumulating."""
+    weights = ConvertedWeights(torch.zeros(4, 2, dtype=torch.int32), torch.tensor([0, 0, 300, 0], dtype=torch.int32))
+    u = torch.zeros(1, 2)
+    counts = {reset: LoihiLayerEmulator(network_from(weights), allocate(network_from(weights)), 6, reset, 0).run(u)
+              for reset in ("hard", "hard-independent")}
+    # g+ = 1 + 300 t fires at t = 2 (601 > 512) and every second step after a reset: 3 spikes;
+    # g- = 1 - 300 t never fires either way: the net g count is the same, the reset rule differs only for g-
+    assert counts["hard"].g.tolist() == counts["hard-independent"].g.tolist() == [[3]]
+    weights = ConvertedWeights(torch.zeros(4, 2, dtype=torch.int32), torch.tensor([0, 0, -300, 0], dtype=torch.int32))
+    shared = LoihiLayerEmulator(network_from(weights), allocate(network_from(weights)), 6, "hard", 0).run(u)
+    alone = LoihiLayerEmulator(network_from(weights), allocate(network_from(weights)), 6, "hard-independent", 0).run(u)
+    assert shared.g.tolist() == alone.g.tolist() == [[-3]]
+
+
+def network_from(weights):
+    return HybridLayerNetwork.from_converted(weights, 1, OverflowMonitor("strict"))
 
 
 def test_classifier_on_the_chip_equals_the_hybrid_without_delay():
@@ -134,6 +167,44 @@ def test_energy_of_a_hand_counted_network():
     assert cost.static_j == pytest.approx(0.104 * cost.latency_s)
 
 
+def test_soft_feedback_events_of_a_hand_counted_network():
+    """The network of test_energy_of_a_hand_counted_network with the soft reset realised by
+    feedback synapses: every one of the 9 neurons is an integrator and a spiker (18
+    compartments: the gate core holds 10, the encoder core 8). Per step: the encoder+ of x
+    spikes (as with the soft reset: V = 2049, 2049 after the -2048 feedback arrives); 5
+    synaptic ops into the gates plus 1 feedback op; 9 active integrators and their 9
+    spikers; 1 message to the gate core plus 1 core-local feedback message."""
+    weights = ConvertedWeights(torch.zeros(4, 2, dtype=torch.int32), torch.tensor([500, 500, 0, 500], dtype=torch.int32))
+    net = network_from(weights)
+    allocation = allocate(net, reset="soft-feedback")
+    assert [(core.role, core.compartments) for core in allocation.cores] == [("gates", 10), ("encoder", 8)]
+    costs = PRESETS["davies2018"]
+    emulator = LoihiLayerEmulator(net, allocation, 2, reset="soft-feedback", delay=0, costs=costs)
+    counts = emulator.run(torch.tensor([[1.0, 0.0]]))
+    assert counts.encoder.tolist() == [[2, 0]] and counts.i.tolist() == [[0]]
+    events = emulator.events
+    assert (events.synaptic_ops, events.active_updates, events.inactive_updates, events.spikes,
+            events.spike_messages, events.hops_east_west) == (12, 36, 0, 2, 4, 0)
+    gate_ns = 10 * costs.update_active_ns + 5 * costs.synaptic_op_ns
+    encoder_ns = 8 * costs.update_active_ns + costs.synaptic_op_ns + costs.spike_out_ns
+    assert events.core_time_ns == pytest.approx(2 * max(gate_ns, encoder_ns))
+
+
+def test_soft_feedback_allocation_of_the_rowwise_network():
+    """Twice the compartments and one feedback axon and word per neuron: 640 gate neurons
+    (1,280 compartments) on 2 cores, 312 encoder neurons (624 compartments) on a third."""
+    allocation = allocate(network(28, 128), reset="soft-feedback")
+    gates = [core for core in allocation.cores if core.role == "gates"]
+    encoders = [core for core in allocation.cores if core.role == "encoder"]
+    assert sum(core.compartments for core in gates) == 2 * 640 and len(gates) == 2
+    assert [core.compartments for core in encoders] == [624]
+    limits = CoreLimits()
+    for core in gates:
+        neurons = core.compartments // 2
+        assert core.input_axons == 312 + neurons <= limits.input_axons
+        assert core.synaptic_bytes == synaptic_bytes(312, neurons, limits) + 8 * neurons <= limits.synaptic_memory_bytes
+
+
 def test_benchmark_command_end_to_end(tmp_path, mnist_root):
     """A tiny trained checkpoint through python -m loihi_sim.benchmark, JSON written."""
     import run_seqmnist
@@ -149,7 +220,8 @@ def test_benchmark_command_end_to_end(tmp_path, mnist_root):
     report = json.loads((run / "loihi_benchmark_hard_delay1.json").read_text())
     (row,) = report["results"]
     assert row["n_timestep"] == 8 and row["cores"] == 2 and row["loihi"]["active_j"] > 0
-    assert report["chip"] == {"reset": "hard", "delay": 1, "preset": "davies2018", "overflow": "count"}
+    assert report["chip"] == {"reset": "hard", "delay": 1, "preset": "davies2018", "overflow": "count",
+                              "initial_potential": "one"}
     assert benchmark.main(["--checkpoint-dir", str(run), "--input-size", "1", "--data-dir", mnist_root]) == 2
 
 
