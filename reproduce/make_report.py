@@ -362,6 +362,17 @@ def provenance(runs: list, wall_note: str = "") -> list:
         text += ("; hybrid test per T: " + ", ".join(f"T={t}: {minutes(Stats(v).mean)}" for t, v in walls.items())
                  + f" (mean over runs{wall_note})")
     lines.append(text + ".")
+    shipped = [run for run in runs if (run.folder / "checkpoint_best.pt").exists()]
+    missing = [run for run in runs if run not in shipped]
+    models = ["Models: every row above comes from the `checkpoint_best.pt` of its run folder"]
+    if shipped:
+        models.append("committed for " + ", ".join(f"`{run.folder.relative_to(run.folder.parents[2]).as_posix()}`"
+                                                     for run in shipped)
+                      + " (`python run_seqmnist.py --mode test --checkpoint-dir FOLDER ...` repeats a row)")
+    if missing:
+        models.append("not kept for " + ", ".join(run.folder.name for run in missing)
+                      + " (trained before models were committed; `python -m reproduce.retrain` retrains them)")
+    lines.append("; ".join(models) + ".")
     return lines + [""]
 
 
