@@ -21,7 +21,8 @@ from pathlib import Path
 
 import sacrebleu
 
-from hybrid_lstm.training import RunError, check_output_path, host_description, write_json_atomic
+from hybrid_lstm.files import RunError, check_output_path, write_json_atomic
+from hybrid_lstm.training import host_description
 
 REPO = Path(__file__).resolve().parent
 PLUGIN = REPO / "fairseq_custom_modules"

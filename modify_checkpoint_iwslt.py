@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from hybrid_lstm import convert_weights
-from hybrid_lstm.training import RunError, check_output_path, save_atomic
+from hybrid_lstm.files import RunError, check_output_path, save_atomic
 
 PROG = "modify_checkpoint_iwslt.py"
 LAYERS = ("encoder.rnn", "decoder.rnn")

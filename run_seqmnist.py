@@ -24,9 +24,10 @@ from hybrid_lstm.cells import CELL_CLASSES
 from hybrid_lstm.data import PIXELS, DataError, load_sequences
 from hybrid_lstm.hybrid import SIMULATIONS
 from hybrid_lstm.neurons import INITIAL_POTENTIALS, RESET_MODES
+from hybrid_lstm.files import RunError, format_table, save_atomic, write_json_atomic
 from hybrid_lstm.training import (
-    CHECKPOINT_FORMAT, RunError, build_model, epoch_seed, evaluate, host_description, load_checkpoint,
-    model_from_checkpoint, save_atomic, timed, train_epoch, write_json_atomic,
+    CHECKPOINT_FORMAT, build_model, epoch_seed, evaluate, host_description, load_checkpoint, model_from_checkpoint,
+    timed, train_epoch,
 )
 
 MODEL_DEFAULTS = {
@@ -329,12 +330,6 @@ def fit(args, device, config: dict, train_set, select_set, test_set, selection: 
             f"epoch {epoch + 1}/{args.end_epoch} train_loss {loss:.4f} train_acc {train_accuracy:.2f} "
             f"{selection}_acc {record[f'{selection}_accuracy']:.2f}{test_text} "
             f"best {best['accuracy']:.2f} (epoch {best['epoch']}) time {seconds:.1f}s")
-
-
-def format_table(headers, rows) -> str:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
-    lines = [headers, ["-" * width for width in widths], *rows]
-    return "\n".join("  ".join(str(cell).rjust(width) for cell, width in zip(line, widths)) for line in lines)
 
 
 def test(args, device):

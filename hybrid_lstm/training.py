@@ -1,5 +1,4 @@
 """Training and evaluation of the sequence classifier; atomic, resumable checkpoints."""
-import json
 import os
 import platform
 import time
@@ -12,13 +11,10 @@ from tqdm import tqdm
 
 from .data import batches
 from .cells import CELL_CLASSES
+from .files import RunError
 from .model import SequenceClassifier
 
 CHECKPOINT_FORMAT = "hybrid_lstm.seqmnist.v1"
-
-
-class RunError(Exception):
-    """A problem the user can fix (bad flag, missing or mismatched checkpoint); one line."""
 
 
 def host_description(device: torch.device = torch.device("cpu"), threads: int | None = None) -> str:
@@ -35,46 +31,6 @@ def host_description(device: torch.device = torch.device("cpu"), threads: int | 
     if device.type == "cuda":
         text += f", GPU {torch.cuda.get_device_name(device)}"
     return text
-
-
-def write_atomic(path: Path, write) -> None:
-    """write(handle) into a temporary file in the same folder, then rename it to path: path is
-    never half-written, and a failed write (a full disk) leaves no temporary file behind."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as error:
-        tmp.unlink(missing_ok=True)
-        raise RunError(f"cannot write {path}: {error.strerror or error}") from None
-
-
-def check_output_path(path, flag: str = "--output") -> Path:
-    """Refuse, before any work, an output path that cannot be written: a folder, a missing or
-    read-only parent folder."""
-    path = Path(path)
-    if path.is_dir():
-        raise RunError(f"{flag} {path} is a folder; give a file path")
-    parent = path.parent
-    if not parent.is_dir():
-        raise RunError(f"{flag} {path}: the folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise RunError(f"{flag} {path}: cannot write into {parent} (permission denied)")
-    return path
-
-
-def save_atomic(obj, path: Path):
-    """torch.save, atomically (write_atomic)."""
-    write_atomic(path, lambda handle: torch.save(obj, handle))
-
-
-def write_json_atomic(path: Path, data: dict):
-    """JSON, atomically (write_atomic)."""
-    write_atomic(path, lambda handle: handle.write((json.dumps(data, indent=2) + "\n").encode()))
 
 
 def load_checkpoint(path: Path) -> dict:

@@ -9,7 +9,6 @@ energy per inference on Loihi (dynamic and static apart), the CPU's batch-1 late
 active energy, and the active-energy ratio CPU / Loihi beside the paper's 55.9x.
 """
 import argparse
-import copy
 import math
 import shlex
 import sys
@@ -20,10 +19,8 @@ from torch import nn
 
 from hybrid_lstm.data import DataError, load_sequences
 from hybrid_lstm.neurons import INITIAL_POTENTIALS
-from hybrid_lstm.training import (
-    RunError, check_output_path, evaluate, host_description, load_checkpoint, model_from_checkpoint, timed,
-    write_json_atomic,
-)
+from hybrid_lstm.files import RunError, check_output_path, format_table, write_json_atomic
+from hybrid_lstm.training import evaluate, host_description, load_checkpoint, model_from_checkpoint, timed
 
 from .emulator import DELAYS, EmulatedHybridCell, EventCounts
 from .energy import CPU_ACTIVE_POWER_W, HOST_OPS_PER_S, HOST_POWER_W, PAPER_ENERGY_RATIO, as_dict, cpu_cost, loihi_cost
@@ -73,19 +70,8 @@ def parse_args(argv=None):
 
 
 def emulated_model(model: nn.Module, n_timestep: int, args) -> nn.Module:
-    chip = copy.deepcopy(model)
-    chip.cells = nn.ModuleList(
-        EmulatedHybridCell(cell, n_timestep, args.reset, args.delay, args.overflow, CoreLimits(), PRESETS[args.preset],
-                           args.initial_potential)
-        for cell in model.cells)
-    return chip
-
-
-def format_table(headers, rows) -> str:
-    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
-    lines = ["  ".join(str(x).rjust(w) for x, w in zip(line, widths)) for line in [headers, *rows]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return model.with_cells(lambda cell: EmulatedHybridCell(cell, n_timestep, args.reset, args.delay, args.overflow,
+                                                            CoreLimits(), PRESETS[args.preset], args.initial_potential))
 
 
 def run(args) -> dict:

@@ -21,7 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from hybrid_lstm.training import RunError, check_output_path, write_atomic  # noqa: E402
+from hybrid_lstm.files import RunError, check_output_path, write_atomic  # noqa: E402
 from loihi_sim.hardware import PRESETS  # noqa: E402
 
 from . import grid, paper  # noqa: E402

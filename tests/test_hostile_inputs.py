@@ -20,8 +20,8 @@ import prepare_deen
 import run_seqmnist
 from conftest import REPO, SMALL, expect_error, random_cell, run_cli, snapshot
 from hybrid_lstm import HybridLSTMCell, SequenceClassifier, convert_cell, convert_weights, simulate_gates
-from hybrid_lstm import data, training
-from hybrid_lstm.training import RunError, save_atomic
+from hybrid_lstm import data, files, training
+from hybrid_lstm.files import RunError, save_atomic
 from loihi_sim import benchmark as loihi_benchmark
 from reproduce import grid, make_report, run_grid
 
@@ -242,7 +242,7 @@ def test_disk_full_save_is_one_line_and_leaves_no_temporary_file(tmp_path, monke
         handle.write(b"partial")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(training.torch, "save", full)
+    monkeypatch.setattr(files.torch, "save", full)
     with pytest.raises(RunError, match="cannot write .*checkpoint_last.pt: No space left on device"):
         save_atomic({"a": 1}, tmp_path / "checkpoint_last.pt")
     assert list(tmp_path.iterdir()) == []
