@@ -46,6 +46,9 @@ def parse_args(argv=None):
     parser.add_argument("--test-subset", type=positive_int, help="the first N test images only (quick runs)")
     parser.add_argument("--reset", choices=CHIP_RESETS, default="hard",
                         help="chip reset realisation (loihi_sim/mapping.py; default %(default)s: Loihi's)")
+    parser.add_argument("--compensate-delay", action="store_true",
+                        help="with --delay 1: run T + 1 steps, gates starting at V0 - bias, so that the chip's spike "
+                             "counts equal the paper's simulation (loihi_sim/emulator.py)")
     parser.add_argument("--initial-potential", choices=INITIAL_POTENTIALS, default="one",
                         help="every neuron's potential at each LSTM step's start: one (the paper) or half (theta / 2)")
     parser.add_argument("--delay", type=int, choices=DELAYS, default=1,
@@ -71,7 +74,8 @@ def parse_args(argv=None):
 
 def emulated_model(model: nn.Module, n_timestep: int, args) -> nn.Module:
     return model.with_cells(lambda cell: EmulatedHybridCell(cell, n_timestep, args.reset, args.delay, args.overflow,
-                                                            CoreLimits(), PRESETS[args.preset], args.initial_potential))
+                                                            CoreLimits(), PRESETS[args.preset], args.initial_potential,
+                                                            args.compensate_delay))
 
 
 def run(args) -> dict:
@@ -124,14 +128,15 @@ def run(args) -> dict:
              f"{r['energy_ratio_cpu_over_loihi']:.1f}x", f"{PAPER_ENERGY_RATIO}x"] for r in results]
     print(format_table(["T", "ANN %", "hybrid %", "chip %", "cores", "Loihi ms", "Loihi uJ", "static uJ",
                         "CPU ms", "CPU uJ", "CPU/Loihi", "paper"], rows))
-    print(f"(chip: {args.reset} reset, delay {args.delay}, initial potential {args.initial_potential}; "
+    print(f"(chip: {args.reset} reset, delay {args.delay}{' compensated' if args.compensate_delay else ''}, "
+          f"initial potential {args.initial_potential}; "
           "energies per inference, active = above idle; "
           f"preset {args.preset}; host {args.host_power_w:g} W at {args.host_ops_per_second:g} ops/s assumed; "
           f"CPU energy {cpu.energy_source})")
     return {
         "command": args.command, "checkpoint": str(path), "config": config, "test_samples": len(inputs),
         "chip": {"reset": args.reset, "delay": args.delay, "preset": args.preset, "overflow": args.overflow,
-                 "initial_potential": args.initial_potential},
+                 "initial_potential": args.initial_potential, "compensate_delay": args.compensate_delay},
         "assumptions": {"host_power_w": args.host_power_w, "host_ops_per_second": args.host_ops_per_second,
                         "cpu_active_power_w": args.cpu_active_power_w,
                         "synaptic_memory": "dense, 8-bit weights packed in 64-bit words, no header"},
@@ -143,6 +148,8 @@ def run(args) -> dict:
 
 def check_settings(args) -> Path:
     """The assumptions' values and the output path, before any compute; returns the output path."""
+    if args.compensate_delay and args.delay != 1:
+        raise RunError("--compensate-delay needs --delay 1")
     for flag, value, allow_zero in (("--host-ops-per-second", args.host_ops_per_second, False),
                                     ("--cpu-active-power-w", args.cpu_active_power_w, False),
                                     ("--host-power-w", args.host_power_w, True)):
@@ -150,6 +157,7 @@ def check_settings(args) -> Path:
             raise RunError(f"{flag} must be a {'non-negative' if allow_zero else 'positive'} number, got {value:g}")
     output = Path(args.output) if args.output else \
         Path(args.checkpoint_dir) / (f"loihi_benchmark_{args.reset}_delay{args.delay}"
+                                     + ("_compensated" if args.compensate_delay else "")
                                      + ("_half" if args.initial_potential == "half" else "") + ".json")
     return check_output_path(output)
 

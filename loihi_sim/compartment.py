@@ -117,15 +117,17 @@ def integrate(u, v, synaptic_input, params: CompartmentParams, monitor: Overflow
     return u, v.clamp(-VOLTAGE_LIMIT, VOLTAGE_LIMIT)
 
 
+def reset_after_spike(v, spikes, threshold, reset: str = "hard"):
+    """The compartment's reset: hard (the chip's) v = 0 where it spiked; soft (the paper's
+    rule, an idealisation on Loihi 1) v -= threshold where it spiked."""
+    return v.masked_fill(spikes, 0) if reset == "hard" else v - threshold * spikes
+
+
 def step(u, v, synaptic_input, params: CompartmentParams, monitor: OverflowMonitor, reset: str = "hard"):
     """One time-step of independent compartments: returns (u, v, spikes as bool)."""
     u, v = integrate(u, v, synaptic_input, params, monitor)
     spikes = v > params.threshold
-    if reset == "hard":
-        v = v.masked_fill(spikes, 0)
-    else:
-        v = v - params.threshold * spikes
-    return u, v, spikes
+    return u, reset_after_spike(v, spikes, params.threshold, reset), spikes
 
 
 class DenseSynapses:

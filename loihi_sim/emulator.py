@@ -8,7 +8,12 @@ Per LSTM step (u = [x_t ; h_{t-1}], a batch of independent samples):
   T chip time-steps: the encoder compartments integrate their bias and spike; their spikes
         reach the gate compartments `delay` steps later (1 on the chip, 0 in the paper's
         simulation: spikes of the last `delay` steps are lost at the LSTM step's end);
-        gate compartments integrate and spike; reset as one of mapping.CHIP_RESETS (the
+        gate compartments integrate and spike (compensate_delay, with delay 1: the chip runs
+        T + 1 steps and each gate compartment starts at V0 - b instead of V0, so that the
+        first step, which no spike can reach yet, brings it to V0 without spiking: steps
+        2 ... T + 1 are then exactly the paper's steps 1 ... T, at the cost of one more step;
+        the encoders' spikes of step T + 1 arrive too late and are not counted);
+        reset as one of mapping.CHIP_RESETS (the
         chip's hard reset, the paper's soft reset, or the soft reset realised with feedback
         synapses, whose spike counts equal the soft reset's: proof in mapping.py).
   host: reads the gate spike counters; the analog part runs in float as in hybrid_lstm.
@@ -31,7 +36,7 @@ from hybrid_lstm.hybrid import analog_step
 from hybrid_lstm.neurons import SignedInputEncoder, check_initial_potential, start_potential
 from hybrid_lstm.spikes import GateSpikeCounts, SpikeRecord
 
-from .compartment import DenseSynapses, OverflowMonitor, integrate, split_bias
+from .compartment import DenseSynapses, OverflowMonitor, integrate, reset_after_spike, split_bias
 from .hardware import SYNAPSE_INPUT_SHIFT
 from .hardware import CoreLimits, EventCosts, PRESETS
 from .mapping import Allocation, HybridLayerNetwork, allocate, check_chip_reset
@@ -86,9 +91,12 @@ class LoihiLayerEmulator:
 
     def __init__(self, network: HybridLayerNetwork, allocation: Allocation, n_timestep: int, reset: str = "hard",
                  delay: int = 1, monitor: OverflowMonitor = None, costs: EventCosts = PRESETS["davies2018"],
-                 initial_potential: str = "one"):
+                 initial_potential: str = "one", compensate_delay: bool = False):
         if delay not in DELAYS:
             raise ValueError(f"delay must be one of {DELAYS}, got {delay!r}")
+        if compensate_delay and delay != 1:
+            raise ValueError("compensate_delay needs delay 1 (there is nothing to compensate without a delay)")
+        self.compensate_delay = compensate_delay
         self.network, self.allocation = network, allocation
         self.n_timestep, self.reset, self.delay = int(n_timestep), check_chip_reset(reset), delay
         self.feedback = self.reset == "soft-feedback"
@@ -128,7 +136,7 @@ class LoihiLayerEmulator:
         if self.feedback:
             return v
         if not pair or self.reset == "hard-independent":
-            return v - threshold * spikes if self.reset == "soft" else v.masked_fill(spikes, 0)
+            return reset_after_spike(v, spikes, threshold, "soft" if self.reset == "soft" else "hard")
         v_pos, v_neg = v.chunk(2, dim=1)
         p, n = spikes.chunk(2, dim=1)
         theta = threshold[: v_pos.shape[1]]
@@ -154,15 +162,18 @@ class LoihiLayerEmulator:
         v_enc = torch.full_like(u_enc, self.encoder_v0)
         u_gate = torch.zeros(batch, net.gate_compartments, dtype=torch.long, device=device)
         v_gate = self.gate_v0.to(device).expand(batch, -1).clone()
+        if self.compensate_delay:
+            v_gate -= gate_bias
+        chip_steps = self.n_timestep + (1 if self.compensate_delay else 0)
         in_flight = torch.zeros_like(u_enc, dtype=torch.bool)
         last_encoder_spikes = torch.zeros_like(in_flight)
         last_gate_spikes = torch.zeros_like(u_gate, dtype=torch.bool)
         encoder_count = torch.zeros_like(u_enc)
         gate_count = torch.zeros_like(u_gate)
         split = 3 * hidden
-        events = EventCounts(lstm_steps=batch, time_steps=batch * self.n_timestep)
+        events = EventCounts(lstm_steps=batch, time_steps=batch * chip_steps)
         zero_input = torch.zeros_like(u_enc)
-        for _ in range(self.n_timestep):
+        for step in range(chip_steps):
             encoder_input = self.encoder_feedback.input(last_encoder_spikes) if self.feedback else zero_input
             u_enc, v_enc = integrate(u_enc, v_enc, encoder_input, net.encoder_params, self.monitor, bias=encoder_bias)
             encoder_spikes = v_enc > encoder_threshold
@@ -178,7 +189,8 @@ class LoihiLayerEmulator:
             v_gate = torch.cat([self._reset(v_gate[:, :split], gate_spikes[:, :split], gate_threshold[:split], False),
                                 self._reset(v_gate[:, split:], gate_spikes[:, split:], gate_threshold[split:], True)],
                                dim=1)
-            encoder_count += encoder_spikes
+            if step < self.n_timestep:  # compensated: the last step's encoder spikes arrive too late
+                encoder_count += encoder_spikes
             gate_count += gate_spikes
             last_encoder_spikes, last_gate_spikes = encoder_spikes, gate_spikes
             self._count(events, delivered, encoder_spikes, gate_spikes, u_enc, v_enc, u_gate, v_gate)
@@ -236,13 +248,13 @@ class EmulatedHybridCell(nn.Module):
 
     def __init__(self, cell: nn.Module, n_timestep: int, reset: str = "hard", delay: int = 1,
                  overflow: str = "count", limits: CoreLimits = CoreLimits(), costs: EventCosts = PRESETS["davies2018"],
-                 initial_potential: str = "one"):
+                 initial_potential: str = "one", compensate_delay: bool = False):
         super().__init__()
         monitor = OverflowMonitor(overflow)
         self.network = HybridLayerNetwork.from_converted(convert_cell(cell), cell.input_size, monitor)
         self.allocation = allocate(self.network, limits, reset)
         self.emulator = LoihiLayerEmulator(self.network, self.allocation, n_timestep, reset, delay, monitor, costs,
-                                           initial_potential)
+                                           initial_potential, compensate_delay)
         self.input_size, self.hidden_size, self.n_timestep = cell.input_size, cell.hidden_size, int(n_timestep)
         self.spike_record = SpikeRecord()
 

@@ -114,10 +114,11 @@ def seqmnist_run(task: str, cell: str, seed: int, epochs: int, timesteps, potent
     return Run(f"{task}-{cell}-seed{seed}", task, folder, tuple(steps))
 
 
-# loihi_sim on seed 0: (reset realisation, initial potential, test images: None = all 10,000); the
-# full-test-set run (about an hour on one core) last
-CHIP_CONFIGS = (("soft-feedback", "half", CHIP_TEST_SUBSET), ("soft-feedback", "one", CHIP_TEST_SUBSET),
-                ("soft", "one", CHIP_TEST_SUBSET), ("hard", "one", None))
+# loihi_sim on seed 0, delay 1: (reset realisation, initial potential, delay compensated, test images:
+# None = all 10,000); the full-test-set run (about an hour on one core) last
+CHIP_CONFIGS = (("soft-feedback", "half", False, CHIP_TEST_SUBSET), ("soft-feedback", "one", False, CHIP_TEST_SUBSET),
+                ("soft", "one", False, CHIP_TEST_SUBSET), ("soft-feedback", "half", True, CHIP_TEST_SUBSET),
+                ("soft-feedback", "one", True, CHIP_TEST_SUBSET), ("hard", "one", False, None))
 
 
 def chip_runs() -> list:
@@ -131,14 +132,16 @@ def chip_runs() -> list:
                                           "--n-timestep", *map(str, ROWWISE_T)),
                       exists(folder / "test_results_hard.json"))]
         if seed == CHIP_SEED:
-            for reset, potential, subset in CHIP_CONFIGS:
+            for reset, potential, compensated, subset in CHIP_CONFIGS:
                 argv = ("-m", "loihi_sim.benchmark", "--checkpoint-dir", str(folder), "--threads", "{threads}",
                         "--reset", reset, "--delay", "1", "--n-timestep", *map(str, ROWWISE_TEST_T))
+                if compensated:
+                    argv += ("--compensate-delay",)
                 if potential != "one":
                     argv += ("--initial-potential", potential)
                 if subset:
                     argv += ("--test-subset", str(subset))
-                suffix = "_half" if potential == "half" else ""
+                suffix = ("_compensated" if compensated else "") + ("_half" if potential == "half" else "")
                 steps.append(Step(f"loihi-{reset}-delay1{suffix}", argv,
                                   exists(folder / f"loihi_benchmark_{reset}_delay1{suffix}.json")))
         runs.append(Run(f"chip-rowwise-seed{seed}", "chip", folder, tuple(steps),

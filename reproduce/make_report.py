@@ -525,7 +525,8 @@ def bleu_figure(path: Path, results: dict, epochs: int):
 def chip_label(data: dict) -> str:
     """A benchmark's configuration in words: reset realisation and initial potential."""
     potential = data["chip"].get("initial_potential", "one")
-    return data["chip"]["reset"] + (", V0 = theta/2" if potential == "half" else "")
+    return (data["chip"]["reset"] + (", delay compensated" if data["chip"].get("compensate_delay") else "")
+            + (", V0 = theta/2" if potential == "half" else ""))
 
 
 def loihi_results(root: Path) -> dict:

@@ -221,7 +221,7 @@ def test_benchmark_command_end_to_end(tmp_path, mnist_root):
     (row,) = report["results"]
     assert row["n_timestep"] == 8 and row["cores"] == 2 and row["loihi"]["active_j"] > 0
     assert report["chip"] == {"reset": "hard", "delay": 1, "preset": "davies2018", "overflow": "count",
-                              "initial_potential": "one"}
+                              "initial_potential": "one", "compensate_delay": False}
     assert benchmark.main(["--checkpoint-dir", str(run), "--input-size", "1", "--data-dir", mnist_root]) == 2
 
 
@@ -229,3 +229,20 @@ def test_event_counts_merge():
     a, b = EventCounts(synaptic_ops=3, overflows={"x": 1}), EventCounts(synaptic_ops=4, overflows={"x": 2, "y": 1})
     a.merge(b)
     assert a.synaptic_ops == 7 and a.overflows == {"x": 3, "y": 1}
+
+
+@pytest.mark.parametrize("initial_potential", ["one", "half"])
+@pytest.mark.parametrize("chip_reset, reset", [("soft-feedback", "soft"), ("hard", "hard")])
+def test_compensated_delay_gives_the_papers_counts(chip_reset, reset, initial_potential):
+    """With the chip's one-step delay, T + 1 steps and gates starting at V0 - bias reproduce the
+    no-delay simulation bit for bit, at the cost of one more time-step."""
+    cell, u = random_cell(28, 24), chip_inputs()
+    chip = EmulatedHybridCell(cell, 20, chip_reset, 1, "strict", initial_potential=initial_potential,
+                              compensate_delay=True)
+    emulated = chip.emulator.run(u)
+    reference = simulate_gates(u, convert_cell(cell), 20, reset, initial_potential)
+    for name, expected, actual in zip(reference._fields, reference, emulated):
+        assert torch.equal(actual, expected), name
+    assert chip.emulator.events.time_steps == 7 * 21
+    with pytest.raises(ValueError, match="needs delay 1"):
+        EmulatedHybridCell(cell, 20, chip_reset, 0, compensate_delay=True)
