@@ -48,29 +48,31 @@ def test_hybrid_at_large_t_tracks_the_ann(trained, capsys, mnist_root, tmp_path)
 
 
 def train_command(directory, mnist_root, end_epoch):
+    """100 updates per epoch, a save every 5: the first save comes 95 updates before the epoch's end."""
     return [sys.executable, str(REPO / "run_seqmnist.py"), "--mode", "train", "--checkpoint-dir", str(directory),
-            "--data-dir", str(mnist_root), "--end-epoch", str(end_epoch), "--train-subset", "3072",
+            "--data-dir", str(mnist_root), "--end-epoch", str(end_epoch), "--train-subset", "12800",
             "--test-subset", "128", "--threads", "1", "--seed", "5", "--save-interval-updates", "5"]
 
 
 def test_killed_then_resumed_run_ends_with_the_same_weights(tmp_path, mnist_root):
     straight, broken = tmp_path / "straight", tmp_path / "broken"
-    subprocess.run(train_command(straight, mnist_root, 3), check=True, capture_output=True)
+    subprocess.run(train_command(straight, mnist_root, 2), check=True, capture_output=True)
 
-    process = subprocess.Popen(train_command(broken, mnist_root, 3), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(train_command(broken, mnist_root, 2), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while not (broken / "checkpoint_last.pt").exists() and time.time() < deadline:
-        time.sleep(0.01)
-    os.kill(process.pid, signal.SIGKILL)  # just after the first mid-epoch save
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGSTOP)  # frozen within the 95 updates after the first mid-epoch save
+    os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL
     killed = torch.load(broken / "checkpoint_last.pt", weights_only=True)
-    assert killed["partial_epoch"]["batches_done"] % 5 == 0 and killed["epochs_done"] < 3
-    subprocess.run(train_command(broken, mnist_root, 3), check=True, capture_output=True)
+    assert killed["partial_epoch"]["batches_done"] % 5 == 0 and killed["epochs_done"] == 0
+    subprocess.run(train_command(broken, mnist_root, 2), check=True, capture_output=True)
     assert "# resumed after" in (broken / "train.log").read_text()
 
     a, b = (torch.load(d / "checkpoint_last.pt", weights_only=True) for d in (straight, broken))
-    assert a["epochs_done"] == b["epochs_done"] == 3 and b["partial_epoch"] is None
+    assert a["epochs_done"] == b["epochs_done"] == 2 and b["partial_epoch"] is None
     assert all(torch.equal(a["model"][key], b["model"][key]) for key in a["model"])
     assert [(e["train_loss"], e["test_accuracy"]) for e in a["history"]] == \
         [(e["train_loss"], e["test_accuracy"]) for e in b["history"]]

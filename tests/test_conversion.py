@@ -41,3 +41,11 @@ def test_baseline_cell_cannot_be_converted():
 def test_shape_errors():
     with pytest.raises(ValueError, match="expected weight_ih"):
         convert_weights(torch.zeros(8, 3), torch.zeros(8, 3), torch.zeros(8))
+
+
+def test_rounding_ties_go_to_the_even_integer():
+    """128 W = 2.5 rounds to 2, so W^ = 4 (not 6); 256 b = 0.5 rounds to 0 and 1.5 to 2."""
+    weights = convert_weights(torch.full((4, 1), 2.5 / 128), torch.full((4, 1), 3.5 / 128),
+                              torch.tensor([0.5, 1.5, 0.5, 2.5]) / 256)
+    assert weights.weight[:, 0].tolist() == [4] * 4 and weights.weight[:, 1].tolist() == [8] * 4
+    assert weights.bias.tolist() == [512 + 0, 512 + 2, 0, 512 + 2]

@@ -3,6 +3,7 @@ import torch
 from conftest import random_cell
 
 from hybrid_lstm import (
+    convert_weights,
     HybridLSTMCell, SequenceClassifier, convert_cell, pl1, pl2, simulate_gates,
 )
 
@@ -96,11 +97,35 @@ def test_spike_record_counts_every_population():
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_hybrid_runs_where_its_weights_are(device):
-    model = SequenceClassifier("ModifiedLSTMCell", 28, 16).to(device)
-    hybrid = model.to_hybrid(8)
-    x = torch.rand(1, 28, 28, device=device)
-    assert hybrid(x).device.type == device
-    assert hybrid.cells[0].weight.dtype == torch.int32
+    """On every device, the same spikes as the reference loop on the CPU, and the same logits
+    up to float rounding of the analog part."""
+    torch.manual_seed(4)
+    model = SequenceClassifier("ModifiedLSTMCell", 28, 16)
+    x = torch.rand(3, 28, 28)
+    reference = model.to_hybrid(8, simulation="reference")
+    hybrid = model.to(device).to_hybrid(8)
+    with torch.no_grad():
+        expected, logits = reference(x), hybrid(x.to(device))
+    assert logits.device.type == device and hybrid.cells[0].weight.dtype == torch.int32
+    assert hybrid.spike_record().totals() == reference.spike_record().totals()
+    torch.testing.assert_close(logits.cpu(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_one_lstm_step_against_hand_counted_spikes():
+    """Zero weights, biases b = (1, 0, 0.5, -1) for (i, f, g, o), T = 4, V0 = 1, soft reset.
+    Converted biases 768, 512, 128, 256. i: V = 769, 1537 -> fires (513), 1281 -> fires (257),
+    1025 -> fires: 3. f: 513, 1025 -> fires (1), 513, 1025 -> fires: 2. g: 129, 257, 385, 513 ->
+    fires: +1. o: 257, 513, 769, 1025 -> fires: 1. Encoder of x = 0.5 (q = 1024): 1025, 2049 ->
+    fires (1), 1025, 2049 -> fires: 2; h = 0: none. Rates 3/4, 2/4, 1/4, 1/4 = PL1(1), PL1(0),
+    PL2(0.5), PL1(-1); c = 1/2 * 0 + 3/4 * 1/4 = 0.1875; h = 1/4 * clamp(0.1875 / 2) = 0.0234375."""
+    weights = convert_weights(torch.zeros(4, 1), torch.zeros(4, 1), torch.tensor([1.0, 0.0, 0.5, -1.0]))
+    assert weights.bias.tolist() == [768, 512, 128, 256]
+    for simulation in ("reference", "fast"):
+        cell = HybridLSTMCell(weights, 1, 4, simulation=simulation)
+        h, c = cell(torch.tensor([[0.5]]), (torch.zeros(1, 1), torch.zeros(1, 1)))
+        assert (h.item(), c.item()) == (0.0234375, 0.1875)
+        totals = cell.spike_record.totals()
+        assert {p: totals[p]["spikes"] for p in totals} == {"encoder": 2, "i": 3, "f": 2, "g": 1, "o": 1}
 
 
 def test_bad_arguments():

@@ -246,3 +246,17 @@ def test_compensated_delay_gives_the_papers_counts(chip_reset, reset, initial_po
     assert chip.emulator.events.time_steps == 7 * 21
     with pytest.raises(ValueError, match="needs delay 1"):
         EmulatedHybridCell(cell, 20, chip_reset, 0, compensate_delay=True)
+
+
+def test_cpu_energy_from_rapl_when_readable(monkeypatch):
+    """RAPL counter readings (uJ): 1,000,000 before and 1,600,000 after the timed runs, then an idle
+    stretch as long as the runs from 2,000,000 to 2,100,000: 500,000 uJ above idle over the runs."""
+    from loihi_sim import energy
+
+    readings = iter([1_000_000, 1_600_000, 2_000_000, 2_100_000])
+    monkeypatch.setattr(energy, "read_rapl_uj", lambda: next(readings))
+    monkeypatch.setattr(energy.time, "sleep", lambda seconds: None)
+    model = SequenceClassifier("ModifiedLSTMCell", 4, 3)
+    cost = energy.cpu_cost(model, torch.rand(5, 6, 4), repeats=2)
+    assert cost.energy_source.startswith("RAPL")
+    assert cost.active_j == pytest.approx(500_000e-6 / 10)
