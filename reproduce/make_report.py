@@ -526,7 +526,7 @@ def chip_label(data: dict) -> str:
     """A benchmark's configuration in words: reset realisation and initial potential."""
     potential = data["chip"].get("initial_potential", "one")
     return (data["chip"]["reset"] + (", delay compensated" if data["chip"].get("compensate_delay") else "")
-            + (", V0 = theta/2" if potential == "half" else ""))
+            + (", V0 = theta/2" if potential == "half" else "") + f", {data['test_samples']} images")
 
 
 def loihi_results(root: Path) -> dict:
@@ -632,6 +632,13 @@ def energy_section(root: Path, figures: Path) -> list:
     return lines
 
 
+def paper_semantics_run(benchmarks: dict, reset: str):
+    """The benchmark with this reset, the paper's initial potential and no delay compensation."""
+    return next((data for data in benchmarks.values() if data["chip"]["reset"] == reset
+                 and data["chip"].get("initial_potential", "one") == "one" and not data["chip"].get("compensate_delay")),
+                None)
+
+
 def chip_semantics_section(root: Path, figures: Path, rowwise: dict) -> list:
     lines = ["## Beyond the paper: the accuracy cost of the chip's own semantics (row-wise)", "",
              "The paper's simulation uses soft reset (subtract the threshold) and delivers spikes in the same "
@@ -651,9 +658,10 @@ def chip_semantics_section(root: Path, figures: Path, rowwise: dict) -> list:
         if hard:
             curves.setdefault("hard reset, delay 0", []).append((n_timestep, Stats(hard).mean))
         for reset in ("soft", "hard"):
-            entry = next((e for e in (chip.get(reset) or {}).get("results", []) if e["n_timestep"] == n_timestep), None)
+            data = paper_semantics_run(chip, reset)
+            entry = next((e for e in (data or {}).get("results", []) if e["n_timestep"] == n_timestep), None)
             if entry:
-                images = chip[reset]["test_samples"]
+                images = data["test_samples"]
                 row.append(f"{entry['chip_accuracy']:.2f} (paper's: {entry['hybrid_accuracy']:.2f}; {images} images)")
                 curves.setdefault(f"{reset} reset, delay 1 (seed {grid.CHIP_SEED}, {images} images)", []).append(
                     (n_timestep, entry["chip_accuracy"]))

@@ -166,3 +166,40 @@ def test_best_checkpoint_is_the_best_test_epoch(trained):
     top = max(history, key=lambda epoch: epoch["test_accuracy"])
     assert best["selected_on"] == "test" and best["epochs_done"] == top["epoch"]
     assert best["accuracy"] == top["test_accuracy"]
+
+
+def test_a_run_resumes_on_a_fresh_clone_from_its_committed_state(tmp_path, mnist_root):
+    """What survives a new machine is what git keeps: a run stopped mid-epoch is committed
+    under runs/seqmnist/ with the project's .gitignore, cloned elsewhere and resumed there; it
+    continues at the saved update and ends with an uninterrupted run's weights."""
+    straight = tmp_path / "straight"
+    subprocess.run(train_command(straight, mnist_root, 2), check=True, capture_output=True)
+
+    origin = tmp_path / "origin"
+    run = origin / "runs" / "seqmnist" / "pixelwise-ModifiedLSTMCell-seed9"
+    run.mkdir(parents=True)
+    shutil.copy(REPO / ".gitignore", origin / ".gitignore")
+    process = subprocess.Popen(train_command(run, mnist_root, 2), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (run / "checkpoint_last.pt").exists() and time.time() < deadline:
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGSTOP)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    saved = torch.load(run / "checkpoint_last.pt", weights_only=True)["partial_epoch"]["batches_done"]
+
+    def git(*args, cwd=origin):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True,
+                       capture_output=True)
+
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-q", "-m", "run state")
+    clone = tmp_path / "clone"
+    git("clone", "-q", str(origin), str(clone), cwd=tmp_path)
+    resumed = clone / "runs" / "seqmnist" / run.name
+    assert sorted(p.name for p in resumed.iterdir()) == ["checkpoint_last.pt", "train.log"]
+    subprocess.run(train_command(resumed, mnist_root, 2), check=True, capture_output=True)
+    assert f"# resumed after 0 epochs and {saved} batches" in (resumed / "train.log").read_text()
+    a, b = (torch.load(d / "checkpoint_last.pt", weights_only=True) for d in (straight, resumed))
+    assert all(torch.equal(a["model"][key], b["model"][key]) for key in a["model"])

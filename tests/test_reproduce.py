@@ -167,12 +167,12 @@ def test_report_compares_with_the_paper_from_the_logs_alone(logs):
     assert "\npython run_seqmnist.py --end-epoch 4\n" in text  # the command that finished a resumed run
     # translation missing, energy and semantics from the loihi JSON, hard reset of every seed
     assert "Missing: run `python -m reproduce.run_grid --only translation`" in text
-    assert "| hard, delay 1 | 16 | 10000 | 11.00 | 3 | 160.00 | 160.0 | 20000 | 125.0x | 55.9x |" in text
+    assert "| hard, 10000 images, delay 1 | 16 | 10000 | 11.00 | 3 | 160.00 | 160.0 | 20000 | 125.0x | 55.9x |" in text
     assert "| 16 | 92.00 ± 2.00 | 13.00 ± 1.00 | missing | 11.00 (paper's: 98.00; 10000 images) |" in text
     assert "python -m loihi_sim.benchmark --reset hard" in text and "test CPU" in text
     # energy at the paper's accuracy (>= 98.31%): none for the hard reset, T = 8 for soft-feedback with V0 = theta/2
-    assert "| hard | 10000 | none tested |  |  |  | 55.9x |" in text
-    assert "| soft-feedback, V0 = theta/2 | 1000 | 8 | 98.50 | 80.0 | 250.0x | 55.9x |" in text
+    assert "| hard, 10000 images | 10000 | none tested |  |  |  | 55.9x |" in text
+    assert "| soft-feedback, V0 = theta/2, 1000 images | 1000 | 8 | 98.50 | 80.0 | 250.0x | 55.9x |" in text
     for name in ("rowwise_accuracy_vs_T", "pixelwise_accuracy_vs_T", "chip_semantics_accuracy_vs_T",
                  "chip_accuracy_vs_energy"):
         assert (logs / "figures" / f"{name}.png").read_bytes()[:8] == PNG_MAGIC
