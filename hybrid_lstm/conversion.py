@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import torch
 
-from .cells import GATES, ModifiedLSTMCell
+from .cells import GATES, ModifiedLSTMCell, gate_blocks
 
 ENCODER_THRESHOLD = 2048
 SIGMOID_THRESHOLD = 1024  # i, f, o
@@ -24,6 +24,14 @@ WEIGHT_LIMIT = 254
 BIAS_SCALE = 256
 SIGMOID_BIAS_OFFSET = 512  # = SIGMOID_THRESHOLD / 2, the rate 1/2 at z = 0
 SIGMOID_GATES = ("i", "f", "o")
+# the spiking layout: the sigmoid-type blocks, then the ternary g (simulate_gates, loihi_sim)
+SPIKING_ORDER = SIGMOID_GATES + ("g",)
+
+
+def spiking_order(tensor: torch.Tensor) -> torch.Tensor:
+    """The gate blocks of tensor (dim 0, in cells.GATES order i, f, g, o) in SPIKING_ORDER."""
+    blocks = gate_blocks(tensor)
+    return torch.cat([blocks[gate] for gate in SPIKING_ORDER])
 
 
 class ConvertedWeights(NamedTuple):

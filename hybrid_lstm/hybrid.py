@@ -17,6 +17,7 @@ from .conversion import (
     TANH_THRESHOLD,
     ConvertedWeights,
     convert_cell,
+    spiking_order,
 )
 from .fast_gates import FastGateSimulator, check_fast_weights
 from .neurons import IFNeuron, SignedInputEncoder, TernaryIFNeuron, check_initial_potential, check_reset
@@ -39,11 +40,9 @@ def simulate_gates(u: torch.Tensor, weights: ConvertedWeights, n_timestep: int, 
     sigmoid_neurons = IFNeuron(SIGMOID_THRESHOLD, reset, initial_potential)
     tanh_neurons = TernaryIFNeuron(TANH_THRESHOLD, reset, initial_potential)
     hidden = weights.bias.shape[0] // 4
-    # rows reordered to (i, f, o, g) so that the sigmoid-type currents are one slice
-    order = torch.cat([torch.arange(0, 2 * hidden), torch.arange(3 * hidden, 4 * hidden), torch.arange(2 * hidden, 3 * hidden)])
-    order = order.to(weights.weight.device)
-    weight_t = weights.weight.index_select(0, order).double().t()
-    bias = weights.bias.index_select(0, order).long()
+    # rows in SPIKING_ORDER (i, f, o, g), so that the sigmoid-type currents are one slice
+    weight_t = spiking_order(weights.weight).double().t()
+    bias = spiking_order(weights.bias).long()
 
     q = encoder.quantize(u)
     v_encoder = encoder.initial_state(q.shape, u.device)

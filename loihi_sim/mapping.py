@@ -52,7 +52,9 @@ from dataclasses import dataclass
 
 import torch
 
-from hybrid_lstm.conversion import ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD, ConvertedWeights
+from hybrid_lstm.conversion import (
+    ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD, ConvertedWeights, spiking_order,
+)
 
 from .compartment import CompartmentParams, DenseSynapses, OverflowMonitor, split_bias
 from .hardware import DECAY_UNITY, SYNAPSE_INPUT_SHIFT, THRESHOLD_SHIFT, WEIGHT_BITS, CoreLimits
@@ -102,13 +104,12 @@ class HybridLayerNetwork:
     @classmethod
     def from_converted(cls, weights: ConvertedWeights, input_size: int, monitor: OverflowMonitor):
         """Build from hybrid_lstm's integer weights (gate blocks i, f, g, o)."""
-        weight, bias = weights.weight.long(), weights.bias.long()
+        weight, bias = spiking_order(weights.weight.long()), spiking_order(weights.bias.long())
         hidden = bias.shape[0] // 4
-        w_i, w_f, w_g, w_o = weight.chunk(4)
-        b_i, b_f, b_g, b_o = bias.chunk(4)
-        signed = torch.cat([w_i, w_f, w_o, w_g, -w_g])  # rows i, f, o, g+, g-
+        g = slice(3 * hidden, 4 * hidden)
+        signed = torch.cat([weight, -weight[g]])  # rows i, f, o, g+, g- (SPIKING_ORDER, then g negated)
         synapses = DenseSynapses(torch.cat([signed, -signed], dim=1), WEIGHT_EXP)
-        bias_mant, bias_exp = split_bias(torch.cat([b_i, b_f, b_o, b_g, -b_g]), monitor)
+        bias_mant, bias_exp = split_bias(torch.cat([bias, -bias[g]]), monitor)
         vth = torch.tensor([SIGMOID_THRESHOLD] * 3 * hidden + [TANH_THRESHOLD] * 2 * hidden) >> THRESHOLD_SHIFT
         non_leaky = torch.full_like(vth, DECAY_UNITY - 1), torch.zeros_like(vth)
         gate_params = CompartmentParams(*non_leaky, vth, bias_mant, bias_exp).check()
