@@ -16,14 +16,19 @@ import os
 import tempfile
 import warnings
 
+import importlib
+
 import torch
-import torch._dynamo.exc
 
 # torch's compilation errors live in a private module whose names change between releases:
-# take those this torch has (RuntimeError, their common base, if it has none of them)
+# take those this torch has (RuntimeError, their common base, if the module or all of them moved)
 _ERROR_NAMES = ("BackendCompilerFailed", "TritonUnavailableError", "InductorError")
-COMPILATION_ERRORS = tuple(getattr(torch._dynamo.exc, name) for name in _ERROR_NAMES
-                           if hasattr(torch._dynamo.exc, name)) or (RuntimeError,)
+try:
+    _dynamo_errors = importlib.import_module("torch._dynamo.exc")
+except ImportError:
+    _dynamo_errors = None
+COMPILATION_ERRORS = tuple(getattr(_dynamo_errors, name) for name in _ERROR_NAMES
+                           if hasattr(_dynamo_errors, name)) or (RuntimeError,)
 
 
 def separate_cache_per_cpu_capability(environment=os.environ):

@@ -174,9 +174,11 @@ def _time_product(kernel: str, fanin: int, columns: int, device, batch: int) -> 
 
 
 def usable_kernels(fanin: int, batch: int) -> tuple:
-    """float64x3 needs fan-in <= 516 and pays from PACK_MIN_BATCH samples; the others take any shape."""
+    """float64x3 needs fan-in <= 516 and pays from PACK_MIN_BATCH samples; int8 needs torch's
+    private torch._int_mm (present since torch 2.1); float32 takes any shape."""
     packable = fanin <= PACK_MAX_FANIN and batch >= PACK_MIN_BATCH
-    return tuple(kernel for kernel in PRODUCT_KERNELS if kernel != "float64x3" or packable)
+    available = {"int8": hasattr(torch, "_int_mm"), "float32": True, "float64x3": packable}
+    return tuple(kernel for kernel in PRODUCT_KERNELS if available[kernel])
 
 
 def choose_product_kernel(device: torch.device, fanin: int, columns: int, requested: str = "auto",

@@ -205,3 +205,23 @@ def test_each_cpu_capability_compiles_into_its_own_cache():
     unset = {}
     compiled.separate_cache_per_cpu_capability(unset)
     assert unset == {}
+
+
+def test_compiled_survives_torch_moving_its_private_error_module(monkeypatch):
+    """Without torch._dynamo.exc, compilation failures are caught as RuntimeError, their base."""
+    import importlib
+
+    real_import = importlib.import_module
+
+    def moved(name, *args, **kwargs):
+        if name == "torch._dynamo.exc":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", moved)
+    try:
+        assert importlib.reload(compiled).COMPILATION_ERRORS == (RuntimeError,)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(compiled)
+    assert RuntimeError not in compiled.COMPILATION_ERRORS
