@@ -267,7 +267,8 @@ def potential_section(root: Path, figures: Path, modified: list) -> list:
         for potential in ("one", "half"):
             values = [run.hybrid(initial_potential=potential)[t]["accuracy"] for run in tested
                       if t in run.hybrid(initial_potential=potential)]
-            cells.append(Stats(values).text() if values else "missing")
+            fewer = f" ({len(values)} seeds)" if 0 < len(values) < len(tested) else ""
+            cells.append(Stats(values).text() + fewer if values else "missing")
             if values:
                 curves[potential].append((t, Stats(values).mean, Stats(values).std))
         published = paper.ROWWISE_HYBRID.get(t)
