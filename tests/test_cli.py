@@ -34,7 +34,12 @@ def test_train_then_test_writes_logs_checkpoints_and_results(trained):
     for entry in results["hybrid"]:
         assert 0 <= entry["accuracy"] <= 100 and entry["wall_time_s"] > 0
         assert set(entry["spike_rates"]) == {"encoder", "i", "f", "g", "o"}
-        assert all(0 < rate <= 1 for rate in entry["spike_rates"].values())
+        for population, rate in entry["spike_rates"].items():  # rates are the recorded totals' ratio
+            totals = entry["spike_totals"][population]
+            assert rate == totals["spikes"] / totals["updates"] and 0 < rate <= 1
+        # updates: neurons x samples x LSTM steps x T (28 steps; encoder: 28 + 128 inputs, gates: 128 each)
+        assert entry["spike_totals"]["i"]["updates"] == 128 * 256 * 28 * entry["n_timestep"]
+        assert entry["spike_totals"]["encoder"]["updates"] == (28 + 128) * 256 * 28 * entry["n_timestep"]
     assert results["ann"]["accuracy"] > 40  # 2 epochs on 2048 images: well above chance
 
 
