@@ -21,6 +21,7 @@ from pathlib import Path
 
 import sacrebleu
 
+from hybrid_lstm.cli import OneLineParser, positive_int
 from hybrid_lstm.files import RunError, check_output_path, write_json_atomic
 from hybrid_lstm.training import host_description
 
@@ -62,18 +63,6 @@ def generate(data: str, checkpoint: str, overrides: str, threads: int):
 
 
 PROG = "bleu_vs_timesteps.py"
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
 
 
 def check_inputs(args):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from hybrid_lstm.cli import OneLineParser
 from hybrid_lstm import convert_weights
 from hybrid_lstm.files import RunError, check_output_path, save_atomic
 
@@ -25,11 +26,6 @@ CELL_KEYS = ("weight_ih", "weight_hh", "bias")
 
 class ConversionError(Exception):
     pass
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def model_config(checkpoint: dict) -> dict:

@@ -30,6 +30,8 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
+from hybrid_lstm.cli import positive_int
+
 IWSLT14_URL = "http://dl.fbaipublicfiles.com/fairseq/data/iwslt14/de-en.tgz"
 IWSLT14_TEST_SETS = ["IWSLT14.TED.dev2010", "IWSLT14.TEDX.dev2012", "IWSLT14.TED.tst2010", "IWSLT14.TED.tst2011",
                      "IWSLT14.TED.tst2012"]
@@ -249,13 +251,6 @@ def prepare_debian(out: Path, workers: int, package_dir: Path):
     write_splits(out, {"train": train, "valid": valid, "test": test})
     return {"raw_pairs": {name: len(source) for name, source in raw.items()}, "distinct_pairs": len(pairs),
             "train": len(train), "valid": len(valid), "test": len(test)}
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
 
 
 def main(argv=None) -> int:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from hybrid_lstm.cli import OneLineParser, positive_int, non_negative_int
 from hybrid_lstm.cells import CELL_CLASSES
 from hybrid_lstm.data import PIXELS, DataError, load_sequences
 from hybrid_lstm.hybrid import SIMULATIONS
@@ -48,25 +49,6 @@ def results_name(reset: str, initial_potential: str) -> str:
 
 
 RESULTS = tuple(results_name(r, v) for r in RESET_MODES for v in INITIAL_POTENTIALS)
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
 
 
 def parse_args(argv=None):

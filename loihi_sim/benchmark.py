@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from hybrid_lstm.cli import positive_int
 from hybrid_lstm.data import DataError, load_sequences
 from hybrid_lstm.neurons import INITIAL_POTENTIALS
 from hybrid_lstm.files import RunError, check_output_path, format_table, write_json_atomic
@@ -28,13 +29,6 @@ from .hardware import PRESETS, CoreLimits
 from .mapping import CHIP_RESETS
 
 PROG = "python -m loihi_sim.benchmark"
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def parse_args(argv=None):
