@@ -23,7 +23,7 @@ import sacrebleu
 
 from hybrid_lstm.cli import OneLineParser, positive_int
 from hybrid_lstm.files import RunError, check_output_path, write_json_atomic
-from hybrid_lstm.training import host_description
+from hybrid_lstm.host import host_description
 
 REPO = Path(__file__).resolve().parent
 PLUGIN = REPO / "fairseq_custom_modules"

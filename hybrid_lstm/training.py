@@ -1,101 +1,19 @@
-"""Training and evaluation of the sequence classifier; atomic, resumable checkpoints."""
-import os
-import platform
+"""The training protocol of a sequence-classifier run: RMSprop with gradient-norm clipping and
+the parameter clamp, best-checkpoint selection, and exact resumption from the run folder."""
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from .checkpoint import Checkpoint, build_model
 from .data import batches
-from .cells import CELL_CLASSES
+from .evaluation import evaluate
 from .files import RunError
+from .host import host_description
 from .model import SequenceClassifier
-
-CHECKPOINT_FORMAT = "hybrid_lstm.seqmnist.v1"
-
-
-def host_description(device: torch.device = torch.device("cpu"), threads: int | None = None) -> str:
-    """One line naming the hardware a result was measured on, e.g. 'AMD EPYC, 2 logical CPUs,
-    1 torch thread, torch 2.14.1' (+ the GPU when device is CUDA); threads: default this process's."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    threads = threads or torch.get_num_threads()
-    text = f"{cpu}, {os.cpu_count()} logical CPUs, {threads} torch thread{'s' if threads > 1 else ''}, torch {torch.__version__}"
-    if device.type == "cuda":
-        text += f", GPU {torch.cuda.get_device_name(device)}"
-    return text
-
-
-def load_checkpoint(path: Path) -> dict:
-    """Load a checkpoint of this project with torch's safe (weights_only) loader."""
-    path = Path(path)
-    if not path.is_file():
-        raise RunError(f"no checkpoint at {path}")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise RunError(f"cannot read checkpoint {path}: it is corrupt or not a checkpoint ({type(error).__name__})")
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise RunError(f"{path} is not a run_seqmnist.py checkpoint")
-    problem = checkpoint_problem(checkpoint)
-    if problem:
-        raise RunError(f"{path} is not a valid run_seqmnist.py checkpoint: {problem}")
-    return checkpoint
-
-
-def _positive_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-CONFIG_CHECKS = {  # the model fields every checkpoint records, and what each must hold
-    "lstm_cell_class": (lambda v: v in CELL_CLASSES, f"one of {sorted(CELL_CLASSES)}"),
-    "input_size": (_positive_int, "a positive integer"),
-    "hidden_size": (_positive_int, "a positive integer"),
-    "num_layer": (_positive_int, "a positive integer"),
-    "dropout": (lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "a number in [0, 1)"),
-    "permute": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)), "None or an integer"),
-}
-
-
-def checkpoint_problem(checkpoint: dict):
-    """What is wrong with a checkpoint's structure (one phrase), or None."""
-    config = checkpoint.get("config")
-    if not isinstance(config, dict):
-        return "no config dict"
-    for key, (valid, expected) in CONFIG_CHECKS.items():
-        if key not in config:
-            return f"config has no {key!r}"
-        if not valid(config[key]):
-            return f"config {key!r} must be {expected}, got {config[key]!r}"
-    model = checkpoint.get("model")
-    if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor) for v in model.values()):
-        return "no 'model' state dict of tensors"
-    if "epochs_done" in checkpoint and not (isinstance(checkpoint["epochs_done"], int) and checkpoint["epochs_done"] >= 0):
-        return f"epochs_done must be a non-negative integer, got {checkpoint['epochs_done']!r}"
-    return None
-
-
-def build_model(config: dict) -> SequenceClassifier:
-    return SequenceClassifier(
-        config["lstm_cell_class"], config["input_size"], config["hidden_size"],
-        num_layers=config["num_layer"], dropout=config["dropout"],
-    )
-
-
-def model_from_checkpoint(checkpoint: dict, path) -> SequenceClassifier:
-    model = build_model(checkpoint["config"])
-    try:
-        model.load_state_dict(checkpoint["model"])
-    except (RuntimeError, KeyError) as error:
-        raise RunError(f"{path}: weights do not match its recorded configuration ({str(error).splitlines()[0]})")
-    return model
+from .run_folder import RunFolder
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -163,19 +81,99 @@ def train_epoch(model: SequenceClassifier, optimizer, inputs, labels, batch_size
     return loss_sum / len(inputs), 100.0 * correct / len(inputs), time.perf_counter() - started
 
 
-@torch.no_grad()
-def evaluate(model: nn.Module, inputs, labels, batch_size: int, description: str = "eval") -> float:
-    """Accuracy (%) of model on (inputs, labels)."""
-    model.eval()
-    correct = 0
-    steps = (len(inputs) + batch_size - 1) // batch_size
-    for x, y in tqdm(batches(inputs, labels, batch_size), total=steps, desc=description, leave=False, disable=None):
-        correct += (model(x).argmax(1) == y).sum().item()
-    return 100.0 * correct / len(inputs)
+def training_sets(train: tuple, test: tuple, validation_size: int, train_subset: int | None) -> dict:
+    """{"train", "select", "test"}: (inputs, labels) each. With validation_size the last N
+    training images are held out and the best checkpoint is selected on them; without, it is
+    selected on the test set, as the authors did."""
+    train_x, train_y = train
+    select = test
+    if validation_size:
+        if validation_size >= len(train_x):
+            raise RunError(f"--validation-size {validation_size} leaves no training images (there are {len(train_x)})")
+        select = train_x[-validation_size:], train_y[-validation_size:]
+        train_x, train_y = train_x[:-validation_size], train_y[:-validation_size]
+    return {"train": (train_x[:train_subset], train_y[:train_subset]), "select": select, "test": test}
 
 
-def timed(function, *args, **kwargs):
-    """(function(*args, **kwargs), wall seconds)."""
-    start = time.perf_counter()
-    result = function(*args, **kwargs)
-    return result, time.perf_counter() - start
+def resume_point(folder: RunFolder, config: dict, end_epoch: int, start_epoch: int | None, overwrite: bool,
+                 device) -> Checkpoint | None:
+    """Decide between a fresh run (None) and a resume (checkpoint_last.pt); the folder's first
+    write. history.json is rewritten from checkpoint_last.pt (its source) whenever they
+    disagree, e.g. after a crash between the two writes."""
+    if overwrite:
+        folder.clear()
+    if not folder.last.exists():
+        if folder.best.exists():
+            raise RunError(f"{folder} holds an earlier run's {folder.BEST} but no {folder.LAST} to resume from; "
+                           "pass --overwrite to start over")
+        # a train.log alone: an attempt stopped before its first save; start afresh, appending to the log
+        if start_epoch:
+            raise RunError(f"--start-epoch {start_epoch} needs {folder.last} to resume from")
+        return None
+    checkpoint = folder.load_last()
+    changed = [f"{key}: {checkpoint.config.get(key)!r} -> {config[key]!r}" for key in config
+               if checkpoint.config.get(key) != config[key]]
+    if changed:
+        raise RunError(f"{folder.last} was trained with other settings ({'; '.join(changed)}); "
+                       "use another --checkpoint-dir or pass --overwrite")
+    if folder.epochs_done() != len(checkpoint.history) or folder.read_history() is None:
+        folder.write_history(checkpoint, host_description(device))
+    done = checkpoint.epochs_done
+    if start_epoch is not None and start_epoch != done:
+        raise RunError(f"{folder.last} has {done} epochs done, not --start-epoch {start_epoch}")
+    if done >= end_epoch:
+        raise RunError(f"{folder} is already trained for {done} epochs; raise --end-epoch to continue or pass --overwrite")
+    return checkpoint
+
+
+def fit(folder: RunFolder, config: dict, data: dict, device, command: str, end_epoch: int,
+        start_epoch: int | None = None, save_interval: int = 0, overwrite: bool = False):
+    """Train config's classifier in the (locked) folder until end_epoch epochs are done, from
+    scratch or from checkpoint_last.pt.
+
+    config: the model fields and the training settings (checkpoint.TRAINING_KEYS); data:
+    training_sets(). After each epoch: a history record, checkpoint_best.pt when the selection
+    accuracy improves, checkpoint_last.pt, history.json and a train.log line; every
+    save_interval updates (0: epoch ends only) checkpoint_last.pt with the epoch's progress."""
+    resumed = resume_point(folder, config, end_epoch, start_epoch, overwrite, device)
+    selection = "validation" if config["validation_size"] else "test"
+    torch.manual_seed(config["seed"])
+    model = build_model(config).to(device)
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=config["lr"], alpha=0.99, eps=1e-8,
+                                    momentum=config["momentum"])
+    if resumed is None:
+        state = Checkpoint(config, 0, {}, history=[], best={"accuracy": -1.0, "epoch": 0})
+        folder.log(f"# {command}")
+    else:
+        model.load_state_dict(resumed.model)
+        optimizer.load_state_dict(resumed.optimizer)
+        state = resumed
+        position = f" and {resumed.partial_epoch['batches_done']} batches" if resumed.partial_epoch else ""
+        folder.log(f"# resumed after {resumed.epochs_done} epochs{position}: {command}")
+
+    def save_last(epochs_done: int, partial_epoch):
+        state.epochs_done, state.partial_epoch = epochs_done, partial_epoch
+        state.model, state.optimizer = model.state_dict(), optimizer.state_dict()
+        state.save(folder.last)
+
+    for epoch in range(len(state.history), end_epoch):
+        loss, train_accuracy, seconds = train_epoch(
+            model, optimizer, *data["train"], config["batch_size"], config["grad_clip"],
+            epoch_seed(config["seed"], epoch), partial=state.partial_epoch, save_interval=save_interval,
+            save_partial=lambda progress: save_last(epoch, progress), description=f"epoch {epoch + 1}/{end_epoch}")
+        record = {"epoch": epoch + 1, "train_loss": loss, "train_accuracy": train_accuracy,
+                  f"{selection}_accuracy": evaluate(model, *data["select"], config["batch_size"], selection),
+                  "seconds": seconds, "host": host_description(device)}
+        if selection != "test":
+            record["test_accuracy"] = evaluate(model, *data["test"], config["batch_size"], "test")
+        state.history.append(record)
+        if record[f"{selection}_accuracy"] > state.best["accuracy"]:
+            state.best = {"accuracy": record[f"{selection}_accuracy"], "epoch": epoch + 1}
+            Checkpoint(config, epoch + 1, model.state_dict(), selected_on=selection,
+                       accuracy=state.best["accuracy"]).save(folder.best)
+        save_last(epoch + 1, None)
+        folder.write_history(state, host_description(device))
+        test_text = f" test_acc {record['test_accuracy']:.2f}" if selection != "test" else ""
+        folder.log(f"epoch {epoch + 1}/{end_epoch} train_loss {loss:.4f} train_acc {train_accuracy:.2f} "
+                   f"{selection}_acc {record[f'{selection}_accuracy']:.2f}{test_text} "
+                   f"best {state.best['accuracy']:.2f} (epoch {state.best['epoch']}) time {seconds:.1f}s")

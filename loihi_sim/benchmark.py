@@ -21,7 +21,9 @@ from hybrid_lstm.cli import positive_int
 from hybrid_lstm.data import DataError, load_sequences
 from hybrid_lstm.neurons import INITIAL_POTENTIALS
 from hybrid_lstm.files import RunError, check_output_path, format_table, write_json_atomic
-from hybrid_lstm.training import evaluate, host_description, load_checkpoint, model_from_checkpoint, timed
+from hybrid_lstm.evaluation import evaluate, timed
+from hybrid_lstm.host import host_description
+from hybrid_lstm.run_folder import RunFolder
 
 from .emulator import DELAYS, EmulatedHybridCell, EventCounts
 from .energy import CPU_ACTIVE_POWER_W, HOST_OPS_PER_S, HOST_POWER_W, PAPER_ENERGY_RATIO, as_dict, cpu_cost, loihi_cost
@@ -73,15 +75,15 @@ def emulated_model(model: nn.Module, n_timestep: int, args) -> nn.Module:
 
 
 def run(args) -> dict:
-    directory = Path(args.checkpoint_dir)
-    path = directory / "checkpoint_best.pt"
-    checkpoint = load_checkpoint(path)
-    config = checkpoint["config"]
+    folder = RunFolder(args.checkpoint_dir)
+    path = folder.best
+    checkpoint = folder.load_best()
+    config = checkpoint.config
     if config["lstm_cell_class"] != "ModifiedLSTMCell":
         raise RunError(f"{path} holds a {config['lstm_cell_class']}; only a ModifiedLSTMCell converts to the hybrid")
     if args.input_size is not None and args.input_size != config["input_size"]:
         raise RunError(f"the checkpoint was trained with --input-size {config['input_size']}, not {args.input_size}")
-    model = model_from_checkpoint(checkpoint, path).eval()
+    model = checkpoint.classifier().eval()
     inputs, labels = load_sequences(args.data_dir, config, False, args.test_subset)
 
     ann_accuracy, ann_s = timed(evaluate, model, inputs, labels, args.batch_size, "ANN")
@@ -150,9 +152,7 @@ def check_settings(args) -> Path:
         if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
             raise RunError(f"{flag} must be a {'non-negative' if allow_zero else 'positive'} number, got {value:g}")
     output = Path(args.output) if args.output else \
-        Path(args.checkpoint_dir) / (f"loihi_benchmark_{args.reset}_delay{args.delay}"
-                                     + ("_compensated" if args.compensate_delay else "")
-                                     + ("_half" if args.initial_potential == "half" else "") + ".json")
+        RunFolder(args.checkpoint_dir).chip_results(args.reset, args.delay, args.compensate_delay, args.initial_potential)
     return check_output_path(output)
 
 

@@ -6,10 +6,11 @@ resumes or restarts by itself when rerun, so the grid can be stopped at any mome
 run again: finished steps are skipped, an interrupted training continues from its last
 saved update. `after` names a run that must be complete before this one starts.
 """
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+from hybrid_lstm.run_folder import RunFolder
 
 SEQMNIST = Path("runs/seqmnist")
 TRANSLATION = Path("runs/translation")
@@ -69,12 +70,7 @@ def exists(path: Path) -> Callable[[], bool]:
 
 def trained(folder: Path, epochs: int) -> Callable[[], bool]:
     """run_seqmnist.py training has `epochs` epochs in its history.json."""
-    def check():
-        try:
-            return len(json.loads((folder / "history.json").read_text())["history"]) >= epochs
-        except (OSError, ValueError, KeyError, TypeError):  # absent, or not a history: not trained
-            return False
-    return check
+    return lambda: RunFolder(folder).epochs_done() >= epochs
 
 
 def either(*checks) -> Callable[[], bool]:
@@ -109,8 +105,7 @@ def seqmnist_run(task: str, cell: str, seed: int, epochs: int, timesteps, potent
         if potential != "one":
             test += ("--initial-potential", potential)
             name += f"-{potential}"
-        results = "test_results.json" if potential == "one" else f"test_results_{potential}.json"
-        steps.append(Step(name, test, exists(folder / results)))
+        steps.append(Step(name, test, exists(RunFolder(folder).results(initial_potential=potential))))
     return Run(f"{task}-{cell}-seed{seed}", task, folder, tuple(steps))
 
 
@@ -132,7 +127,7 @@ def chip_runs() -> list:
         steps = [Step("test-hard-reset", ("run_seqmnist.py", "--mode", "test", "--checkpoint-dir", str(folder),
                                           "--threads", "{threads}", "--reset", "hard",
                                           "--n-timestep", *map(str, ROWWISE_T)),
-                      exists(folder / "test_results_hard.json"))]
+                      exists(RunFolder(folder).results(reset="hard")))]
         if seed == CHIP_SEED:
             for reset, potential, compensated, subset in CHIP_CONFIGS:
                 argv = ("-m", "loihi_sim.benchmark", "--checkpoint-dir", str(folder), "--threads", "{threads}",
@@ -145,7 +140,7 @@ def chip_runs() -> list:
                     argv += ("--test-subset", str(subset))
                 suffix = ("_compensated" if compensated else "") + ("_half" if potential == "half" else "")
                 steps.append(Step(f"loihi-{reset}-delay1{suffix}", argv,
-                                  exists(folder / f"loihi_benchmark_{reset}_delay1{suffix}.json")))
+                                  exists(RunFolder(folder).chip_results(reset, 1, compensated, potential))))
             output = folder / "loihi_benchmark_soft-feedback_delay1_compensated_half_all-images.json"
             steps.insert(len(steps) - 1, Step("loihi-headline-all-images", (  # before the hour-long hard run
                 "-m", "loihi_sim.benchmark", "--checkpoint-dir", str(folder), "--threads", "{threads}",

@@ -21,6 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hybrid_lstm.run_folder import RunFolder
 from reproduce.grid import experiment_grid
 
 PROG = "python -m reproduce.retrain"
@@ -48,25 +49,24 @@ def first_difference(logged: list, retrained: list):
 
 
 DERIVED = ("test_results*.json", "loihi_benchmark*.json", "loihi_benchmark*.log")
-TRAINING = ("train.log", "history.json", "checkpoint_best.pt", "checkpoint_last.pt")
+TRAINING = (RunFolder.LOG, RunFolder.HISTORY, RunFolder.BEST, RunFolder.LAST)
 
 
 def retrain(folder: Path, threads: int):
-    if (folder / "checkpoint_best.pt").exists():
-        print(f"{folder}: checkpoint_best.pt present, nothing to do")
+    if RunFolder(folder).best.exists():
+        print(f"{folder}: {RunFolder.BEST} present, nothing to do")
         return
-    logged = json.loads((folder / "history.json").read_text())
+    logged = RunFolder(folder).read_history()
     epochs = len(logged["history"])
     scratch = SCRATCH / folder.name
     argv = train_argv(folder, scratch, epochs, threads)
     print(f"{folder}: retraining {epochs} epochs: {shlex.join(argv[1:])}", flush=True)
-    finished = json.loads((scratch / "history.json").read_text()) if (scratch / "history.json").exists() else None
-    if not finished or len(finished["history"]) < epochs:
+    if RunFolder(scratch).epochs_done() < epochs:
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
-    retrained = json.loads((scratch / "history.json").read_text())["history"]
+    retrained = RunFolder(scratch).read_history()["history"]
     differs = first_difference(logged["history"], retrained)
     if differs is None:
-        for name in ("checkpoint_best.pt", "checkpoint_last.pt"):
+        for name in (RunFolder.BEST, RunFolder.LAST):
             shutil.copy(scratch / name, folder / name)
         outcome = "identical to the log: the checkpoints were added, the logged results stand"
     else:

@@ -20,6 +20,8 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
+from hybrid_lstm.host import host_description
+
 from .grid import GROUPS, Run, Step, experiment_grid
 
 PROG = "python -m reproduce.run_grid"
@@ -48,7 +50,8 @@ def execute(run: Run, threads: int) -> bool:
         shown = shlex.join(["python", *argv[1:]])
         log_path = step.log or run.folder / "runner.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        note(run, f"{step.name}: start: {shown}" + (f" (output: {log_path})" if step.log else ""))
+        note(run, f"{step.name}: start: {shown}" + (f" (output: {log_path})" if step.log else "")
+             + f" on {host_description(threads=threads)}")
         start = time.monotonic()
         with open(log_path, "a") as log:
             with _children_lock:

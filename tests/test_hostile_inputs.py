@@ -17,10 +17,9 @@ import torch
 import bleu_vs_timesteps
 import modify_checkpoint_iwslt
 import prepare_deen
-import run_seqmnist
 from conftest import REPO, SMALL, expect_error, random_cell, run_cli, snapshot
 from hybrid_lstm import HybridLSTMCell, SequenceClassifier, convert_cell, convert_weights, simulate_gates
-from hybrid_lstm import data, files, training
+from hybrid_lstm import data, files, run_folder, training
 from hybrid_lstm.files import RunError, save_atomic
 from loihi_sim import benchmark as loihi_benchmark
 from reproduce import grid, make_report, run_grid
@@ -209,7 +208,7 @@ def test_history_lost_in_a_crash_is_rebuilt_from_checkpoint_last(capsys, run_cop
 # ------------------------------------------------------------------ 7, 8: fail early, one line
 
 def test_test_mode_checks_the_folder_is_writable_before_computing(capsys, run_copy, monkeypatch):
-    monkeypatch.setattr(run_seqmnist.os, "access", lambda path, mode: False)  # root ignores chmod
+    monkeypatch.setattr(run_folder.os, "access", lambda path, mode: False)  # root ignores chmod
     expect_error(capsys, run_copy, "permission denied", "--mode", "test", "--overwrite")
 
 

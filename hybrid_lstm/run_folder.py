@@ -1,0 +1,123 @@
+"""A run folder: where one sequence-classifier run keeps everything, under fixed names.
+
+    checkpoint_last.pt    the resumable state, saved at every epoch end and every N updates
+    checkpoint_best.pt    the selected model, weights only
+    train.log             each command that trained the folder and one line per epoch
+    history.json          {config, history: one record per epoch, best, host}: what reports read
+    test_results[_hard][_half].json   the ANN and hybrid accuracies of one neuron setting
+    loihi_benchmark_RESET_delayD[_compensated][_half].json   one emulated-chip configuration
+"""
+import fcntl
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from .checkpoint import Checkpoint
+from .files import RunError, write_json_atomic
+from .neurons import INITIAL_POTENTIALS, RESET_MODES
+
+
+def results_name(reset: str = "soft", initial_potential: str = "one") -> str:
+    """test_results.json for the paper's neurons; _hard / _half mark the other settings."""
+    return "test_results" + ("_hard" if reset == "hard" else "") + ("_half" if initial_potential == "half" else "") + ".json"
+
+
+class RunFolder:
+    LAST, BEST, LOG, HISTORY = "checkpoint_last.pt", "checkpoint_best.pt", "train.log", "history.json"
+    RESULTS = tuple(results_name(reset, potential) for reset in RESET_MODES for potential in INITIAL_POTENTIALS)
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.last, self.best = self.path / self.LAST, self.path / self.BEST
+        self.log_path, self.history_path = self.path / self.LOG, self.path / self.HISTORY
+
+    def __str__(self):
+        return str(self.path)
+
+    def results(self, reset: str = "soft", initial_potential: str = "one") -> Path:
+        return self.path / results_name(reset, initial_potential)
+
+    def chip_results(self, reset: str, delay: int, compensated: bool = False, initial_potential: str = "one") -> Path:
+        """Where python -m loihi_sim.benchmark writes one chip configuration's results."""
+        return self.path / (f"loihi_benchmark_{reset}_delay{delay}" + ("_compensated" if compensated else "")
+                            + ("_half" if initial_potential == "half" else "") + ".json")
+
+    def log(self, text: str):
+        """Print text and append it to train.log."""
+        print(text, flush=True)
+        with open(self.log_path, "a") as handle:
+            handle.write(text + "\n")
+
+    def commands(self) -> list:
+        """The commands recorded in train.log ('# ' lines), oldest first."""
+        return [line[2:] for line in self.log_path.read_text().splitlines() if line.startswith("# ")]
+
+    def read_history(self):
+        """history.json's content, or None when it is missing or unreadable."""
+        try:
+            return json.loads(self.history_path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def epochs_done(self) -> int:
+        """Epochs recorded in history.json (0 without one)."""
+        recorded = self.read_history()
+        history = recorded.get("history") if isinstance(recorded, dict) else None
+        return len(history) if isinstance(history, list) else 0
+
+    def write_history(self, checkpoint: Checkpoint, host: str):
+        write_json_atomic(self.history_path, {"config": checkpoint.config, "history": checkpoint.history,
+                                              "best": checkpoint.best, "host": host})
+
+    def load_best(self) -> Checkpoint:
+        return Checkpoint.load(self.best)
+
+    def load_last(self) -> Checkpoint:
+        return Checkpoint.load(self.last)
+
+    def clear(self):
+        """Delete the run's checkpoints, logs and results (--overwrite)."""
+        for name in (self.LAST, self.BEST, self.LOG, self.HISTORY, *self.RESULTS):
+            (self.path / name).unlink(missing_ok=True)
+
+    def check(self):
+        """A folder, or nothing yet, at path; and not an empty name."""
+        if not str(self.path).strip() or self.path == Path(""):
+            raise RunError("--checkpoint-dir must name a folder")
+        if self.path.exists() and not self.path.is_dir():
+            raise RunError(f"--checkpoint-dir {self.path} is a file, not a folder")
+
+    def check_writable(self):
+        """Fail now, not after the compute, when results cannot be written into the folder."""
+        if not os.access(self.path, os.W_OK | os.X_OK):
+            raise RunError(f"cannot write into {self.path} (permission denied)")
+
+    @contextmanager
+    def lock(self):
+        """Hold an exclusive flock on the folder itself: a second training of it is refused,
+        naming the holder. Nothing is written for it, and the lock dies with its process,
+        even under kill -9."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        handle = os.open(self.path, os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunError(f"{self.path} is being trained by {self._lock_holder()}; wait for it to finish "
+                               "or use another --checkpoint-dir")
+            yield
+        finally:
+            os.close(handle)
+
+    def _lock_holder(self) -> str:
+        """The process holding the folder's flock, from /proc/locks (Linux), or a generic name."""
+        inode = self.path.stat().st_ino
+        try:
+            for line in Path("/proc/locks").read_text().splitlines():
+                fields = line.split()
+                if "FLOCK" in fields and fields[-3].endswith(f":{inode}"):
+                    return f"process {fields[-4]}"
+        except (OSError, IndexError):
+            pass
+        return "another process"
