@@ -184,7 +184,8 @@ def test_classifier_outputs_and_spike_records_identical_in_both_simulations(rese
         fast, reference = model.to_hybrid(32, reset), model.to_hybrid(32, reset, simulation="reference")
         assert torch.equal(fast(x), reference(x))
     assert fast.spike_record().totals() == reference.spike_record().totals()
-    assert isinstance(fast.cells[0], HybridLSTMCell) and fast.cells[0].simulation == "fast"
+    assert len(fast.cells) == 2 and all(isinstance(cell, HybridLSTMCell) and cell.simulation == "fast"
+                                        for cell in fast.cells)
     with pytest.raises(ValueError, match="simulation"):
         model.to_hybrid(32, reset, simulation="approximate")
 

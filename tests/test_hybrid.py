@@ -70,6 +70,25 @@ def test_analog_part_uses_average_rates():
     torch.testing.assert_close(h_new, o * torch.clamp(c_expected / 2, -1, 1))
 
 
+@pytest.mark.parametrize("simulation", ["reference", "fast"])
+def test_potentials_restart_at_every_lstm_step(simulation):
+    """The second LSTM step of a cell equals a fresh cell's first step from the same (x, h, c):
+    no membrane potential is carried from one LSTM step to the next; only h and c are."""
+    cell = random_cell(5, 6)
+    x1, x2 = torch.rand(2, 4, 5).unbind(0)
+    state = (torch.zeros(4, 6), torch.zeros(4, 6))
+    hybrid = HybridLSTMCell.from_cell(cell, 8, simulation=simulation)
+    middle = hybrid(x1, state)
+    first_counts = hybrid.spike_record.totals()
+    second = hybrid(x2, middle)
+    fresh = HybridLSTMCell.from_cell(cell, 8, simulation=simulation)
+    expected = fresh(x2, middle)
+    assert all(torch.equal(a, b) for a, b in zip(second, expected))
+    both, alone = hybrid.spike_record.totals(), fresh.spike_record.totals()
+    assert {p: both[p]["spikes"] - first_counts[p]["spikes"] for p in both} == {p: alone[p]["spikes"] for p in alone}
+    assert any(alone[p]["spikes"] for p in alone)
+
+
 @pytest.mark.parametrize("reset", ["soft", "hard"])
 def test_batch_of_one_equals_row_of_a_batch(reset):
     cell = random_cell(7, 9)

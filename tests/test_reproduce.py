@@ -8,6 +8,7 @@ import pytest
 
 from conftest import REPO
 from reproduce import grid, make_report, paper, run_grid
+from reproduce.report import ReportError, seqmnist
 from reproduce.grid import Run, Step, exists
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -177,6 +178,15 @@ def test_report_compares_with_the_paper_from_the_logs_alone(logs):
                  "chip_accuracy_vs_energy"):
         assert (logs / "figures" / f"{name}.png").read_bytes()[:8] == PNG_MAGIC
     assert paper.ROWWISE_HYBRID[16] == 92.89
+
+
+def test_report_prose_cites_only_tests_that_exist():
+    """The diagnosis of a missed hybrid bar names the test holding each quirk; a citation of a
+    test that is gone stops the report instead of printing a claim nothing holds."""
+    assert [seqmnist.held_by(test) for _, test in seqmnist.QUIRK_TESTS] == [t for _, t in seqmnist.QUIRK_TESTS]
+    with pytest.raises(ReportError, match="test_no_such_test, which does not exist"):
+        seqmnist.held_by("tests/test_sequence.py::test_no_such_test")
+    assert "test_if_neuron_soft_reset" in (REPO / "RESULTS.md").read_text()  # the committed report cites them
 
 
 def test_report_of_an_empty_tree_says_what_is_missing(tmp_path):

@@ -1,0 +1,29 @@
+"""RESULTS.md from the logs of the experiment grid, by concern: logs (reading), stats (seeds
+and bars), markdown (formatting), figures (matplotlib), and one module per section."""
+from pathlib import Path
+
+from .chip import chip_semantics_section, energy_section
+from .logs import ReportError
+from .seqmnist import pixelwise_section, potential_section, rowwise_section, summary
+from .translation import translation_section
+
+PROG = "python -m reproduce.make_report"
+
+
+def build_report(root: Path, figures: Path) -> str:
+    rowwise_lines, verdicts, rowwise = rowwise_section(root, figures)
+    lines = ["# Results: what the paper reported, what this code gets", "",
+             f"Written by `{PROG}` from the logs under `runs/` that `python -m reproduce.run_grid` produces; "
+             "do not edit by hand (rerun both to update). Published numbers: docs/method.md, "
+             "in `reproduce/paper.py`.", ""]
+    lines += summary(verdicts)
+    lines += rowwise_lines
+    lines += potential_section(root, figures, rowwise["ModifiedLSTMCell"])
+    lines += pixelwise_section(root, figures)
+    lines += translation_section(root, figures)
+    lines += energy_section(root, figures)
+    lines += chip_semantics_section(root, figures, rowwise)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+__all__ = ["PROG", "ReportError", "build_report"]

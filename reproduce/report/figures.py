@@ -1,0 +1,124 @@
+"""The report's figures: each function draws data it is given into one PNG; no log reading."""
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .. import grid, paper  # noqa: E402
+from .stats import Stats  # noqa: E402
+
+
+def save(figure, path: Path):
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def accuracy_figure(path: Path, title: str, modified: list, published_hybrid: dict, published_ann: float,
+                    subset_note: str = ""):
+    figure, axes = plt.subplots(figsize=(6.4, 4.2))
+    timesteps = sorted({t for run in modified for t in run.hybrid()})
+    for run in modified:
+        points = sorted((t, entry["accuracy"]) for t, entry in run.hybrid().items())
+        axes.plot(*zip(*points), "o", color="tab:blue", alpha=0.35, markersize=4)
+    if timesteps:
+        means = [Stats([run.hybrid()[t]["accuracy"] for run in modified if t in run.hybrid()]).mean for t in timesteps]
+        axes.plot(timesteps, means, "-o", color="tab:blue",
+                  label=f"ours, hybrid (mean of {len(modified)} seed{'s' if len(modified) > 1 else ''}{subset_note})")
+        ours_ann = Stats([run.ann for run in modified]).mean
+        axes.axhline(ours_ann, color="tab:blue", linestyle="--", linewidth=1, label=f"ours, ANN ({ours_ann:.2f}%)")
+    axes.plot(list(published_hybrid), list(published_hybrid.values()), "s", color="tab:red", markerfacecolor="none",
+              markersize=8, label="paper, hybrid")
+    axes.axhline(published_ann, color="tab:red", linestyle=":", linewidth=1, label=f"paper, ANN ({published_ann:.2f}%)")
+    axes.set_xscale("log", base=2)
+    all_t = sorted(set(timesteps) | set(published_hybrid))
+    axes.set_xticks(all_t, [str(t) for t in all_t])
+    axes.set_xlabel("SNN time-steps per LSTM step (T)")
+    axes.set_ylabel("test accuracy (%)")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right", fontsize=8)
+    save(figure, path)
+
+
+def potential_figure(path: Path, curves: dict):
+    """Row-wise hybrid accuracy vs T per initial potential: curves[potential] = [(T, mean, std)]."""
+    figure, axes = plt.subplots(figsize=(5.5, 3.8))
+    for potential, label in (("one", "V0 = 1 (paper)"), ("half", "V0 = theta / 2")):
+        if curves[potential]:
+            t, mean, std = zip(*curves[potential])
+            axes.errorbar(t, mean, yerr=std, marker="o", capsize=3, label=label)
+    axes.plot(list(paper.ROWWISE_HYBRID), list(paper.ROWWISE_HYBRID.values()), "s--", color="tab:red",
+              label="paper (V0 = 1)")
+    axes.set_xscale("log", base=2)
+    axes.set_xticks(list(grid.ROWWISE_TEST_T), [str(t) for t in grid.ROWWISE_TEST_T])
+    axes.set_xlabel("T (SNN steps per LSTM step)")
+    axes.set_ylabel("test accuracy %")
+    axes.set_title("Row-wise hybrid: initial potential")
+    axes.legend()
+    axes.grid(alpha=0.3)
+    save(figure, path)
+
+
+def bleu_figure(path: Path, results: dict, epochs: int):
+    figure, (ours_axes, paper_axes) = plt.subplots(1, 2, figsize=(9, 3.8))
+    hybrid = sorted((int(re.match(r"hybrid T=(\d+)", e["model"]).group(1)), e["fairseq_bleu4"])
+                    for e in results["results"] if e["model"].startswith("hybrid"))
+    anns = {e["model"]: e["fairseq_bleu4"] for e in results["results"] if e["model"].startswith("ANN")}
+    if hybrid:
+        ours_axes.plot(*zip(*hybrid), "-o", color="tab:blue", label="hybrid")
+    for (name, value), style in zip(sorted(anns.items()), ("--", ":")):
+        ours_axes.axhline(value, color="tab:blue", linestyle=style, linewidth=1, label=name)
+    ours_axes.set_title(f"ours: offline de-en corpus, {epochs} epochs")
+    paper_axes.plot(list(paper.IWSLT14_HYBRID_BLEU), list(paper.IWSLT14_HYBRID_BLEU.values()), "-s",
+                    color="tab:red", label="hybrid")
+    for (cell, value), style in zip(sorted(paper.IWSLT14_ANN_BLEU.items()), ("--", ":")):
+        paper_axes.axhline(value, color="tab:red", linestyle=style, linewidth=1, label=f"ANN, --cell-type {cell}")
+    paper_axes.set_title(f"paper: IWSLT14, {grid.IWSLT14_EPOCHS} epochs")
+    for axes in (ours_axes, paper_axes):
+        axes.set_xlabel("T")
+        axes.set_ylabel("BLEU4")
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=7, loc="lower right")
+    figure.suptitle("BLEU vs T (different corpora: compare shapes, not values)", fontsize=10)
+    save(figure, path)
+
+
+def energy_figure(path: Path, benchmarks: dict, target: float):
+    """Chip accuracy against the CPU / Loihi energy ratio, one curve per chip configuration."""
+    figure, axes = plt.subplots(figsize=(6.4, 4.2))
+    for label, data in benchmarks.items():
+        points = sorted((e["energy_ratio_cpu_over_loihi"], e["chip_accuracy"], e["n_timestep"]) for e in data["results"])
+        axes.plot([x for x, _, _ in points], [y for _, y, _ in points], "-o", label=label)
+        for x, y, t in points:
+            axes.annotate(str(t), (x, y), fontsize=7, textcoords="offset points", xytext=(3, 3))
+    axes.plot([paper.ENERGY_RATIO_CPU_OVER_LOIHI], [paper.ROWWISE_HYBRID[128]], "r*", markersize=14,
+              label="paper (ratio; its simulation at T = 128)")
+    axes.axhline(target, color="gray", linestyle=":", linewidth=1)
+    axes.set_xscale("log")
+    axes.set_ylim(max(0, min(target - 20, axes.get_ylim()[0])), 100)
+    axes.set_xlabel("CPU / Loihi active energy per inference (higher is better)")
+    axes.set_ylabel("chip test accuracy (%)")
+    axes.set_title("Row-wise hybrid on emulated Loihi (labels: T)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, loc="lower left")
+    save(figure, path)
+
+
+def semantics_figure(path: Path, curves: dict):
+    figure, axes = plt.subplots(figsize=(6.4, 4.2))
+    for (label, points), style in zip(curves.items(), ("-o", "-s", "--^", "--v")):
+        axes.plot(*zip(*points), style, label=label)
+    axes.set_xscale("log", base=2)
+    axes.set_xticks(list(grid.ROWWISE_T), [str(t) for t in grid.ROWWISE_T])
+    axes.set_ylim(0, 100)
+    axes.set_xlabel("SNN time-steps per LSTM step (T)")
+    axes.set_ylabel("test accuracy (%)")
+    axes.set_title("Row-wise hybrid under each neuron semantics")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="center right")
+    save(figure, path)

@@ -1,0 +1,117 @@
+"""Reading the grid's logs: run folders' histories and results, loihi_sim benchmarks,
+fairseq's train.log. Nothing here formats or judges."""
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from hybrid_lstm.run_folder import RunFolder
+
+from .. import grid
+from .markdown import as_command
+
+
+class ReportError(Exception):
+    """A log the report cannot use; one line."""
+
+
+def read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def read_history(path: Path):
+    """A run_seqmnist.py history.json, or None when absent; ReportError when malformed."""
+    history = read_json(path)
+    if history is None:
+        return None
+    best = history.get("best") if isinstance(history, dict) else None
+    if not (isinstance(history, dict) and isinstance(history.get("history"), list) and isinstance(best, dict)
+            and isinstance(best.get("accuracy"), (int, float)) and isinstance(best.get("epoch"), int)):
+        raise ReportError(f"{path} is not a run_seqmnist.py history (needs 'history' and 'best' with accuracy, epoch)")
+    return history
+
+
+@dataclass
+class SeqRun:
+    seed: int
+    folder: Path
+    history: dict
+    results: dict | None
+    results_hard: dict | None
+    results_half: dict | None = None
+
+    @property
+    def ann(self) -> float:
+        return self.history["best"]["accuracy"]
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history["history"])
+
+    @property
+    def train_seconds(self) -> float:
+        return sum(epoch["seconds"] for epoch in self.history["history"])
+
+    @property
+    def train_command(self) -> str:
+        """The last command that trained the run (a resumed run logs '# resumed after ...: CMD')."""
+        last = RunFolder(self.folder).commands()[-1]
+        return as_command(last.split(": ", 1)[1] if last.startswith("resumed") else last)
+
+    def hybrid(self, reset="soft", initial_potential="one") -> dict:
+        results = {("soft", "one"): self.results, ("hard", "one"): self.results_hard,
+                   ("soft", "half"): self.results_half}[reset, initial_potential]
+        return {entry["n_timestep"]: entry for entry in (results or {}).get("hybrid", [])}
+
+
+def seq_runs(root: Path, task: str, cell: str, seeds, epochs: int) -> list:
+    """The finished runs (all epochs trained) of one task and cell, by seed."""
+    runs = []
+    for seed in seeds:
+        folder = RunFolder(root / grid.seqmnist_folder(task, cell, seed))
+        history = read_history(folder.history_path)
+        if history and len(history["history"]) >= epochs:
+            runs.append(SeqRun(seed, folder.path, history, read_json(folder.results()),
+                               read_json(folder.results(reset="hard")), read_json(folder.results(initial_potential="half"))))
+    return runs
+
+
+def trained_epochs(root: Path) -> int:
+    """Epochs the translation models were trained for, from fairseq's train.log (the fewer of the two)."""
+    epochs = []
+    for cell in ("modified", "default"):
+        log = root / grid.TRANSLATION / f"debian-{cell}-seed{grid.DEEN_SEED}" / "train.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        epochs.append(max(map(int, re.findall(r"end of epoch (\d+) ", text)), default=0))
+    return min(epochs)
+
+
+def translation_train_seconds(root: Path, cell: str) -> float | None:
+    """fairseq's 'done training in S seconds' for one cell type, or None before it finished."""
+    log = root / grid.TRANSLATION / f"debian-{cell}-seed{grid.DEEN_SEED}" / "train.log"
+    match = re.search(r"done training in ([\d.]+) seconds", log.read_text(errors="replace")) if log.exists() else None
+    return float(match.group(1)) if match else None
+
+
+def chip_label(data: dict) -> str:
+    """A benchmark's configuration in words: reset realisation and initial potential."""
+    potential = data["chip"].get("initial_potential", "one")
+    return (data["chip"]["reset"] + (", delay compensated" if data["chip"].get("compensate_delay") else "")
+            + (", V0 = theta/2" if potential == "half" else "") + f", {data['test_samples']} images")
+
+
+def loihi_results(root: Path) -> dict:
+    """Every loihi_sim benchmark of the chip seed with delay 1, by configuration label."""
+    folder = root / grid.seqmnist_folder("rowwise", "ModifiedLSTMCell", grid.CHIP_SEED)
+    found = [read_json(path) for path in sorted(folder.glob("loihi_benchmark_*_delay1*.json"))]
+    return {chip_label(data): data for data in found if data}
+
+
+def paper_semantics_run(benchmarks: dict, reset: str):
+    """The benchmark with this reset, the paper's initial potential and no delay compensation."""
+    return next((data for data in benchmarks.values() if data["chip"]["reset"] == reset
+                 and data["chip"].get("initial_potential", "one") == "one" and not data["chip"].get("compensate_delay")),
+                None)

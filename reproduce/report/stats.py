@@ -1,0 +1,45 @@
+"""Statistics over seeds, and the bars a reproduced number is judged against."""
+import math
+from dataclasses import dataclass
+
+# the bars for row-wise sequential MNIST, in accuracy points
+ANN_BAR = 0.3
+HYBRID_BAR = {16: 2.0, 32: 0.5, 64: 0.5, 128: 0.5}
+CHANCE_PLATEAU = 20.0  # % test accuracy below which a 10-class model has not started to learn
+EQUAL_ACCURACY_POINTS = 0.5  # "the paper's accuracy": within this of its simulation at T = 128
+
+
+@dataclass
+class Stats:
+    values: list
+
+    @property
+    def mean(self):
+        return sum(self.values) / len(self.values)
+
+    @property
+    def std(self):
+        n = len(self.values)
+        return math.sqrt(sum((v - self.mean) ** 2 for v in self.values) / (n - 1)) if n > 1 else 0.0
+
+    def text(self):
+        if len(self.values) == 1:
+            return f"{self.values[0]:.2f}"
+        return f"{self.mean:.2f} ± {self.std:.2f}"
+
+
+@dataclass
+class Verdict:
+    """One published number against ours: met when |mean - published| <= bar."""
+    claim: str
+    published: float
+    ours: Stats
+    bar: float
+
+    @property
+    def delta(self) -> float:
+        return self.ours.mean - self.published
+
+    @property
+    def met(self) -> bool:
+        return abs(self.delta) <= self.bar

@@ -1,0 +1,57 @@
+"""The translation section: BLEU vs T of the offline de-en models, each hybrid also as a
+percentage of its own ANN's (the quantity comparable with the paper's IWSLT14 column)."""
+import re
+from pathlib import Path
+
+from .. import grid, paper
+from .figures import bleu_figure
+from .logs import read_json, trained_epochs, translation_train_seconds
+from .markdown import NOT_RECORDED, code_block, grid_command, minutes, table
+
+
+def translation_section(root: Path, figures: Path) -> list:
+    run = grid.translation_run("debian")
+    results = read_json(root / grid.TRANSLATION / "debian-bleu_vs_t.json")
+    lines = ["## Translation: BLEU vs T", ""]
+    if not results:
+        return lines + ["Missing: run `python -m reproduce.run_grid --only translation`.", ""]
+    counts = read_json(root / grid.TRANSLATION / "debian-corpus-counts.json") or {}
+    lines += [
+        "**Not comparable with the paper's IWSLT14 numbers.** IWSLT14 cannot be downloaded here, so the "
+        "models are trained on an offline German-English corpus built from Debian packages (`prepare_deen.py "
+        f"debian`: LibreOffice help and the Ding dictionary's examples; {counts.get('train', '?')} / "
+        f"{counts.get('valid', '?')} / {counts.get('test', '?')} train / valid / test pairs) for "
+        f"**{trained_epochs(root)} epochs** (paper: {grid.IWSLT14_EPOCHS}). Comparable with the paper: each "
+        "hybrid's BLEU as a percentage of its own ANN's.", ""]
+    rows = []
+    own_ann = next((e["fairseq_bleu4"] for e in results["results"] if e["model"] == "ANN, --cell-type modified"), None)
+    paper_ann = paper.IWSLT14_ANN_BLEU["modified"]
+    for entry in results["results"]:
+        name = entry["model"]
+        match = re.match(r"hybrid T=(\d+)", name)
+        share = paper_share = ""
+        if match:
+            published = paper.IWSLT14_HYBRID_BLEU.get(int(match.group(1)))
+            share = f"{100 * entry['fairseq_bleu4'] / own_ann:.1f}" if own_ann else ""
+            paper_share = f"{100 * published / paper_ann:.1f}" if published is not None else ""
+        else:
+            published = paper.IWSLT14_ANN_BLEU.get("default" if "default" in name else "modified")
+        rows.append([name, f"{published:.2f}" if published is not None else "",
+                     f"{entry['fairseq_bleu4']:.2f}", f"{entry['sacrebleu']:.2f}", share, paper_share,
+                     entry["sentences"], f"{entry['seconds']:.0f}"])
+    lines += [table(["model", "paper BLEU (IWSLT14)", "ours BLEU4 (offline corpus)", "sacrebleu (tokenised)",
+                     "ours: hybrid / own ANN %", "paper: hybrid / ANN %", "sentences", "wall s"], rows), ""]
+    figure = figures / "translation_bleu_vs_T.png"
+    bleu_figure(root / figure, results, trained_epochs(root))
+    lines += [f"![BLEU vs T]({figure.as_posix()})", ""]
+    train_times = [f"--cell-type {cell} {minutes(seconds)}" for cell in ("modified", "default")
+                   if (seconds := translation_train_seconds(root, cell)) is not None]
+    lines += ["Commands (`python -m reproduce.run_grid --only translation`):", "",
+              code_block([grid_command(step) for step in run.steps]), "",
+              f"Hardware: {results.get('host', NOT_RECORDED)}. Wall time: training "
+              f"{', '.join(train_times) or NOT_RECORDED} ({trained_epochs(root)} epochs, fairseq's train.log); "
+              "generation per model as in the table.", "",
+              f"The IWSLT14 reproduction ({grid.IWSLT14_EPOCHS} epochs, needs internet for the corpus):", "",
+              code_block([grid_command(step) for step in grid.translation_run("iwslt14", grid.IWSLT14_EPOCHS).steps]),
+              ""]
+    return lines
