@@ -5,7 +5,7 @@
 
 Both follow fairseq's examples/translation/prepare-iwslt14.sh recipe, with PyPI's
 sacremoses and subword-nmt in place of the git clones of mosesdecoder and subword-nmt:
-Moses tokenisation (de / en, no escaping), lowercasing, cleaning of the training pairs
+Moses tokenisation (de / en, with Moses' escaping of &apos; &quot; &amp; ...), lowercasing, cleaning of the training pairs
 (1..175 tokens per side, length ratio <= 1.5), joint BPE with 10,000 merges learnt on the
 training text, then fairseq-preprocess into OUT/bin.
 

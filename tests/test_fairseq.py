@@ -1,7 +1,9 @@
 """The fairseq plugin end to end on a tiny synthetic corpus, the hybrid layer inside the model,
 custom_adagrad's groups, and modify_checkpoint_iwslt.py's refusals."""
 import argparse
+import json
 import random
+import re
 import subprocess
 import sys
 
@@ -16,7 +18,6 @@ from fairseq_custom_modules.adagrad import group_parameters  # noqa: E402
 from fairseq_custom_modules.recurrent import RecurrentLayer  # noqa: E402
 from hybrid_lstm import convert_cell, simulate_gates  # noqa: E402
 
-BIN = REPO / ".venv" / "bin"
 SMALL_MODEL = ["--encoder-embed-dim", "16", "--encoder-hidden-size", "16", "--decoder-embed-dim", "16",
                "--decoder-hidden-size", "16"]
 
@@ -34,8 +35,10 @@ def synthetic_corpus(directory, seed=0):
 
 
 def fairseq(command, *args, cwd):
-    result = subprocess.run([str(BIN / command), *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                            env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    """fairseq-COMMAND, as fairseq_cli.COMMAND of this interpreter (wherever its environment is)."""
+    module = "fairseq_cli." + command.removeprefix("fairseq-")
+    result = subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=cwd, capture_output=True,
+                            text=True, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout + result.stderr
 
@@ -85,6 +88,29 @@ def test_generate_with_the_ann_and_the_hybrid(trained):
     ann, hybrid = hypotheses(ann), hypotheses(hybrid)
     same = sum(ann[key] == hybrid[key] for key in ann)
     assert same >= 12, (same, ann, hybrid)
+
+
+def test_bleu_vs_timesteps_on_the_tiny_model(trained, tmp_path, capsys):
+    """The BLEU script's ANN row is fairseq-generate's own BLEU4 for the same model and test set,
+    its sacrebleu the score of the hypotheses it parsed; one row per T."""
+    import bleu_vs_timesteps
+    import sacrebleu
+
+    work, _ = trained
+    output = tmp_path / "bleu.json"
+    assert bleu_vs_timesteps.main(["--data", str(work / "bin"), "--converted", str(work / "ck/converted.pt"),
+                                   "--n-timestep", "64", "256", "--threads", "1", "--output", str(output)]) == 0
+    rows = {row["model"]: row for row in json.loads(output.read_text())["results"]}
+    assert list(rows) == ["ANN, --cell-type modified", "hybrid T=64", "hybrid T=256"]
+    assert all(row["sentences"] == 24 for row in rows.values())
+    ann = generate(work, "--gen-subset", "test")
+    assert rows["ANN, --cell-type modified"]["fairseq_bleu4"] == float(re.search(r"BLEU4 = ([0-9.]+)", ann).group(1))
+    references = {line.split("\t")[0][2:]: line.split("\t")[1] for line in ann.splitlines() if line.startswith("T-")}
+    keys = sorted(references, key=int)
+    found = hypotheses(ann)
+    expected = sacrebleu.corpus_bleu([found[f"H-{k}"] for k in keys], [[references[k] for k in keys]], force=True)
+    assert rows["ANN, --cell-type modified"]["sacrebleu"] == round(expected.score, 2)
+    assert "hybrid T=256" in capsys.readouterr().out
 
 
 def test_hybrid_layer_equals_hybrid_lstm_cell():
