@@ -9,6 +9,7 @@ import pytest
 from conftest import REPO
 from reproduce import grid, make_report, paper, run_grid
 from reproduce.report import ReportError, seqmnist
+from reproduce.report import logs as report_logs
 from reproduce.grid import Run, Step, exists
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -187,6 +188,19 @@ def test_report_prose_cites_only_tests_that_exist():
     with pytest.raises(ReportError, match="test_no_such_test, which does not exist"):
         seqmnist.held_by("tests/test_sequence.py::test_no_such_test")
     assert "test_if_neuron_soft_reset" in (REPO / "RESULTS.md").read_text()  # the committed report cites them
+
+
+def test_step_wall_time_and_hosts_sum_every_attempt(tmp_path):
+    run = grid.translation_run()
+    (tmp_path / run.folder).mkdir(parents=True)
+    (tmp_path / run.folder / "runner.log").write_text(
+        "2026-01-01 10:00:00 [translation-debian] train-default: start: python x on host A\n"
+        "2026-01-01 10:05:40 [translation-debian] train-default: stopped after 340 s; run the grid again to resume\n"
+        "2026-01-01 10:06:00 [translation-debian] train-modified: start: python x on host B\n"
+        "2026-01-01 11:00:00 [translation-debian] train-default: start: python x on host B\n"
+        "2026-01-01 11:30:00 [translation-debian] train-default: done in 1800 s\n")
+    assert report_logs.step_log(tmp_path, run, "train-default") == (2140.0, ["host A", "host B"])
+    assert report_logs.step_log(tmp_path, run, "bleu") == (0, [])
 
 
 def test_report_of_an_empty_tree_says_what_is_missing(tmp_path):

@@ -89,11 +89,15 @@ def trained_epochs(root: Path) -> int:
     return min(epochs)
 
 
-def translation_train_seconds(root: Path, cell: str) -> float | None:
-    """fairseq's 'done training in S seconds' for one cell type, or None before it finished."""
-    log = root / grid.TRANSLATION / f"debian-{cell}-seed{grid.DEEN_SEED}" / "train.log"
-    match = re.search(r"done training in ([\d.]+) seconds", log.read_text(errors="replace")) if log.exists() else None
-    return float(match.group(1)) if match else None
+def step_log(root: Path, run: "grid.Run", step: str) -> tuple:
+    """(wall seconds summed over every attempt, hosts) of one grid step, from the run's runner.log:
+    'STEP: start: ... on HOST', then 'STEP: done in N s' or 'STEP: stopped after N s'."""
+    path = root / run.folder / "runner.log"
+    text = path.read_text(errors="replace") if path.exists() else ""
+    prefix = rf"\[{re.escape(run.name)}\] {re.escape(step)}: "
+    seconds = sum(float(value) for value in re.findall(prefix + r"(?:done in|stopped after|FAILED .*? after) (\d+) s", text))
+    hosts = sorted(set(re.findall(prefix + r"start: .* on (.+)$", text, flags=re.MULTILINE)))
+    return seconds, hosts
 
 
 def chip_label(data: dict) -> str:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from .. import grid, paper
 from .figures import bleu_figure
-from .logs import read_json, trained_epochs, translation_train_seconds
+from .logs import read_json, step_log, trained_epochs
 from .markdown import NOT_RECORDED, code_block, grid_command, minutes, table
 
 
@@ -44,13 +44,15 @@ def translation_section(root: Path, figures: Path) -> list:
     figure = figures / "translation_bleu_vs_T.png"
     bleu_figure(root / figure, results, trained_epochs(root))
     lines += [f"![BLEU vs T]({figure.as_posix()})", ""]
-    train_times = [f"--cell-type {cell} {minutes(seconds)}" for cell in ("modified", "default")
-                   if (seconds := translation_train_seconds(root, cell)) is not None]
+    trainings = {cell: step_log(root, run, f"train-{cell}") for cell in ("modified", "default")}
+    train_times = [f"--cell-type {cell} {minutes(seconds)}" for cell, (seconds, _) in trainings.items() if seconds]
+    train_hosts = sorted({host for _, hosts in trainings.values() for host in hosts})
     lines += ["Commands (`python -m reproduce.run_grid --only translation`):", "",
               code_block([grid_command(step) for step in run.steps]), "",
-              f"Hardware: {results.get('host', NOT_RECORDED)}. Wall time: training "
-              f"{', '.join(train_times) or NOT_RECORDED} ({trained_epochs(root)} epochs, fairseq's train.log); "
-              "generation per model as in the table.", "",
+              f"Hardware: training {'; '.join(train_hosts) or NOT_RECORDED}; BLEU {results.get('host', NOT_RECORDED)}. "
+              f"Wall time: training {', '.join(train_times) or NOT_RECORDED} ({trained_epochs(root)} epochs; summed "
+              "over every attempt of the step in runner.log); generation per model as in "
+              "the table.", "",
               f"The IWSLT14 reproduction ({grid.IWSLT14_EPOCHS} epochs, needs internet for the corpus):", "",
               code_block([grid_command(step) for step in grid.translation_run("iwslt14", grid.IWSLT14_EPOCHS).steps]),
               ""]
