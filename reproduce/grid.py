@@ -29,6 +29,8 @@ INITIAL_POTENTIALS = ("one", "half")
 PIXELWISE_SEEDS = {"ModifiedLSTMCell": (0, 1), "BaselineLSTMCell": (0,)}
 PIXELWISE_EPOCHS = 50
 PIXELWISE_T = (32, 128, 256, 512, 1024)
+# beyond the paper: seed 0's hybrid also with every potential starting at theta / 2, after the paper's test
+PIXELWISE_POTENTIALS = {0: INITIAL_POTENTIALS, 1: ("one",)}
 
 CHIP_SEED = 0  # the row-wise model that loihi_sim emulates
 CHIP_TEST_SUBSET = 1000  # soft reset, delay 1, T = 16 ... 128: 0.28 s per image on one core (runner.log)
@@ -183,7 +185,7 @@ def translation_run(corpus: str = "debian", epochs: int = DEEN_EPOCHS) -> Run:
 
 def experiment_grid() -> list:
     """All runs, longest first (so that --jobs 2 keeps both workers busy to the end)."""
-    runs = [seqmnist_run("pixelwise", cell, seed, PIXELWISE_EPOCHS, PIXELWISE_T)
+    runs = [seqmnist_run("pixelwise", cell, seed, PIXELWISE_EPOCHS, PIXELWISE_T, PIXELWISE_POTENTIALS[seed])
             for seed in (0, 1) for cell in CELLS if seed in PIXELWISE_SEEDS[cell]]
     runs += [seqmnist_run("rowwise", cell, seed, ROWWISE_EPOCHS, ROWWISE_TEST_T, INITIAL_POTENTIALS)
              for cell in CELLS for seed in ROWWISE_SEEDS[cell]]

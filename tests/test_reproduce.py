@@ -102,14 +102,15 @@ def write_json(path: Path, data):
 
 
 def fake_seq_run(root: Path, task: str, cell: str, seed: int, epochs: int, ann: float, hybrid: dict,
-                 hard: dict | None = None, samples: int = 10000):
+                 hard: dict | None = None, samples: int = 10000, half: dict | None = None):
     folder = root / grid.seqmnist_folder(task, cell, seed)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "train.log").write_text(f"# run_seqmnist.py --checkpoint-dir {folder.name} --seed {seed}\n")
     history = [{"epoch": e + 1, "test_accuracy": ann - 1, "seconds": 10.0} for e in range(epochs)]
     write_json(folder / "history.json", {"history": history, "best": {"accuracy": ann, "epoch": epochs},
                                          "host": "test CPU"})
-    for name, values, reset in (("test_results.json", hybrid, "soft"), ("test_results_hard.json", hard, "hard")):
+    for name, values, reset in (("test_results.json", hybrid, "soft"), ("test_results_hard.json", hard, "hard"),
+                                ("test_results_half.json", half, "soft")):
         if values is not None:
             write_json(folder / name, {
                 "command": f"run_seqmnist.py --mode test --seed {seed} --reset {reset}", "test_samples": samples,
@@ -141,7 +142,7 @@ def logs(tmp_path):
                      hard={t: 12.0 + seed for t in hybrid})
         fake_seq_run(tmp_path, "rowwise", "BaselineLSTMCell", seed, 50, 99.5, None)
     fake_seq_run(tmp_path, "pixelwise", "ModifiedLSTMCell", 0, grid.PIXELWISE_EPOCHS, 90.0,
-                 {t: 50.0 for t in grid.PIXELWISE_T})
+                 {t: 50.0 for t in grid.PIXELWISE_T}, half={32: 60.0, 1024: 89.5})
     fake_seq_run(tmp_path, "pixelwise", "ModifiedLSTMCell", 1, 3, 11.0, None)  # still training
     fake_seq_run(tmp_path, "pixelwise", "BaselineLSTMCell", 0, grid.PIXELWISE_EPOCHS, 11.35, None)
     with open(tmp_path / grid.seqmnist_folder("pixelwise", "BaselineLSTMCell", 0) / "train.log", "a") as log:
@@ -165,6 +166,7 @@ def test_report_compares_with_the_paper_from_the_logs_alone(logs):
     assert "| ModifiedLSTMCell seed 1 | 3 of 50 | 11.00 (epoch 3) | 0.2 min | test CPU |" in text
     assert "| ModifiedLSTMCell seed 0 | 50 of 50 | 90.00 (epoch 50) |" in text
     assert "| ANN BaselineLSTMCell | 97.71 | 11.35 | 11.35 | -86.36 |" in text
+    assert "| 32 | 11.89 | 50.00 | 60.00 |" in text and "| 128 | 33.28 | 50.00 | missing |" in text  # V0 = theta/2
     assert "**Not learned:** BaselineLSTMCell 11.35%" in text and "ModifiedLSTMCell 90.00%" not in text
     assert "\npython run_seqmnist.py --end-epoch 4\n" in text  # the command that finished a resumed run
     # translation missing, energy and semantics from the loihi JSON, hard reset of every seed

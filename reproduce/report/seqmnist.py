@@ -91,6 +91,24 @@ def rowwise_section(root: Path, figures: Path):
     return lines, verdicts, runs
 
 
+def potential_rows(tested: list, timesteps, published_hybrid: dict):
+    """Table rows [T, paper, ours V0 = 1, ours V0 = theta / 2] over the tested runs, and the
+    curves {potential: [(T, mean, std)]}."""
+    rows, curves = [], {"one": [], "half": []}
+    for t in timesteps:
+        cells = []
+        for potential in ("one", "half"):
+            values = [run.hybrid(initial_potential=potential)[t]["accuracy"] for run in tested
+                      if t in run.hybrid(initial_potential=potential)]
+            fewer = f" ({len(values)} seeds)" if 0 < len(values) < len(tested) else ""
+            cells.append(Stats(values).text() + fewer if values else "missing")
+            if values:
+                curves[potential].append((t, Stats(values).mean, Stats(values).std))
+        published = published_hybrid.get(t)
+        rows.append([t, f"{published:.2f}" if published else "", *cells])
+    return rows, curves
+
+
 def potential_section(root: Path, figures: Path, modified: list) -> list:
     """Beyond the paper: the hybrid with every potential starting at 1 (the paper) or at theta / 2."""
     lines = ["## Beyond the paper: the initial potential (row-wise)", "",
@@ -102,18 +120,7 @@ def potential_section(root: Path, figures: Path, modified: list) -> list:
     tested = [run for run in modified if run.results and run.results_half]
     if not tested:
         return lines + ["Missing: run `python -m reproduce.run_grid --only rowwise`.", ""]
-    rows, curves = [], {"one": [], "half": []}
-    for t in grid.ROWWISE_TEST_T:
-        cells = []
-        for potential in ("one", "half"):
-            values = [run.hybrid(initial_potential=potential)[t]["accuracy"] for run in tested
-                      if t in run.hybrid(initial_potential=potential)]
-            fewer = f" ({len(values)} seeds)" if 0 < len(values) < len(tested) else ""
-            cells.append(Stats(values).text() + fewer if values else "missing")
-            if values:
-                curves[potential].append((t, Stats(values).mean, Stats(values).std))
-        published = paper.ROWWISE_HYBRID.get(t)
-        rows.append([t, f"{published:.2f}" if published else "", *cells])
+    rows, curves = potential_rows(tested, grid.ROWWISE_TEST_T, paper.ROWWISE_HYBRID)
     lines += [table(["T", "paper (V0 = 1) %", "ours V0 = 1 %", "ours V0 = theta/2 %"], rows), "",
               f"({len(tested)} seeds: {', '.join(str(run.seed) for run in tested)}.)", ""]
     figure = figures / "initial_potential_accuracy_vs_T.png"
@@ -241,6 +248,12 @@ def pixelwise_section(root: Path, figures: Path):
         accuracy_figure(root / figure, "Pixel-wise sequential MNIST", modified, paper.PIXELWISE_HYBRID,
                         paper.PIXELWISE_ANN["ModifiedLSTMCell"], "")
         lines += [f"![pixel-wise accuracy vs T]({figure.as_posix()})", ""]
+    with_half = [run for run in modified if run.results and run.results_half]
+    if with_half:
+        rows, _ = potential_rows(with_half, grid.PIXELWISE_T, paper.PIXELWISE_HYBRID)
+        lines += ["Beyond the paper, the same checkpoints with every potential starting at theta / 2 (see the "
+                  "row-wise section; all 10,000 test images):", "",
+                  table(["T", "paper (V0 = 1) %", "ours V0 = 1 %", "ours V0 = theta/2 %"], rows), ""]
     plateau = [f"{cell} {run.ann:.2f}% after {run.epochs} epochs" for cell, cell_runs in runs.items()
                for run in cell_runs if run.ann < CHANCE_PLATEAU]
     if plateau:
