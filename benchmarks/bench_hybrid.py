@@ -11,7 +11,8 @@ product kernel each case used (chosen by timing, or forced with --kernel).
     python benchmarks/bench_hybrid.py --device cuda    # a GPU
 
 --as-avx2 reruns the benchmark with torch's CPU kernels and torch.compile's code limited
-to AVX2 (ATEN_CPU_CAPABILITY=avx2) and oneDNN off: torch's int8 GEMM (torch._int_mm) uses
+to AVX2 (ATEN_CPU_CAPABILITY=avx2), MKL's BLAS limited to AVX2 (MKL_ENABLE_INSTRUCTIONS=AVX2)
+and oneDNN off: torch's int8 GEMM (torch._int_mm) uses
 oneDNN only on CPUs with AVX-512 VNNI and otherwise a plain loop, so this is what an AVX2
 laptop or AMD Zen 2/3 server runs (its clock and caches stay this machine's).
 
@@ -28,7 +29,7 @@ from pathlib import Path
 AS_AVX2 = "HYBRID_LSTM_BENCH_AS_AVX2"
 if "--as-avx2" in sys.argv and not os.environ.get(AS_AVX2):  # before torch is imported
     os.execve(sys.executable, [sys.executable, *sys.argv],
-              dict(os.environ, ATEN_CPU_CAPABILITY="avx2", **{AS_AVX2: "1"}))
+              dict(os.environ, ATEN_CPU_CAPABILITY="avx2", MKL_ENABLE_INSTRUCTIONS="AVX2", **{AS_AVX2: "1"}))
 
 import torch  # noqa: E402
 
@@ -99,7 +100,8 @@ def cpu_capabilities() -> str:
     checks = {"AVX2": "_is_avx2_supported", "AVX-512": "_is_avx512_supported", "AVX-512 VNNI": "_is_vnni_supported",
               "AMX": "_is_amx_tile_supported"}
     found = [name for name, check in checks.items() if getattr(torch.cpu, check, lambda: False)()]
-    limited = " (limited by --as-avx2: ATEN_CPU_CAPABILITY=avx2, oneDNN off)" if os.environ.get(AS_AVX2) else ""
+    limited = (" (limited by --as-avx2: ATEN_CPU_CAPABILITY=avx2, MKL_ENABLE_INSTRUCTIONS=AVX2, oneDNN off)"
+               if os.environ.get(AS_AVX2) else "")
     return (f"CPU has {', '.join(found) or 'none of AVX2 / AVX-512 / VNNI / AMX'}; torch kernels use "
             f"{torch.backends.cpu.get_cpu_capability()}{limited}")
 
