@@ -10,6 +10,7 @@ from conftest import REPO
 from reproduce import grid, make_report, paper, run_grid
 from reproduce.report import ReportError, seqmnist
 from reproduce.report import logs as report_logs
+from reproduce.report.translation import translation_section
 from reproduce.grid import Run, Step, exists
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -203,6 +204,36 @@ def test_step_wall_time_and_hosts_sum_every_attempt(tmp_path):
         "2026-01-01 11:30:00 [translation-debian] train-default: done in 1800 s\n")
     assert report_logs.step_log(tmp_path, run, "train-default") == (2140.0, ["host A", "host B"])
     assert report_logs.step_log(tmp_path, run, "bleu") == (0, [])
+
+
+def test_translation_section_from_its_logs(tmp_path):
+    """BLEU rows with each hybrid as a percentage of its own ANN, beside the paper's; epochs,
+    wall time and hosts from the logs; why the models are not committed, from their size."""
+    folder = tmp_path / grid.TRANSLATION
+    for cell, wall in (("modified", 3500), ("default", 3700)):
+        (folder / f"debian-{cell}-seed1").mkdir(parents=True)
+        (folder / f"debian-{cell}-seed1" / "train.log").write_text(
+            "x | num. shared model params: 6,500,008 (num. trained: 6,500,008)\n"
+            + "".join(f"x | end of epoch {e} (average epoch stats below)\n" for e in range(1, 16)))
+    (folder / "runner.log").write_text(
+        "2026-01-01 10:00:00 [translation-debian] train-modified: start: python x on host A\n"
+        "2026-01-01 11:00:00 [translation-debian] train-modified: done in 3500 s\n"
+        "2026-01-01 10:00:00 [translation-debian] train-default: start: python x on host A\n"
+        "2026-01-01 11:00:00 [translation-debian] train-default: done in 3700 s\n")
+    rows = [("ANN, --cell-type default", 20.0), ("ANN, --cell-type modified", 16.0), ("hybrid T=32", 4.0),
+            ("hybrid T=256", 15.2)]
+    write_json(folder / "debian-bleu_vs_t.json", {"host": "host B", "results": [
+        {"model": name, "fairseq_bleu4": bleu, "sacrebleu": bleu + 1, "sentences": 2000, "seconds": 60.0}
+        for name, bleu in rows]})
+    text = "\n".join(translation_section(tmp_path, Path("figures")))
+    assert "for **15 epochs** (paper: 15)" in text
+    assert "| hybrid T=32 | 6.72 | 4.00 | 5.00 | 25.0 | 27.8 | 2000 | 60 |" in text  # 4 / 16; 6.72 / 24.15
+    assert "| hybrid T=256 | 23.51 | 15.20 | 16.20 | 95.0 | 97.3 | 2000 | 60 |" in text
+    assert "| ANN, --cell-type default | 25.00 | 20.00 | 21.00 |  |  | 2000 | 60 |" in text
+    assert "Hardware: training host A; BLEU host B." in text
+    assert "training --cell-type modified 58.3 min, --cell-type default 1.03 h (15 epochs" in text
+    assert "--cell-type modified 6,500,008 parameters (26 MB in float32)" in text
+    assert (tmp_path / "figures" / "translation_bleu_vs_T.png").read_bytes()[:8] == PNG_MAGIC
 
 
 def test_report_of_an_empty_tree_says_what_is_missing(tmp_path):

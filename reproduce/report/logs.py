@@ -89,6 +89,13 @@ def trained_epochs(root: Path) -> int:
     return min(epochs)
 
 
+def translation_parameters(root: Path, cell: str) -> int | None:
+    """The parameter count fairseq logged for one cell type's model, or None."""
+    log = root / grid.TRANSLATION / f"debian-{cell}-seed{grid.DEEN_SEED}" / "train.log"
+    match = re.search(r"num\. shared model params: ([\d,]+)", log.read_text(errors="replace")) if log.exists() else None
+    return int(match.group(1).replace(",", "")) if match else None
+
+
 def step_log(root: Path, run: "grid.Run", step: str) -> tuple:
     """(wall seconds summed over every attempt, hosts) of one grid step, from the run's runner.log:
     'STEP: start: ... on HOST', then 'STEP: done in N s' or 'STEP: stopped after N s'."""

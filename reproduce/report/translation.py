@@ -5,8 +5,20 @@ from pathlib import Path
 
 from .. import grid, paper
 from .figures import bleu_figure
-from .logs import read_json, step_log, trained_epochs
+from .logs import read_json, step_log, trained_epochs, translation_parameters
 from .markdown import NOT_RECORDED, code_block, grid_command, minutes, table
+
+
+def models_note(root: Path) -> str:
+    """Why the translation models are not in the repository, from their logged size."""
+    sizes = {cell: count for cell in ("modified", "default")
+             if (count := translation_parameters(root, cell)) is not None}
+    if not sizes:
+        return "Models: not committed; the commands above rebuild them."
+    described = ", ".join(f"--cell-type {cell} {count:,} parameters ({count * 4 / 1e6:.0f} MB in float32)"
+                          for cell, count in sizes.items())
+    return (f"Models: not committed ({described}, too large for the repository); the commands above rebuild "
+            "them on one CPU core in about the wall time shown.")
 
 
 def translation_section(root: Path, figures: Path) -> list:
@@ -53,6 +65,7 @@ def translation_section(root: Path, figures: Path) -> list:
               f"Wall time: training {', '.join(train_times) or NOT_RECORDED} ({trained_epochs(root)} epochs; summed "
               "over every attempt of the step in runner.log); generation per model as in "
               "the table.", "",
+              models_note(root), "",
               f"The IWSLT14 reproduction ({grid.IWSLT14_EPOCHS} epochs, needs internet for the corpus):", "",
               code_block([grid_command(step) for step in grid.translation_run("iwslt14", grid.IWSLT14_EPOCHS).steps]),
               ""]
