@@ -230,6 +230,7 @@ def test_translation_section_from_its_logs(tmp_path):
     assert "| hybrid T=32 | 6.72 | 4.00 | 5.00 | 25.0 | 27.8 | 2000 | 60 |" in text  # 4 / 16; 6.72 / 24.15
     assert "| hybrid T=256 | 23.51 | 15.20 | 16.20 | 95.0 | 97.3 | 2000 | 60 |" in text
     assert "| ANN, --cell-type default | 25.00 | 20.00 | 21.00 |  |  | 2000 | 60 |" in text
+    assert "Shape: at T = 32, 256 each hybrid keeps within 5 points" in text and "(largest gap 2.8 points)." in text
     assert "Hardware: training host A; BLEU host B." in text
     assert "training --cell-type modified 58.3 min, --cell-type default 1.03 h (15 epochs" in text
     assert "--cell-type modified 6,500,008 parameters (26 MB in float32)" in text

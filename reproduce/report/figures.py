@@ -65,26 +65,36 @@ def potential_figure(path: Path, curves: dict):
 
 
 def bleu_figure(path: Path, results: dict, epochs: int):
-    figure, (ours_axes, paper_axes) = plt.subplots(1, 2, figsize=(9, 3.8))
+    """Left: BLEU4 of ours (offline corpus) and the paper's (IWSLT14) against T, with each ANN;
+    right: each hybrid as a percentage of its own ANN (modified cell), the comparable quantity."""
+    figure, (bleu_axes, share_axes) = plt.subplots(1, 2, figsize=(9.5, 3.9))
     hybrid = sorted((int(re.match(r"hybrid T=(\d+)", e["model"]).group(1)), e["fairseq_bleu4"])
                     for e in results["results"] if e["model"].startswith("hybrid"))
     anns = {e["model"]: e["fairseq_bleu4"] for e in results["results"] if e["model"].startswith("ANN")}
+    own_ann = anns.get("ANN, --cell-type modified")
+    paper_hybrid = sorted(paper.IWSLT14_HYBRID_BLEU.items())
     if hybrid:
-        ours_axes.plot(*zip(*hybrid), "-o", color="tab:blue", label="hybrid")
+        bleu_axes.plot(*zip(*hybrid), "-o", color="tab:blue", label=f"ours, hybrid ({epochs} epochs, offline corpus)")
     for (name, value), style in zip(sorted(anns.items()), ("--", ":")):
-        ours_axes.axhline(value, color="tab:blue", linestyle=style, linewidth=1, label=name)
-    ours_axes.set_title(f"ours: offline de-en corpus, {epochs} epochs")
-    paper_axes.plot(list(paper.IWSLT14_HYBRID_BLEU), list(paper.IWSLT14_HYBRID_BLEU.values()), "-s",
-                    color="tab:red", label="hybrid")
+        bleu_axes.axhline(value, color="tab:blue", linestyle=style, linewidth=1, label=f"ours, {name}")
+    bleu_axes.plot(*zip(*paper_hybrid), "-s", color="tab:red", label=f"paper, hybrid ({grid.IWSLT14_EPOCHS} epochs, IWSLT14)")
     for (cell, value), style in zip(sorted(paper.IWSLT14_ANN_BLEU.items()), ("--", ":")):
-        paper_axes.axhline(value, color="tab:red", linestyle=style, linewidth=1, label=f"ANN, --cell-type {cell}")
-    paper_axes.set_title(f"paper: IWSLT14, {grid.IWSLT14_EPOCHS} epochs")
-    for axes in (ours_axes, paper_axes):
-        axes.set_xlabel("T")
-        axes.set_ylabel("BLEU4")
+        bleu_axes.axhline(value, color="tab:red", linestyle=style, linewidth=1, label=f"paper, ANN, --cell-type {cell}")
+    bleu_axes.set_ylabel("BLEU4")
+    bleu_axes.set_title("BLEU4 (different corpora)")
+    if hybrid and own_ann:
+        share_axes.plot([t for t, _ in hybrid], [100 * b / own_ann for _, b in hybrid], "-o", color="tab:blue",
+                        label="ours")
+    paper_ann = paper.IWSLT14_ANN_BLEU["modified"]
+    share_axes.plot([t for t, _ in paper_hybrid], [100 * b / paper_ann for _, b in paper_hybrid], "-s",
+                    color="tab:red", label="paper")
+    share_axes.axhline(100, color="gray", linestyle=":", linewidth=1)
+    share_axes.set_ylabel("hybrid BLEU / own ANN's (%)")
+    share_axes.set_title("hybrid as a share of its own ANN (comparable)")
+    for axes in (bleu_axes, share_axes):
+        axes.set_xlabel("T (SNN steps per LSTM step)")
         axes.grid(alpha=0.3)
         axes.legend(fontsize=7, loc="lower right")
-    figure.suptitle("BLEU vs T (different corpora: compare shapes, not values)", fontsize=10)
     save(figure, path)
 
 

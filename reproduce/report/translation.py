@@ -9,6 +9,24 @@ from .logs import read_json, step_log, trained_epochs, translation_parameters
 from .markdown import NOT_RECORDED, code_block, grid_command, minutes, table
 
 
+SHAPE_POINTS = 5.0  # a share within this many points of the paper's counts as the same shape
+
+
+def shape_note(shares: dict) -> str:
+    """How far each hybrid's share of its own ANN lies from the paper's, T by T."""
+    if not shares:
+        return "No hybrid BLEU to compare with the paper's yet."
+    close = [t for t, (ours, theirs) in shares.items() if abs(ours - theirs) <= SHAPE_POINTS]
+    far = {t: v for t, v in shares.items() if t not in close}
+    text = (f"Shape: at T = {', '.join(map(str, close)) or 'none'} each hybrid keeps within {SHAPE_POINTS:g} points of "
+            "the share of its ANN's BLEU that the paper's hybrid keeps (largest gap "
+            f"{max((abs(a - b) for a, b in (shares[t] for t in close)), default=0):.1f} points)")
+    if far:
+        text += "; not at " + ", ".join(f"T = {t} ({ours:.1f}% against the paper's {theirs:.1f}%)"
+                                        for t, (ours, theirs) in far.items())
+    return text + "."
+
+
 def models_note(root: Path) -> str:
     """Why the translation models are not in the repository, from their logged size."""
     sizes = {cell: count for cell in ("modified", "default")
@@ -35,7 +53,7 @@ def translation_section(root: Path, figures: Path) -> list:
         f"{counts.get('valid', '?')} / {counts.get('test', '?')} train / valid / test pairs) for "
         f"**{trained_epochs(root)} epochs** (paper: {grid.IWSLT14_EPOCHS}). Comparable with the paper: each "
         "hybrid's BLEU as a percentage of its own ANN's.", ""]
-    rows = []
+    rows, shares = [], {}
     own_ann = next((e["fairseq_bleu4"] for e in results["results"] if e["model"] == "ANN, --cell-type modified"), None)
     paper_ann = paper.IWSLT14_ANN_BLEU["modified"]
     for entry in results["results"]:
@@ -46,6 +64,8 @@ def translation_section(root: Path, figures: Path) -> list:
             published = paper.IWSLT14_HYBRID_BLEU.get(int(match.group(1)))
             share = f"{100 * entry['fairseq_bleu4'] / own_ann:.1f}" if own_ann else ""
             paper_share = f"{100 * published / paper_ann:.1f}" if published is not None else ""
+            if share and paper_share:
+                shares[int(match.group(1))] = (float(share), float(paper_share))
         else:
             published = paper.IWSLT14_ANN_BLEU.get("default" if "default" in name else "modified")
         rows.append([name, f"{published:.2f}" if published is not None else "",
@@ -53,6 +73,7 @@ def translation_section(root: Path, figures: Path) -> list:
                      entry["sentences"], f"{entry['seconds']:.0f}"])
     lines += [table(["model", "paper BLEU (IWSLT14)", "ours BLEU4 (offline corpus)", "sacrebleu (tokenised)",
                      "ours: hybrid / own ANN %", "paper: hybrid / ANN %", "sentences", "wall s"], rows), ""]
+    lines += [shape_note(shares), ""]
     figure = figures / "translation_bleu_vs_T.png"
     bleu_figure(root / figure, results, trained_epochs(root))
     lines += [f"![BLEU vs T]({figure.as_posix()})", ""]
