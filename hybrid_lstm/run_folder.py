@@ -43,6 +43,10 @@ class RunFolder:
         return self.path / (f"loihi_benchmark_{reset}_delay{delay}" + ("_compensated" if compensated else "")
                             + ("_half" if initial_potential == "half" else "") + ".json")
 
+    def derived_files(self) -> list:
+        """Every file computed from checkpoint_best.pt: the hybrid tests and the chip benchmarks."""
+        return sorted([*self.path.glob("test_results*.json"), *self.path.glob("loihi_benchmark*")])
+
     def log(self, text: str):
         """Print text and append it to train.log."""
         print(text, flush=True)

@@ -48,7 +48,6 @@ def first_difference(logged: list, retrained: list):
     return None
 
 
-DERIVED = ("test_results*.json", "loihi_benchmark*.json", "loihi_benchmark*.log")
 TRAINING = (RunFolder.LOG, RunFolder.HISTORY, RunFolder.BEST, RunFolder.LAST)
 
 
@@ -70,9 +69,8 @@ def retrain(folder: Path, threads: int):
             shutil.copy(scratch / name, folder / name)
         outcome = "identical to the log: the checkpoints were added, the logged results stand"
     else:
-        for pattern in DERIVED:
-            for path in folder.glob(pattern):
-                path.unlink()
+        for path in RunFolder(folder).derived_files():
+            path.unlink()
         for name in TRAINING:
             shutil.copy(scratch / name, folder / name)
         outcome = (f"epoch {differs} differs from the log (trained by an earlier version of the code): the "

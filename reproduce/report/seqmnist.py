@@ -2,6 +2,8 @@
 pixel-wise progress and results; each with its commands, hardware, wall time and models."""
 from pathlib import Path
 
+from hybrid_lstm.run_folder import RunFolder
+
 from .. import grid, paper
 from .figures import accuracy_figure, potential_figure
 from .logs import ReportError, read_history, seq_runs
@@ -191,7 +193,7 @@ def provenance(runs: list, wall_note: str = "") -> list:
         text += ("; hybrid test per T: " + ", ".join(f"T={t}: {minutes(Stats(v).mean)}" for t, v in walls.items())
                  + f" (mean over runs{wall_note})")
     lines.append(text + ".")
-    shipped = [run for run in runs if (run.folder / "checkpoint_best.pt").exists()]
+    shipped = [run for run in runs if RunFolder(run.folder).best.exists()]
     missing = [run for run in runs if run not in shipped]
     models = ["Models: every row above comes from the `checkpoint_best.pt` of its run folder"]
     if shipped:
@@ -218,7 +220,7 @@ def pixelwise_progress(root: Path) -> list:
     rows = []
     for cell in grid.CELLS:
         for seed in grid.PIXELWISE_SEEDS[cell]:
-            history = read_history(root / grid.seqmnist_folder("pixelwise", cell, seed) / "history.json")
+            history = read_history(RunFolder(root / grid.seqmnist_folder("pixelwise", cell, seed)).history_path)
             if not history or not history["history"]:
                 rows.append([f"{cell} seed {seed}", f"0 of {grid.PIXELWISE_EPOCHS}", "", "", ""])
                 continue
