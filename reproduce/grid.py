@@ -115,7 +115,8 @@ def seqmnist_run(task: str, cell: str, seed: int, epochs: int, timesteps, potent
 # None = all 10,000); the full-test-set run (about an hour on one core) last
 CHIP_CONFIGS = (("soft-feedback", "half", False, CHIP_TEST_SUBSET), ("soft-feedback", "one", False, CHIP_TEST_SUBSET),
                 ("soft", "one", False, CHIP_TEST_SUBSET), ("soft-feedback", "half", True, CHIP_TEST_SUBSET),
-                ("soft-feedback", "one", True, CHIP_TEST_SUBSET), ("hard", "one", False, None))
+                ("soft-feedback", "one", True, CHIP_TEST_SUBSET), ("hard-independent", "one", False, CHIP_TEST_SUBSET),
+                ("hard", "one", False, None))
 # the headline configuration on all 10,000 images, at the T where it meets the paper's accuracy
 CHIP_HEADLINE_T = (8, 16)
 
