@@ -86,9 +86,7 @@ class RunFolder:
             (self.path / name).unlink(missing_ok=True)
 
     def check(self):
-        """A folder, or nothing yet, at path; and not an empty name."""
-        if not str(self.path).strip() or self.path == Path(""):
-            raise RunError("--checkpoint-dir must name a folder")
+        """A folder, or nothing yet, at path."""
         if self.path.exists() and not self.path.is_dir():
             raise RunError(f"--checkpoint-dir {self.path} is a file, not a folder")
 

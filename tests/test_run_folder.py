@@ -60,3 +60,12 @@ def test_result_file_names_keep_every_setting_apart():
              for compensated in (False, True) for potential in ("one", "half")}
     assert len(chips) == 8 and folder.chip_results("hard", 1) == Path("run/loihi_benchmark_hard_delay1.json")
     assert not names & chips
+
+
+def test_any_folder_or_a_new_path_is_a_run_folder_but_a_file_is_not(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    RunFolder(".").check()
+    RunFolder("new/run").check()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RunError, match="is a file, not a folder"):
+        RunFolder("file").check()
