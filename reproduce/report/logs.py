@@ -22,15 +22,16 @@ def read_json(path: Path):
         return None
 
 
-def read_history(path: Path):
-    """A run_seqmnist.py history.json, or None when absent; ReportError when malformed."""
-    history = read_json(path)
+def read_history(folder: RunFolder):
+    """A run folder's history.json, or None when absent; ReportError when malformed."""
+    history = folder.read_history()
     if history is None:
         return None
     best = history.get("best") if isinstance(history, dict) else None
     if not (isinstance(history, dict) and isinstance(history.get("history"), list) and isinstance(best, dict)
             and isinstance(best.get("accuracy"), (int, float)) and isinstance(best.get("epoch"), int)):
-        raise ReportError(f"{path} is not a run_seqmnist.py history (needs 'history' and 'best' with accuracy, epoch)")
+        raise ReportError(f"{folder.history_path} is not a run_seqmnist.py history (needs 'history' and 'best' "
+                          "with accuracy, epoch)")
     return history
 
 
@@ -72,7 +73,7 @@ def seq_runs(root: Path, task: str, cell: str, seeds, epochs: int) -> list:
     runs = []
     for seed in seeds:
         folder = RunFolder(root / grid.seqmnist_folder(task, cell, seed))
-        history = read_history(folder.history_path)
+        history = read_history(folder)
         if history and len(history["history"]) >= epochs:
             runs.append(SeqRun(seed, folder.path, history, read_json(folder.results()),
                                read_json(folder.results(reset="hard")), read_json(folder.results(initial_potential="half"))))

@@ -220,7 +220,7 @@ def pixelwise_progress(root: Path) -> list:
     rows = []
     for cell in grid.CELLS:
         for seed in grid.PIXELWISE_SEEDS[cell]:
-            history = read_history(RunFolder(root / grid.seqmnist_folder("pixelwise", cell, seed)).history_path)
+            history = read_history(RunFolder(root / grid.seqmnist_folder("pixelwise", cell, seed)))
             if not history or not history["history"]:
                 rows.append([f"{cell} seed {seed}", f"0 of {grid.PIXELWISE_EPOCHS}", "", "", ""])
                 continue
