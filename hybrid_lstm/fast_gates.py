@@ -16,22 +16,23 @@ Three changes, each chosen by measurement (benchmarks/bench_hybrid.py):
 2. Synaptic currents of a chunk of SNN steps as ONE matrix product, by one of three exact kernels
    (PRODUCT_KERNELS), chosen per device and shape by timing them on first use:
    - "int8": converted weights are even and |W^| <= 254, so W^/2 fits int8; spikes are
-     ternary; torch._int_mm accumulates in int32. Fast where torch has an int8 GEMM
-     (oneDNN on CPUs with AVX-512 VNNI or AMX; CUDA); elsewhere torch runs a plain loop
-     (about 3 GFLOP/s on an AVX2 CPU).
+     ternary; torch._int_mm accumulates in int32. Fast on CUDA and on CPUs with AVX-512
+     VNNI or AMX, where torch hands it to oneDNN; on any other CPU torch runs a plain loop
+     (about 3 GFLOP/s): torch's _int_mm_out_cpu calls oneDNN only if
+     at::cpu::is_avx512_vnni_supported().
+   - "fbgemm": the same int8 product through FBGEMM, torch's quantized-linear library,
+     which has AVX2 and AVX-512 kernels (torch.ops.quantized.linear_with_input_q_dq_qweight_
+     dq_output_fp32). The float32 spikes are quantized with scale 1 and zero point 1, so the
+     uint8 operand is s + 1 in {0, 1, 2} exactly; W^/2 is a qint8 tensor of scale 1; the int32
+     sum comes back as float32 times 1 * 1, exact below 2^24 (as for "float32"). Without
+     VNNI, FBGEMM multiplies with vpmaddubsw, which adds two uint8 x int8 products in a
+     saturating int16: here |2 * 2 * 127| = 508, far inside it.
    - "float32": the same product in float32. Exact: the inputs (-1, 0, 1 and integers
      |W^/2| <= 127) have at most 7 significant bits, so TF32 and bf16 matmul modes hold them
      exactly too, every product and partial sum is an integer of magnitude at most
      127 * fan-in < 2^24 (fan-in < 132,104 is checked), and float32 represents every such
      integer, in any summation order. Fast on every CPU (BLAS) and GPU.
-   - "float64x3": three samples per float64 row. The batch is split into three blocks
-     and row r carries s_0 + 2^17 s_1 + 2^34 s_2 (spikes of sample r of each block), so
-     one float64 product gives y = I_0 + 2^17 I_1 + 2^34 I_2 with |I_k| <= 127 * fan-in
-     < 2^16 (fan-in <= 516): every partial sum is an integer below 2^51, exact in float64,
-     and I_k = ((y + P) >> 17 k) & (2^17 - 1) - (2^16 - 1) with P = (2^16 - 1)(1 + 2^17 + 2^34)
-     (y + P is read out of the bits of y + P + 2^52: _currents).
-     A float64 product costs about 1.6 times a float32 one on AVX2 CPUs, for three samples.
-   Set HYBRID_LSTM_PRODUCT_KERNEL=int8|float32 (or pass product_kernel=) to force one.
+   Set HYBRID_LSTM_PRODUCT_KERNEL=int8|fbgemm|float32 (or pass product_kernel=) to force one.
 3. Gate neurons as one compiled kernel per 32 (or 16) SNN steps. The threshold/reset recursion
    is sequential in tau but element-wise, so torch.compile fuses 32 steps into one loop
    over the neurons. The four gate blocks share one potential tensor: an i/f/o neuron is
@@ -42,12 +43,17 @@ Three changes, each chosen by measurement (benchmarks/bench_hybrid.py):
 Working set: the chunk of SNN steps is sized so that its currents stay near
 CHUNK_ELEMENTS values, whatever T and the batch size; the spike and product buffers are
 reused from one LSTM step to the next (fresh multi-MiB buffers cost more in page faults
-than the products themselves on CPU). The prepared weights are rebuilt whenever the
+than the products themselves on CPU; FBGEMM allocates its own result, hence
+keep_freed_memory_in_heap). The prepared weights are rebuilt whenever the
 converted weights they come from change (a new tensor, or an in-place change such as
 load_state_dict).
 """
+import ctypes
+import ctypes.util
+import functools
 import os
 import time
+import warnings
 
 import torch
 
@@ -63,16 +69,7 @@ INT32_MAX = 2**31 - 1
 FLOAT32_EXACT_FANIN = (2**24 - 1) // (WEIGHT_LIMIT // 2)  # |sum| <= 127 * fan-in stays below 2^24
 assert ENCODER_THRESHOLD & (ENCODER_THRESHOLD - 1) == 0, "_encoder_spikes takes mod theta as a bit mask"
 NO_LOWER_THRESHOLD = -(2**31)  # i, f, o neurons never fire "negative"
-PRODUCT_KERNELS = ("int8", "float32", "float64x3")
-PACK_SHIFT = 17  # float64x3: bits per packed sample
-PACK_BIAS = 2**16 - 1  # |I_k| <= PACK_BIAS
-PACK_MAX_FANIN = PACK_BIAS // (WEIGHT_LIMIT // 2)
-PACK_OFFSET = float(PACK_BIAS * (1 + 2**PACK_SHIFT + 2 ** (2 * PACK_SHIFT)))  # P: every field non-negative
-FIELD_MASK = 2**PACK_SHIFT - 1
-MAGIC_BITS = 0x4330000000000000  # the float64 bit pattern of 2^52
-# below this batch size, taking the three fields apart in the gate kernel costs more than the
-# cheaper product saves (pixel-wise batch 4 on AVX2: 5.7 ms against 4.1 ms with float32)
-PACK_MIN_BATCH = 24
+PRODUCT_KERNELS = ("int8", "fbgemm", "float32")
 KERNEL_ENVIRONMENT = "HYBRID_LSTM_PRODUCT_KERNEL"
 MIN_MATMUL_ROWS = 17  # torch._int_mm on CUDA needs more than 16 rows
 PROBE_ROWS = 512  # rows of the product timed to choose a kernel
@@ -121,21 +118,6 @@ def _encoder_spikes(q_abs, q_sign, first, period, taus, offset: int, threshold: 
 _compiled_encoder_spikes = CompiledOrEager(_encoder_spikes)
 
 
-def _packed_encoder_spikes(q_abs, q_sign, first, period, taus, offset: int, threshold: int, hard_reset: bool, out):
-    """float64x3: the spikes of the three batch blocks ((3, B/3, F) inputs), written into
-    out ((K, B/3, F) float64) as s_0 + 2^17 s_1 + 2^34 s_2."""
-    taus = taus.view(-1, 1, 1, 1)
-    if hard_reset:
-        spiking = (taus >= first) & ((taus - first) % period == 0)
-    else:
-        spiking = (offset + taus * q_abs) & (threshold - 1) < q_abs
-    spikes = torch.where(spiking, q_sign, 0).to(torch.float64)
-    return out.copy_(spikes[:, 0] + 2.0**PACK_SHIFT * spikes[:, 1] + 2.0 ** (2 * PACK_SHIFT) * spikes[:, 2])
-
-
-_compiled_packed_encoder_spikes = CompiledOrEager(_packed_encoder_spikes)
-
-
 def int8_product(spikes: torch.Tensor, weight_t: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """(M, K) int8 @ (K, N) int8 -> (M, N) int32, exact, written into the first rows of out
     ((max(M, 17), N) int32). K and N are multiples of 8 (CUDA's rule)."""
@@ -147,24 +129,65 @@ def int8_product(spikes: torch.Tensor, weight_t: torch.Tensor, out: torch.Tensor
 
 
 def float32_product(spikes: torch.Tensor, weight_t: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """(M, K) @ (K, N) -> (M, N) in float32 (or float64 for float64x3), exact integers (module doc)."""
+    """(M, K) @ (K, N) -> (M, N) in float32, exact integers (module doc)."""
     rows = spikes.shape[0]
     return torch.mm(spikes, weight_t, out=out[:rows])
 
 
+def fbgemm_product(spikes: torch.Tensor, packed_weight, out: torch.Tensor) -> torch.Tensor:
+    """(M, K) float32 spikes @ the packed (K, N) W^/2 -> (M, N) float32, exact (module doc).
+    FBGEMM allocates its own result; out is unused."""
+    return torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32(spikes, 1.0, 1, packed_weight)
+
+
+def fbgemm_available() -> bool:
+    """FBGEMM is torch's quantized engine on x86 CPUs with AVX2 (torch.backends.quantized)."""
+    return "fbgemm" in torch.backends.quantized.supported_engines and \
+        hasattr(torch.ops.quantized, "linear_with_input_q_dq_qweight_dq_output_fp32")
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+
+
+@functools.cache
+def keep_freed_memory_in_heap() -> bool:
+    """FBGEMM allocates each chunk's products afresh (8 MiB at batch 128). glibc adapts its
+    thresholds as it goes, and in some heap states it hands every freed chunk back to the OS,
+    so the next step faults 8 MiB in again (measured: 2,200 page faults and a third of the
+    step's time). Fixing the mmap threshold at 32 MiB and the trim threshold at 128 MiB keeps
+    freed chunks in the heap for reuse. Once per process, on glibc only; True if applied."""
+    library = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(library) if library else None
+    if libc is None or not hasattr(libc, "mallopt"):
+        return False
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, 32 << 20) and libc.mallopt(M_TRIM_THRESHOLD, 128 << 20))
+
+
+def product_operand(kernel: str, weight_t: torch.Tensor):
+    """What the kernel's product takes for the (K, N) weight W^/2 (given in the kernel's
+    spike dtype): the tensor itself, or for fbgemm the weight quantized with scale 1 and
+    packed by FBGEMM."""
+    if kernel != "fbgemm":
+        return weight_t
+    keep_freed_memory_in_heap()
+    with warnings.catch_warnings():  # torch marks its quantized tensors deprecated; the kernel choice copes with their removal
+        warnings.simplefilter("ignore")
+        quantized = torch._make_per_tensor_quantized_tensor(weight_t.t().to(torch.int8), 1.0, 0)
+        return torch.ops.quantized.linear_prepack(quantized, None)
+
+
 PRODUCTS = {"int8": (int8_product, torch.int8, torch.int32), "float32": (float32_product, torch.float32, torch.float32),
-            "float64x3": (float32_product, torch.float64, torch.float64)}  # torch.mm, in float64
-SAMPLES_PER_ROW = {"int8": 1, "float32": 1, "float64x3": 3}
+            "fbgemm": (fbgemm_product, torch.float32, torch.float32)}
 
 _chosen_kernels = {}  # (device type, fan-in, columns) -> kernel name
 
 
-def _time_product(kernel: str, fanin: int, columns: int, device, batch: int) -> float:
+def _time_product(kernel: str, fanin: int, columns: int, device) -> float:
+    """Best of three timings of a PROBE_ROWS-row product in this kernel, in seconds."""
     product, spike_dtype, out_dtype = PRODUCTS[kernel]
-    rows = PROBE_ROWS * -(-batch // SAMPLES_PER_ROW[kernel]) // batch  # rows for PROBE_ROWS samples
-    spikes = torch.randint(-1, 2, (rows, fanin), device=device).to(spike_dtype)
-    weight_t = torch.randint(-127, 128, (columns, fanin), device=device).to(spike_dtype).t()
-    out = torch.empty(max(rows, MIN_MATMUL_ROWS), columns, dtype=out_dtype, device=device)
+    spikes = torch.randint(-1, 2, (PROBE_ROWS, fanin), device=device).to(spike_dtype)
+    weight_t = product_operand(kernel, torch.randint(-127, 128, (columns, fanin), device=device).to(spike_dtype).t())
+    out = torch.empty(PROBE_ROWS, columns, dtype=out_dtype, device=device)
     best = float("inf")
     for _ in range(3):
         if device.type == "cuda":
@@ -177,58 +200,41 @@ def _time_product(kernel: str, fanin: int, columns: int, device, batch: int) -> 
     return best
 
 
-def usable_kernels(fanin: int, batch: int) -> tuple:
-    """float64x3 needs fan-in <= 516 and pays from PACK_MIN_BATCH samples; int8 needs torch's
-    private torch._int_mm (present since torch 2.1); float32 takes any shape."""
-    packable = fanin <= PACK_MAX_FANIN and batch >= PACK_MIN_BATCH
-    available = {"int8": hasattr(torch, "_int_mm"), "float32": True, "float64x3": packable}
+def usable_kernels(device: torch.device) -> tuple:
+    """int8 needs torch's private torch._int_mm (present since torch 2.1); fbgemm a CPU with
+    FBGEMM; float32 runs anywhere."""
+    available = {"int8": hasattr(torch, "_int_mm"), "fbgemm": device.type == "cpu" and fbgemm_available(),
+                 "float32": True}
     return tuple(kernel for kernel in PRODUCT_KERNELS if available[kernel])
 
 
-def choose_product_kernel(device: torch.device, fanin: int, columns: int, requested: str = "auto",
-                          batch: int = 1) -> str:
-    """The product kernel for this device, shape and batch: the requested one, else the one
-    named by $HYBRID_LSTM_PRODUCT_KERNEL, else the fastest per sample on a probe product
-    (timed once per process, device type and shape; the first timing of each warms it up).
-    A requested float64x3 that cannot take this shape falls back to float32 (the tests force
-    it on small batches through PACK_MIN_BATCH)."""
+def choose_product_kernel(device: torch.device, fanin: int, columns: int, requested: str = "auto") -> str:
+    """The product kernel for this device and shape: the requested one, else the one named by
+    $HYBRID_LSTM_PRODUCT_KERNEL, else the fastest on a probe product (timed once per process,
+    device type and shape; the first timing of each warms it up). A requested kernel that
+    cannot run here (fbgemm off the CPU or without FBGEMM) falls back to float32."""
     requested = os.environ.get(KERNEL_ENVIRONMENT, "auto") if requested == "auto" else requested
     if requested not in ("auto",) + PRODUCT_KERNELS:
         raise ValueError(f"product kernel must be one of {('auto',) + PRODUCT_KERNELS}, got {requested!r}")
-    batch = max(batch, 1)
-    usable = usable_kernels(fanin, batch)
+    usable = usable_kernels(device)
     if requested != "auto":
         return requested if requested in usable else "float32"
-    key = (device.type, fanin, columns, batch if "float64x3" in usable else 0)
+    key = (device.type, fanin, columns)
     if key not in _chosen_kernels:
-        times = {kernel: min(_time_product(kernel, fanin, columns, device, batch) for _ in range(2))
-                 for kernel in usable}
+        times = {kernel: min(_time_product(kernel, fanin, columns, device) for _ in range(2)) for kernel in usable}
         _chosen_kernels[key] = min(times, key=times.get)
     return _chosen_kernels[key]
 
 
-def _currents(products_step, packed: bool):
-    """s . W^/2 of one SNN step as (B, N) int32, from int32 or float32 products, or from
-    float64x3 products ((B/3, N), three samples per value: module doc). For those, y' = y + P
-    is an integer in [0, 2^51), so y' + 2^52 holds it in the low mantissa bits: its bit
-    pattern read as int64 is MAGIC_BITS + y' (exact, and vectorised without a float-to-integer
-    conversion); the k-th field is then (y' >> 17 k) & (2^17 - 1)."""
-    if not packed:
-        return products_step.to(torch.int32)
-    offset = (products_step + (PACK_OFFSET + 2.0**52)).view(torch.int64) - MAGIC_BITS
-    fields = torch.stack([(offset >> (PACK_SHIFT * k)) & FIELD_MASK for k in range(3)])
-    return (fields - PACK_BIAS).to(torch.int32).flatten(0, 1)
-
-
 def _gate_steps(potential, lower, net, fired_count, products, bias, upper, threshold, lower_after_reset,
-                hard_reset: bool, packed: bool):
+                hard_reset: bool):
     """Advance every gate neuron over the SNN steps of products ((K, B, N) = s . W^/2, int32 or
-    float32 holding integers; float64x3: (K, B/3, N), see _currents). For each step:
+    float32 holding integers). For each step:
     V <- V + 2 * products + b^ ; p = [V > upper] ; n = [V < lower] ;
     soft reset V <- V - theta * (p - n) ; hard reset V <- 0 and lower <- lower_after_reset
     where p or n ; net += p - n ; fired_count += p + n. All int32, (B, N)."""
     for step in range(products.shape[0]):
-        potential = potential + 2 * _currents(products[step], packed) + bias
+        potential = potential + 2 * products[step].to(torch.int32) + bias
         positive = potential > upper
         negative = potential < lower
         output = positive.to(torch.int32) - negative.to(torch.int32)
@@ -292,15 +298,15 @@ class FastGateSimulator:
     def _version_key(weights: ConvertedWeights, kernel: str):
         return tuple((t.data_ptr(), t._version, t.device, tuple(t.shape)) for t in weights) + (kernel,)
 
-    def prepare(self, weights: ConvertedWeights, batch: int = 1) -> dict:
-        """The padded weight, bias and per-column thresholds for this batch size's kernel,
-        rebuilt when the weights or the kernel change."""
+    def prepare(self, weights: ConvertedWeights) -> dict:
+        """The padded weight, bias and per-column thresholds for the chosen kernel, rebuilt
+        when the weights or the kernel change."""
         device = weights.weight.device
         if weights.weight.dim() != 2:
             check_fast_weights(weights, self.n_timestep, self.initial_potential)
         hidden4, fanin = weights.weight.shape
         columns, padded_fanin = _round_up(hidden4, 8), max(16, _round_up(fanin, 8))
-        kernel = choose_product_kernel(device, padded_fanin, columns, self.requested_kernel, batch)
+        kernel = choose_product_kernel(device, padded_fanin, columns, self.requested_kernel)
         key = self._version_key(weights, kernel)
         if key == self._prepared_key:
             return self._prepared
@@ -319,6 +325,7 @@ class FastGateSimulator:
 
         self._prepared = {
             "kernel": kernel, "fanin": fanin, "hidden": hidden, "weight_t": weight_half.t(),
+            "operand": product_operand(kernel, weight_half.t()),
             "bias": torch.cat([weights.bias.int(), weights.bias.new_zeros(columns - hidden4).int()]),
             "upper": per_gate(SIGMOID_THRESHOLD, TANH_THRESHOLD),
             "start": per_gate(v0_sigmoid, v0_tanh),
@@ -329,9 +336,9 @@ class FastGateSimulator:
         self.kernel = kernel
         return self._prepared
 
-    def chunk_steps(self, rows_per_step: int, columns: int) -> int:
+    def chunk_steps(self, batch: int, columns: int) -> int:
         """SNN steps per matrix product: a multiple of STEPS_PER_KERNEL, about CHUNK_ELEMENTS currents."""
-        per_step = max(1, rows_per_step * columns)
+        per_step = max(1, batch * columns)
         return STEPS_PER_KERNEL * max(1, CHUNK_ELEMENTS // (STEPS_PER_KERNEL * per_step))
 
     def workspace(self, rows: int, prepared: dict, device):
@@ -347,40 +354,33 @@ class FastGateSimulator:
 
     def __call__(self, u: torch.Tensor, weights: ConvertedWeights) -> GateSpikeCounts:
         batch, device = u.shape[0], u.device
-        prepared = self.prepare(weights, batch)
+        prepared = self.prepare(weights)
         fanin, columns = prepared["weight_t"].shape
         hidden, true_fanin = prepared["hidden"], prepared["fanin"]
-        packed = prepared["kernel"] == "float64x3"
-        samples = _round_up(batch, 3) if packed else batch  # float64x3: three blocks of equal size
         v0_encoder = start_potential(ENCODER_THRESHOLD, self.initial_potential)
         # q = round(2048 u); |u| >= 2 gives |q| > theta + 1, which fires at every step like any larger |q|
-        q = torch.zeros(samples, fanin, dtype=torch.int32, device=device)
+        q = torch.zeros(batch, fanin, dtype=torch.int32, device=device)
         q[:batch, :true_fanin] = torch.round(u.clamp(-2, 2) * ENCODER_THRESHOLD)
         q_sign = q.sign()
         q_abs, first, period = _encoder_magnitudes(q.abs(), self.reset, ENCODER_THRESHOLD, v0_encoder)
         if first is None:
             first = period = q_abs  # unused by the soft-reset train
-        rows_per_step = samples // 3 if packed else samples
-        if packed:
-            q_abs, q_sign, first, period = (t.view(3, rows_per_step, fanin) for t in (q_abs, q_sign, first, period))
-        encode = _compiled_packed_encoder_spikes if packed else _compiled_encoder_spikes
 
-        potential = prepared["start"].expand(samples, columns).clone()
-        lower = prepared["lower_start"].expand(samples, columns).clone()
+        potential = prepared["start"].expand(batch, columns).clone()
+        lower = prepared["lower_start"].expand(batch, columns).clone()
         net = torch.zeros_like(potential)
         fired_count = torch.zeros_like(potential)
         hard = self.reset == "hard"
         product = PRODUCTS[prepared["kernel"]][0]
-        chunk = self.chunk_steps(rows_per_step, columns)
-        spikes_buffer, products_buffer = self.workspace(chunk * rows_per_step, prepared, device)
-        constants = (prepared["bias"], prepared["upper"], prepared["upper"], prepared["lower_after_reset"], hard, packed)
+        chunk = self.chunk_steps(batch, columns)
+        spikes_buffer, products_buffer = self.workspace(chunk * batch, prepared, device)
+        constants = (prepared["bias"], prepared["upper"], prepared["upper"], prepared["lower_after_reset"], hard)
         for start in range(0, self.n_timestep if batch else 0, chunk):
             taus = torch.arange(start + 1, min(start + chunk, self.n_timestep) + 1, dtype=torch.int32, device=device)
-            rows = len(taus) * rows_per_step
-            spikes = spikes_buffer[:rows]
-            encode(q_abs, q_sign, first, period, taus, v0_encoder - 1, ENCODER_THRESHOLD, hard,
-                   spikes.view(len(taus), rows_per_step, fanin))
-            products = product(spikes, prepared["weight_t"], products_buffer).view(len(taus), rows_per_step, columns)
+            spikes = spikes_buffer[: len(taus) * batch]
+            _compiled_encoder_spikes(q_abs, q_sign, first, period, taus, v0_encoder - 1, ENCODER_THRESHOLD, hard,
+                                     spikes.view(len(taus), batch, fanin))
+            products = product(spikes, prepared["operand"], products_buffer).view(len(taus), batch, columns)
             state, step = (potential, lower, net, fired_count), 0
             for steps in KERNEL_STEPS:
                 while step + steps <= len(taus):
@@ -390,8 +390,8 @@ class FastGateSimulator:
                 state = _gate_steps(*state, products[step:], *constants)
             potential, lower, net, fired_count = state
 
-        net, fired_count = net[:batch, : 4 * hidden].long(), fired_count[:batch, : 4 * hidden].long()
+        net, fired_count = net[:, : 4 * hidden].long(), fired_count[:, : 4 * hidden].long()
         i, f, g, o = net.chunk(4, dim=1)
         last = torch.full((1,), self.n_timestep, dtype=torch.int32, device=device)
-        encoder = encoder_counts(q[:batch, :true_fanin].abs(), last, self.reset, self.initial_potential)[0].long()
+        encoder = encoder_counts(q[:, :true_fanin].abs(), last, self.reset, self.initial_potential)[0].long()
         return GateSpikeCounts(encoder, i, f, g, o, fired_count[:, 2 * hidden: 3 * hidden])

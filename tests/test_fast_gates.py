@@ -1,5 +1,9 @@
 """The fast hybrid simulation against the reference loop: bit-identical spike counts."""
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -74,9 +78,8 @@ def test_encoder_closed_form_equals_stepping_every_q(reset, q_max, initial_poten
 @pytest.mark.parametrize("reset", ["soft", "hard"])
 @pytest.mark.parametrize("n_timestep", [1, 16, 45, 128])
 @pytest.mark.parametrize("batch", [1, 5])
-def test_fast_equals_reference(batch, n_timestep, reset, initial_potential, kernel, device, monkeypatch):
+def test_fast_equals_reference(batch, n_timestep, reset, initial_potential, kernel, device):
     """Every product kernel (not only the one this machine would choose), both initial potentials."""
-    monkeypatch.setattr(fast_gates, "PACK_MIN_BATCH", 3)  # float64x3 at batch 5: three blocks, one padded
     for seed, (input_size, hidden_size) in enumerate([(28, 16), (1, 9), (13, 6)]):
         weights = random_weights(input_size, hidden_size, seed)
         weights = ConvertedWeights(weights.weight.to(device), weights.bias.to(device))
@@ -84,7 +87,7 @@ def test_fast_equals_reference(batch, n_timestep, reset, initial_potential, kern
         reference = simulate_gates(u, weights, n_timestep, reset, initial_potential)
         simulator = FastGateSimulator(n_timestep, reset, initial_potential, kernel)
         assert_same_counts(reference, simulator(u, weights))
-        assert simulator.kernel == (kernel if kernel in fast_gates.usable_kernels(32, batch) else "float32")
+        assert simulator.kernel == (kernel if kernel in fast_gates.usable_kernels(torch.device(device)) else "float32")
 
 
 @pytest.mark.parametrize("kernel", PRODUCT_KERNELS)
@@ -104,21 +107,48 @@ def test_float32_kernel_exact_under_reduced_precision_matmul_modes(kernel):
 def test_kernel_choice_measured_once_and_forced_by_environment(monkeypatch):
     device = torch.device("cpu")
     monkeypatch.setattr(fast_gates, "_chosen_kernels", {})
-    batch = fast_gates.PACK_MIN_BATCH
-    chosen = fast_gates.choose_product_kernel(device, 40, 24, batch=batch)
-    assert chosen in PRODUCT_KERNELS and list(fast_gates._chosen_kernels.values()) == [chosen]
+    chosen = fast_gates.choose_product_kernel(device, 40, 24)
+    assert chosen in fast_gates.usable_kernels(device) and list(fast_gates._chosen_kernels.values()) == [chosen]
     monkeypatch.setattr(fast_gates, "_time_product", lambda *args: pytest.fail("timed twice"))
-    assert fast_gates.choose_product_kernel(device, 40, 24, batch=batch) == chosen
+    assert fast_gates.choose_product_kernel(device, 40, 24) == chosen
     for forced in PRODUCT_KERNELS:
         monkeypatch.setenv(fast_gates.KERNEL_ENVIRONMENT, forced)
-        assert fast_gates.choose_product_kernel(device, 40, 24, batch=batch) == forced
-        assert fast_gates.choose_product_kernel(device, 40, 24, requested="float32", batch=batch) == "float32"
-    # three samples per row need PACK_MIN_BATCH samples and a fan-in of at most 516
-    assert fast_gates.choose_product_kernel(device, 40, 24, batch=fast_gates.PACK_MIN_BATCH - 1) == "float32"
-    assert fast_gates.choose_product_kernel(device, 520, 24, batch=batch) == "float32"
+        assert fast_gates.choose_product_kernel(device, 40, 24) == forced
+        assert fast_gates.choose_product_kernel(device, 40, 24, requested="float32") == "float32"
+    # FBGEMM is a CPU library: asked for on a GPU, the product runs in float32
+    assert fast_gates.choose_product_kernel(torch.device("cuda"), 40, 24, requested="fbgemm") == "float32"
     monkeypatch.setenv(fast_gates.KERNEL_ENVIRONMENT, "int4")
     with pytest.raises(ValueError, match="int4"):
         fast_gates.choose_product_kernel(device, 40, 24)
+
+
+AVX2_PRODUCT_CHECK = """
+import torch
+from hybrid_lstm.fast_gates import fbgemm_product, product_operand
+# the largest pair sums FBGEMM's saturating int16 step can meet: all spikes of one sign
+# (uint8 operand 0 or 2) against weights of +-127, and alternating signs and weights
+torch.manual_seed(0)
+fanin, columns = 160, 64
+signs = torch.where(torch.rand(columns, fanin) < 0.5, 127, -127)
+weights = torch.cat([torch.full((columns, fanin), 127), torch.full((columns, fanin), -127), signs,
+                     torch.randint(-127, 128, (columns, fanin))])
+spikes = torch.cat([torch.ones(8, fanin), -torch.ones(8, fanin), torch.randint(-1, 2, (48, fanin)).float(),
+                    torch.tensor([1.0, -1.0]).repeat(8, fanin // 2)])
+got = fbgemm_product(spikes, product_operand("fbgemm", weights.float().t()), None)
+assert torch.equal(got.long(), spikes.long() @ weights.t()), "fbgemm differs from the exact product"
+print("exact")
+"""
+
+
+@pytest.mark.skipif(not fast_gates.fbgemm_available(), reason="torch has no FBGEMM here")
+def test_fbgemm_kernel_exact_with_its_avx2_instructions():
+    """FBGEMM without VNNI adds uint8 x int8 products in pairs in a saturating int16; the
+    spikes' operand (0, 1, 2) keeps every pair within 2 * 2 * 127. Run with FBGEMM held to
+    AVX2 (its own FBGEMM_ENABLE_INSTRUCTIONS), whatever this CPU has."""
+    environment = dict(os.environ, FBGEMM_ENABLE_INSTRUCTIONS="AVX2")
+    result = subprocess.run([sys.executable, "-c", AVX2_PRODUCT_CHECK], env=environment, capture_output=True,
+                            text=True, cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0 and result.stdout.strip() == "exact", result.stderr
 
 
 @pytest.mark.parametrize("reset", ["soft", "hard"])
