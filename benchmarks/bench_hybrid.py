@@ -38,7 +38,7 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hybrid_lstm import ModifiedLSTMCell, convert_cell, simulate_gates  # noqa: E402
-from hybrid_lstm.fast_gates import PRODUCT_KERNELS, PRODUCTS, FastGateSimulator  # noqa: E402
+from hybrid_lstm.fast_gates import PRODUCT_KERNELS, FastGateSimulator  # noqa: E402
 
 HIDDEN = 128
 CASES = [  # name, input size D, T, batch, target ratio
@@ -82,17 +82,15 @@ def converted_cell(input_size: int, device):
 
 def matmul_only(simulator: FastGateSimulator, weights, batch: int, device):
     """The fast path's products alone, chunk by chunk, on random ternary spikes."""
-    prepared = simulator.prepare(weights)
-    fanin, columns = prepared["weight_t"].shape
-    product, spike_dtype, _ = PRODUCTS[prepared["kernel"]]
-    chunk = simulator.chunk_steps(batch, columns)
-    spikes = torch.randint(-1, 2, (chunk * batch, fanin), device=device).to(spike_dtype)
-    _, products = simulator.workspace(chunk * batch, prepared, device)
+    product = simulator.prepare(weights)["product"]
+    chunk = simulator.chunk_steps(batch, product.columns)
+    spikes = torch.randint(-1, 2, (chunk * batch, product.fanin), device=device).to(product.spike_dtype)
+    _, products = simulator.workspace(chunk * batch, product, device)
 
     def run():
         for start in range(0, simulator.n_timestep, chunk):
             steps = min(chunk, simulator.n_timestep - start)
-            product(spikes[: steps * batch], prepared["operand"], products)
+            product(spikes[: steps * batch], products)
     return run
 
 

@@ -30,7 +30,7 @@ Three changes, each chosen by measurement (benchmarks/bench_hybrid.py):
    - "float32": the same product in float32. Exact: the inputs (-1, 0, 1 and integers
      |W^/2| <= 127) have at most 7 significant bits, so TF32 and bf16 matmul modes hold them
      exactly too, every product and partial sum is an integer of magnitude at most
-     127 * fan-in < 2^24 (fan-in < 132,104 is checked), and float32 represents every such
+     128 * fan-in < 2^24 (fan-in < 131,072 is checked), and float32 represents every such
      integer, in any summation order. Fast on every CPU (BLAS) and GPU.
    Set HYBRID_LSTM_PRODUCT_KERNEL=int8|fbgemm|float32 (or pass product_kernel=) to force one.
 3. Gate neurons as one compiled kernel per 32 (or 16) SNN steps. The threshold/reset recursion
@@ -66,7 +66,7 @@ KERNEL_STEPS = (32, 16)  # SNN steps per compiled gate kernel: 32 while they fit
 STEPS_PER_KERNEL = KERNEL_STEPS[0]
 CHUNK_ELEMENTS = 1 << 21  # currents per chunk of SNN steps (8 MiB)
 INT32_MAX = 2**31 - 1
-FLOAT32_EXACT_FANIN = (2**24 - 1) // (WEIGHT_LIMIT // 2)  # |sum| <= 127 * fan-in stays below 2^24
+FLOAT32_EXACT_FANIN = (2**24 - 1) // (WEIGHT_LIMIT // 2 + 1)  # |sum| <= 128 * fan-in stays below 2^24
 assert ENCODER_THRESHOLD & (ENCODER_THRESHOLD - 1) == 0, "_encoder_spikes takes mod theta as a bit mask"
 NO_LOWER_THRESHOLD = -(2**31)  # i, f, o neurons never fire "negative"
 PRODUCT_KERNELS = ("int8", "fbgemm", "float32")
@@ -226,6 +226,31 @@ def choose_product_kernel(device: torch.device, fanin: int, columns: int, reques
     return _chosen_kernels[key]
 
 
+class ExactProduct:
+    """spikes (M, K) in {-1, 0, 1} times an integer weight W (N, K0), |W| <= 128, K0 <= K:
+    (M, N) products s . W^T, exact, by the kernel choose_product_kernel picks for this
+    device and shape (or the requested one). W is prepared once: padded to
+    (columns, fanin) = (N, K0) rounded up to multiples of 8 (fan-in at least 16), in the
+    kernel's dtype. Call with spikes (M, fanin) in spike_dtype and an out buffer
+    (max(M, 17), columns) in out_dtype; the result may or may not be out (fbgemm allocates)."""
+
+    def __init__(self, weight: torch.Tensor, requested: str = "auto"):
+        rows, fanin = weight.shape
+        if weight.numel() and weight.abs().max() > WEIGHT_LIMIT // 2 + 1:
+            raise ValueError(f"ExactProduct takes |W| <= {WEIGHT_LIMIT // 2 + 1}, got {int(weight.abs().max())}")
+        self.columns, self.fanin = _round_up(rows, 8), max(16, _round_up(fanin, 8))
+        if self.fanin > FLOAT32_EXACT_FANIN:
+            raise ValueError(f"exact products take fan-ins up to {FLOAT32_EXACT_FANIN}, got {fanin}")
+        self.kernel = choose_product_kernel(weight.device, self.fanin, self.columns, requested)
+        self._product, self.spike_dtype, self.out_dtype = PRODUCTS[self.kernel]
+        padded = torch.zeros(self.columns, self.fanin, dtype=self.spike_dtype, device=weight.device)
+        padded[:rows, :fanin] = weight.to(self.spike_dtype)
+        self.operand = product_operand(self.kernel, padded.t())
+
+    def __call__(self, spikes: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        return self._product(spikes, self.operand, out)
+
+
 def _gate_steps(potential, lower, net, fired_count, products, bias, upper, threshold, lower_after_reset,
                 hard_reset: bool):
     """Advance every gate neuron over the SNN steps of products ((K, B, N) = s . W^/2, int32 or
@@ -311,10 +336,7 @@ class FastGateSimulator:
         if key == self._prepared_key:
             return self._prepared
         check_fast_weights(weights, self.n_timestep, self.initial_potential)
-        _, spike_dtype, _ = PRODUCTS[kernel]
         hidden = hidden4 // 4
-        weight_half = torch.zeros(columns, padded_fanin, dtype=spike_dtype, device=device)
-        weight_half[:hidden4, :fanin] = (weights.weight.long() // 2).to(spike_dtype)
         v0_sigmoid = start_potential(SIGMOID_THRESHOLD, self.initial_potential)
         v0_tanh = start_potential(TANH_THRESHOLD, self.initial_potential)
 
@@ -324,8 +346,7 @@ class FastGateSimulator:
             return torch.tensor(values, dtype=torch.int32, device=device)
 
         self._prepared = {
-            "kernel": kernel, "fanin": fanin, "hidden": hidden, "weight_t": weight_half.t(),
-            "operand": product_operand(kernel, weight_half.t()),
+            "fanin": fanin, "hidden": hidden, "product": ExactProduct(weights.weight.long() // 2, kernel),
             "bias": torch.cat([weights.bias.int(), weights.bias.new_zeros(columns - hidden4).int()]),
             "upper": per_gate(SIGMOID_THRESHOLD, TANH_THRESHOLD),
             "start": per_gate(v0_sigmoid, v0_tanh),
@@ -341,21 +362,21 @@ class FastGateSimulator:
         per_step = max(1, batch * columns)
         return STEPS_PER_KERNEL * max(1, CHUNK_ELEMENTS // (STEPS_PER_KERNEL * per_step))
 
-    def workspace(self, rows: int, prepared: dict, device):
+    def workspace(self, rows: int, product: ExactProduct, device):
         """Reused (rows, F) spike and (max(rows, 17), N) product buffers in the kernel's dtypes."""
-        fanin, columns = prepared["weight_t"].shape
-        _, spike_dtype, out_dtype = PRODUCTS[prepared["kernel"]]
-        key = (rows, fanin, columns, prepared["kernel"], device)
+        key = (rows, product.fanin, product.columns, product.kernel, device)
         if self._workspace_key != key:
-            self._workspace = (torch.empty(rows, fanin, dtype=spike_dtype, device=device),
-                               torch.empty(max(rows, MIN_MATMUL_ROWS), columns, dtype=out_dtype, device=device))
+            self._workspace = (torch.empty(rows, product.fanin, dtype=product.spike_dtype, device=device),
+                               torch.empty(max(rows, MIN_MATMUL_ROWS), product.columns, dtype=product.out_dtype,
+                                           device=device))
             self._workspace_key = key
         return self._workspace
 
     def __call__(self, u: torch.Tensor, weights: ConvertedWeights) -> GateSpikeCounts:
         batch, device = u.shape[0], u.device
         prepared = self.prepare(weights)
-        fanin, columns = prepared["weight_t"].shape
+        product = prepared["product"]
+        fanin, columns = product.fanin, product.columns
         hidden, true_fanin = prepared["hidden"], prepared["fanin"]
         v0_encoder = start_potential(ENCODER_THRESHOLD, self.initial_potential)
         # q = round(2048 u); |u| >= 2 gives |q| > theta + 1, which fires at every step like any larger |q|
@@ -371,16 +392,15 @@ class FastGateSimulator:
         net = torch.zeros_like(potential)
         fired_count = torch.zeros_like(potential)
         hard = self.reset == "hard"
-        product = PRODUCTS[prepared["kernel"]][0]
         chunk = self.chunk_steps(batch, columns)
-        spikes_buffer, products_buffer = self.workspace(chunk * batch, prepared, device)
+        spikes_buffer, products_buffer = self.workspace(chunk * batch, product, device)
         constants = (prepared["bias"], prepared["upper"], prepared["upper"], prepared["lower_after_reset"], hard)
         for start in range(0, self.n_timestep if batch else 0, chunk):
             taus = torch.arange(start + 1, min(start + chunk, self.n_timestep) + 1, dtype=torch.int32, device=device)
             spikes = spikes_buffer[: len(taus) * batch]
             _compiled_encoder_spikes(q_abs, q_sign, first, period, taus, v0_encoder - 1, ENCODER_THRESHOLD, hard,
                                      spikes.view(len(taus), batch, fanin))
-            products = product(spikes, prepared["operand"], products_buffer).view(len(taus), batch, columns)
+            products = product(spikes, products_buffer).view(len(taus), batch, columns)
             state, step = (potential, lower, net, fired_count), 0
             for steps in KERNEL_STEPS:
                 while step + steps <= len(taus):

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from hybrid_lstm.fast_gates import MIN_MATMUL_ROWS, ExactProduct
+
 from .hardware import (
     BIAS_EXP_MAX, BIAS_MANT_BITS, CURRENT_BITS, DECAY_BITS, DECAY_UNITY, SYNAPSE_INPUT_SHIFT, THRESHOLD_SHIFT,
     VOLTAGE_LIMIT, VTH_BITS, WEIGHT_EXP_MAX, WEIGHT_EXP_MIN, WEIGHT_MAX, WEIGHT_MIN,
@@ -108,11 +110,22 @@ class CompartmentParams:
         return torch.as_tensor(self.bias_mant) << torch.as_tensor(self.bias_exp)
 
 
+def decayed(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """trunc12(x * keep) for keep = 4096 - decay in [0, 4096]. Where every keep is 0 (u of a
+    non-leaky compartment, du = 4095) that is 0, and where every keep is 4096 (dv = 0) it is x
+    itself, so those skip the arithmetic, with the same result."""
+    if not keep.any():
+        return torch.zeros_like(x)
+    if bool((keep == DECAY_UNITY).all()):
+        return x
+    return trunc12(x * keep)
+
+
 def integrate(u, v, synaptic_input, params: CompartmentParams, monitor: OverflowMonitor, bias=None):
     """One step's u and v before the threshold test; bias defaults to the params' bias."""
     du, dv = torch.as_tensor(params.du), torch.as_tensor(params.dv)
-    u = wrap24(trunc12(u * (DECAY_UNITY - (du + 1))) + synaptic_input, monitor)
-    v = trunc12(v * (DECAY_UNITY - dv)) + u + (params.bias if bias is None else bias)
+    u = wrap24(decayed(u, DECAY_UNITY - (du + 1)) + synaptic_input, monitor)
+    v = decayed(v, DECAY_UNITY - dv) + u + (params.bias if bias is None else bias)
     monitor.report("v clipped (24-bit)", int((v.abs() > VOLTAGE_LIMIT).sum()))
     return u, v.clamp(-VOLTAGE_LIMIT, VOLTAGE_LIMIT)
 
@@ -133,24 +146,32 @@ def step(u, v, synaptic_input, params: CompartmentParams, monitor: OverflowMonit
 class DenseSynapses:
     """Dense 8-bit synapses: synaptic_input = (spikes @ w^T) << (6 + weight_exp), exact.
 
-    weight: (targets, sources) int, within the 8-bit range; weight_exp: one exponent for all.
-    The product runs in float64 (integers below 2^53: exact whatever matmul mode is set).
+    weight: (targets, sources) int, mixed-sign 8-bit (even, in [-256, 254]); weight_exp: one
+    exponent for all. The product is hybrid_lstm's ExactProduct of the spikes and w / 2
+    (|w / 2| <= 128), shifted one bit further: integer sums, exact in every kernel it picks.
     """
 
     def __init__(self, weight: torch.Tensor, weight_exp: int = 0):
         weight = weight.long()
         if weight.numel() and (weight.min() < WEIGHT_MIN or weight.max() > WEIGHT_MAX):
             raise ValueError(f"weights must lie in [{WEIGHT_MIN}, {WEIGHT_MAX}] (8-bit)")
+        if weight.numel() and (weight % 2).any():
+            raise ValueError("mixed-sign 8-bit weights are even (the chip drops their lowest bit)")
         if not WEIGHT_EXP_MIN <= weight_exp <= WEIGHT_EXP_MAX or SYNAPSE_INPUT_SHIFT + weight_exp < 0:
             raise ValueError(f"weight_exp must lie in [{-SYNAPSE_INPUT_SHIFT}, {WEIGHT_EXP_MAX}], got {weight_exp}")
         self.weight = weight
         self.weight_exp = weight_exp
-        self._weight_t = weight.double().t().contiguous()
+        self._product = ExactProduct(weight // 2)
 
     def to(self, device):
         return DenseSynapses(self.weight.to(device), self.weight_exp)
 
     def input(self, spikes: torch.Tensor) -> torch.Tensor:
         """(B, sources) spikes in {0, 1} -> (B, targets) int64 synaptic input to u."""
-        total = (spikes.double() @ self._weight_t).long()
-        return total << (SYNAPSE_INPUT_SHIFT + self.weight_exp)
+        batch, (targets, sources) = spikes.shape[0], self.weight.shape
+        product = self._product
+        padded = torch.zeros(batch, product.fanin, dtype=product.spike_dtype, device=spikes.device)
+        padded[:, :sources] = spikes
+        out = torch.empty(max(batch, MIN_MATMUL_ROWS), product.columns, dtype=product.out_dtype, device=spikes.device)
+        total = product(padded, out)[:batch, :targets].long()
+        return total << (SYNAPSE_INPUT_SHIFT + self.weight_exp + 1)

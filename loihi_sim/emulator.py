@@ -45,17 +45,37 @@ DELAYS = (0, 1)
 FEEDBACK_WEIGHT = 128  # |w| of a soft-feedback synapse; its weight_exp makes it theta exactly
 
 
-def feedback_synapses(size: int, theta: int, pairs: bool) -> DenseSynapses:
+class FeedbackSynapses:
     """soft-feedback synapses of one population of `size` compartments with threshold theta (a
     power of two, at least 128): weight -128 from each spiker to its own integrator and, for g
     pairs (the g+ block, then the g- block), +128 to its partner's; weight_exp =
-    log2(theta / 128) - 6, so the effective weights are -theta and +theta exactly."""
-    exponent = (theta // FEEDBACK_WEIGHT).bit_length() - 1 - SYNAPSE_INPUT_SHIFT
-    if FEEDBACK_WEIGHT << (exponent + SYNAPSE_INPUT_SHIFT) != theta:
-        raise ValueError(f"a threshold of {theta} is not 128 times a power of two")
-    eye = torch.eye(size // 2 if pairs else size, dtype=torch.long)
-    weight = -eye if not pairs else torch.cat([torch.cat([-eye, eye], 1), torch.cat([eye, -eye], 1)])
-    return DenseSynapses(FEEDBACK_WEIGHT * weight, exponent)
+    log2(theta / 128) - 6, so the effective weights are -theta and +theta exactly.
+
+    input() computes the one-to-one connections element-wise: -theta s to each own integrator
+    and, for pairs, theta (s- - s+) to g+ and theta (s+ - s-) to g-; dense() is the same
+    synapses as a DenseSynapses matrix (equal inputs: tested)."""
+
+    def __init__(self, size: int, theta: int, pairs: bool):
+        exponent = (theta // FEEDBACK_WEIGHT).bit_length() - 1 - SYNAPSE_INPUT_SHIFT
+        if FEEDBACK_WEIGHT << (exponent + SYNAPSE_INPUT_SHIFT) != theta:
+            raise ValueError(f"a threshold of {theta} is not 128 times a power of two")
+        if pairs and size % 2:
+            raise ValueError(f"g pairs need an even population, got {size}")
+        self.size, self.theta, self.pairs, self.weight_exp = size, theta, pairs, exponent
+
+    def dense(self) -> DenseSynapses:
+        eye = torch.eye(self.size // 2 if self.pairs else self.size, dtype=torch.long)
+        weight = -eye if not self.pairs else torch.cat([torch.cat([-eye, eye], 1), torch.cat([eye, -eye], 1)])
+        return DenseSynapses(FEEDBACK_WEIGHT * weight, self.weight_exp)
+
+    def input(self, spikes: torch.Tensor) -> torch.Tensor:
+        """(B, size) spikes in {0, 1} -> (B, size) int64 synaptic input."""
+        spikes = spikes.long()
+        if not self.pairs:
+            return -self.theta * spikes
+        positive, negative = spikes.chunk(2, dim=1)
+        to_positive = self.theta * (negative - positive)
+        return torch.cat([to_positive, -to_positive], dim=1)
 
 
 @dataclass
@@ -105,16 +125,17 @@ class LoihiLayerEmulator:
         self.gate_v0 = torch.tensor([start_potential(SIGMOID_THRESHOLD, potential)] * 3 * hidden
                                     + [start_potential(TANH_THRESHOLD, potential)] * 2 * hidden)
         if self.feedback:
-            self.encoder_feedback = feedback_synapses(network.encoder_compartments, ENCODER_THRESHOLD, False)
-            self.sigmoid_feedback = feedback_synapses(3 * hidden, SIGMOID_THRESHOLD, False)
-            self.tanh_feedback = feedback_synapses(2 * hidden, TANH_THRESHOLD, True)
+            self.encoder_feedback = FeedbackSynapses(network.encoder_compartments, ENCODER_THRESHOLD, False)
+            self.sigmoid_feedback = FeedbackSynapses(3 * hidden, SIGMOID_THRESHOLD, False)
+            self.tanh_feedback = FeedbackSynapses(2 * hidden, TANH_THRESHOLD, True)
         self.monitor = monitor or OverflowMonitor()
         self.costs = costs
         self.events = EventCounts()
         cores = len(allocation.cores)
         # one-hot (compartment, core) matrices for per-core sums
-        self.gate_onehot = nn.functional.one_hot(allocation.gate_core, cores).double()
-        self.encoder_onehot = nn.functional.one_hot(allocation.encoder_core, cores).double()
+        self.gate_onehot = nn.functional.one_hot(allocation.gate_core, cores).float()
+        self.encoder_onehot = nn.functional.one_hot(allocation.encoder_core, cores).float()
+        self.compartments_per_core = (self.gate_onehot.sum(0) + self.encoder_onehot.sum(0)).double()
         gate_cores = sorted(set(allocation.gate_core.tolist()))
         # dense fan-out of one encoder spike into each core, and its messages' hops
         fanout = torch.zeros(cores, dtype=torch.float64)
@@ -208,38 +229,42 @@ class LoihiLayerEmulator:
     def _count(self, events, delivered, encoder_spikes, gate_spikes, u_enc, v_enc, u_gate, v_gate):
         """This step's events. soft-feedback doubles every compartment (a spiker beside each
         integrator, active when its integrator is) and adds, per spike, one feedback synaptic
-        op (two for a g spike: its own integrator and its partner's) and one core-local message."""
+        op (two for a g spike: its own integrator and its partner's) and one core-local message.
+        (Per-sample, per-core sums of 0/1 values run in float32, exact below 2^24; totals and
+        times in float64.)"""
         costs = self.costs
         copies = 2 if self.feedback else 1
         split = 3 * self.network.hidden_size
-        delivered_count = delivered.sum(1).double()
+        sent, gate_sent = encoder_spikes.float(), gate_spikes.float()
+        active_enc = ((u_enc != 0) | (v_enc != 0)).float()
+        active_gate = ((u_gate != 0) | (v_gate != 0)).float()
+        delivered_count = delivered.sum(1, dtype=torch.float64)
+        active_per_core = (active_gate @ self.gate_onehot + active_enc @ self.encoder_onehot).double()
+        sent_per_core = (sent @ self.encoder_onehot).double()
+        spikes_per_core = (gate_sent @ self.gate_onehot).double() + sent_per_core
+        sent_by_source = sent.sum(0, dtype=torch.float64)
+        sent_total, gate_total = int(sent_by_source.sum()), int(gate_sent.sum(dtype=torch.float64))
+        active = int(active_per_core.sum())
         events.synaptic_ops += int(delivered_count.sum()) * self.fanout
-        active_enc = (u_enc != 0) | (v_enc != 0)
-        active_gate = (u_gate != 0) | (v_gate != 0)
-        active = int(active_enc.sum() + active_gate.sum())
         events.active_updates += copies * active
         events.inactive_updates += copies * (active_enc.numel() + active_gate.numel() - active)
-        events.spikes += int(encoder_spikes.sum() + gate_spikes.sum())
-        sent = encoder_spikes.double()
-        events.spike_messages += int(sent.sum()) * self.messages_per_spike
-        events.hops_east_west += int((sent @ self.hops_ew).sum())
-        events.hops_north_south += int((sent @ self.hops_ns).sum())
+        events.spikes += sent_total + gate_total
+        events.spike_messages += sent_total * self.messages_per_spike
+        events.hops_east_west += int(sent_by_source @ self.hops_ew)
+        events.hops_north_south += int(sent_by_source @ self.hops_ns)
         feedback_ops_per_core = 0.0
         if self.feedback:
-            gate_feedback = gate_spikes.double()
+            gate_feedback = gate_sent.clone()
             gate_feedback[:, split:] *= 2  # a g spike reaches both integrators of its pair
-            events.synaptic_ops += int(sent.sum() + gate_feedback.sum())
-            events.spike_messages += int(encoder_spikes.sum() + gate_spikes.sum())
-            feedback_ops_per_core = gate_feedback @ self.gate_onehot + sent @ self.encoder_onehot
+            events.synaptic_ops += sent_total + int(gate_feedback.sum(dtype=torch.float64))
+            events.spike_messages += sent_total + gate_total
+            feedback_ops_per_core = (gate_feedback @ self.gate_onehot).double() + sent_per_core
         # per-core time of this step, per sample: updates, synaptic ops, spikes and messages out
-        active_per_core = active_gate.double() @ self.gate_onehot + active_enc.double() @ self.encoder_onehot
-        total_per_core = self.gate_onehot.sum(0) + self.encoder_onehot.sum(0)
-        spikes_per_core = gate_spikes.double() @ self.gate_onehot + sent @ self.encoder_onehot
         time_ns = (copies * active_per_core * costs.update_active_ns
-                   + copies * (total_per_core - active_per_core) * costs.update_inactive_ns
+                   + copies * (self.compartments_per_core - active_per_core) * costs.update_inactive_ns
                    + (delivered_count[:, None] * self.fanout_per_core + feedback_ops_per_core) * costs.synaptic_op_ns
                    + spikes_per_core * costs.spike_extra_ns
-                   + (sent @ self.encoder_onehot) * self.messages_per_spike * costs.spike_out_ns)
+                   + sent_per_core * self.messages_per_spike * costs.spike_out_ns)
         events.core_time_ns += float(time_ns.max(dim=1).values.sum())
 
 

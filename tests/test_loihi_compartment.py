@@ -3,9 +3,12 @@ each, and the fixed-point edges of the compartment and synapse model."""
 import pytest
 import torch
 
+from hybrid_lstm import fast_gates
+from hybrid_lstm.fast_gates import PRODUCT_KERNELS
 from loihi_sim.compartment import (
-    CompartmentParams, DenseSynapses, OverflowMonitor, integrate, split_bias, step, trunc12, wrap24,
+    CompartmentParams, DenseSynapses, OverflowMonitor, decayed, integrate, split_bias, step, trunc12, wrap24,
 )
+from loihi_sim.emulator import FeedbackSynapses
 
 
 def params(du=0, dv=0, vth=8, bias_mant=0, bias_exp=0):
@@ -51,6 +54,12 @@ def test_trunc12_rounds_toward_zero():
     assert trunc12(torch.tensor([4095, 4096, -4095, -4096, -8191])).tolist() == [0, 1, 0, -1, -1]
 
 
+def test_decay_shortcuts_equal_the_arithmetic():
+    x = torch.tensor([[0, 1, -1, 4097, -(2**23 - 1), 2**23 - 1, 12345]])
+    for keep in (torch.zeros(7, dtype=torch.long), torch.full((7,), 4096), torch.tensor([0, 4096, 1, 2048, 4095, 3, 0])):
+        assert torch.equal(decayed(x, keep), trunc12(x * keep))
+
+
 def test_u_wraps_at_24_bits_and_v_clips_counted_or_strict():
     monitor = OverflowMonitor()
     assert wrap24(torch.tensor([2**23 - 1, 2**23, -(2**23), -(2**23) - 1]), monitor).tolist() == \
@@ -89,5 +98,30 @@ def test_dense_synapses_weight_exponent_and_range():
     assert DenseSynapses(torch.tensor([[2]]), weight_exp=0).input(torch.tensor([[1]])).tolist() == [[128]]
     with pytest.raises(ValueError, match="8-bit"):
         DenseSynapses(torch.tensor([[255]]))
+    with pytest.raises(ValueError, match="even"):
+        DenseSynapses(torch.tensor([[3]]))
     with pytest.raises(ValueError, match="weight_exp"):
         DenseSynapses(torch.tensor([[2]]), weight_exp=-7)
+
+
+@pytest.mark.parametrize("kernel", PRODUCT_KERNELS)
+def test_dense_synapses_equal_the_integer_product_in_every_kernel(kernel, monkeypatch):
+    """Extreme weights (-256, 254) and all-spiking rows, against the int64 product."""
+    monkeypatch.setenv(fast_gates.KERNEL_ENVIRONMENT, kernel)
+    generator = torch.Generator().manual_seed(0)
+    weight = 2 * torch.randint(-128, 128, (37, 45), generator=generator)
+    weight[0], weight[1] = -256, 254
+    spikes = torch.randint(0, 2, (70, 45), generator=generator).bool()
+    spikes[0] = True
+    for weight_exp in (-6, 0, 3):
+        expected = (spikes.long() @ weight.t()) << (6 + weight_exp)
+        assert torch.equal(DenseSynapses(weight, weight_exp).input(spikes), expected)
+
+
+@pytest.mark.parametrize("size, theta, pairs", [(312, 2048, False), (384, 1024, False), (256, 512, True)])
+def test_feedback_synapses_equal_their_dense_matrix(size, theta, pairs):
+    synapses = FeedbackSynapses(size, theta, pairs)
+    spikes = torch.randint(0, 2, (9, size), generator=torch.Generator().manual_seed(size)).bool()
+    assert torch.equal(synapses.input(spikes), synapses.dense().input(spikes))
+    single_spikes = synapses.dense().input(torch.eye(size, dtype=torch.bool))
+    assert set(single_spikes.unique().tolist()) == ({-theta, 0, theta} if pairs else {-theta, 0})
