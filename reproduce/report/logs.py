@@ -122,6 +122,13 @@ def loihi_results(root: Path) -> dict:
     return {chip_label(data): data for data in found if data}
 
 
+def headline_results(root: Path) -> dict:
+    """The headline chip benchmark (grid.headline_output) of every row-wise seed that has one, by seed."""
+    found = {seed: read_json(root / grid.headline_output(grid.seqmnist_folder("rowwise", "ModifiedLSTMCell", seed)))
+             for seed in grid.ROWWISE_SEEDS["ModifiedLSTMCell"]}
+    return {seed: data for seed, data in found.items() if data}
+
+
 def paper_semantics_run(benchmarks: dict, reset: str):
     """The benchmark with this reset, the paper's initial potential and no delay compensation."""
     return next((data for data in benchmarks.values() if data["chip"]["reset"] == reset
