@@ -36,7 +36,7 @@ def command_line(step: Step, threads: int) -> list:
 
 def note(run: Run, text: str):
     line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} [{run.name}] {text}"
-    print(line, flush=True)
+    print(line + "\n", end="", flush=True)  # one write: lines of runs in parallel threads stay whole
     run.folder.mkdir(parents=True, exist_ok=True)
     with open(run.folder / "runner.log", "a") as handle:
         handle.write(line + "\n")
