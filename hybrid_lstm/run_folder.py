@@ -43,6 +43,11 @@ class RunFolder:
         return self.path / (f"loihi_benchmark_{reset}_delay{delay}" + ("_compensated" if compensated else "")
                             + ("_half" if initial_potential == "half" else "") + ".json")
 
+    @staticmethod
+    def partial(results: Path) -> Path:
+        """Where a test in progress keeps the results it has finished (NAME.partial.json)."""
+        return results.with_name(results.stem + ".partial.json")
+
     def derived_files(self) -> list:
         """Every file computed from checkpoint_best.pt: the hybrid tests and the chip benchmarks."""
         return sorted([*self.path.glob("test_results*.json"), *self.path.glob("loihi_benchmark*")])
@@ -84,6 +89,7 @@ class RunFolder:
         """Delete the run's checkpoints, logs and results (--overwrite)."""
         for name in (self.LAST, self.BEST, self.LOG, self.HISTORY, *self.RESULTS):
             (self.path / name).unlink(missing_ok=True)
+            self.partial(self.path / name).unlink(missing_ok=True)
 
     def check(self):
         """A folder, or nothing yet, at path."""

@@ -10,6 +10,7 @@ import time
 import pytest
 import torch
 
+import run_seqmnist
 from conftest import REPO, SMALL, expect_error, run_cli
 
 
@@ -22,6 +23,46 @@ def test_hard_reset_results_go_to_their_own_file(run_copy, capsys, mnist_root):
     assert code == 0 and "hybrid (hard reset)" in out
     assert json.loads((run_copy / "test_results_hard.json").read_text())["hybrid"][0]["reset"] == "hard"
     assert (run_copy / "test_results.json").read_bytes() == soft
+
+
+def test_interrupted_test_resumes_after_its_last_finished_t(run_copy, capsys, mnist_root, monkeypatch):
+    """Killed during T = 32, the rerun computes T = 32 only, and the results equal an uninterrupted test's."""
+    expected = json.loads((run_copy / "test_results.json").read_text())
+    (run_copy / "test_results.json").unlink()
+    command = ["--mode", "test", "--checkpoint-dir", run_copy, "--data-dir", mnist_root, "--n-timestep", "8", "32",
+               *SMALL]
+    computed = []
+    original = run_seqmnist.evaluate_hybrid
+
+    def interrupted_at_32(hybrid, n_timestep, *args):
+        computed.append(n_timestep)
+        if n_timestep == 32 and len(computed) == 2:
+            raise KeyboardInterrupt
+        return original(hybrid, n_timestep, *args)
+
+    monkeypatch.setattr(run_seqmnist, "evaluate_hybrid", interrupted_at_32)
+    code, _, err = run_cli(capsys, *command)
+    assert code == 130 and "rerun the same command" in err and not (run_copy / "test_results.json").exists()
+    assert [r["n_timestep"] for r in json.loads((run_copy / "test_results.partial.json").read_text())["hybrid"]] == [8]
+    code, out, _ = run_cli(capsys, *command)
+    assert code == 0 and computed == [8, 32, 32] and "# resumed from" in out
+    results = json.loads((run_copy / "test_results.json").read_text())
+    assert not (run_copy / "test_results.partial.json").exists()
+    for got, want in zip(results["hybrid"], expected["hybrid"]):
+        assert (got["n_timestep"], got["accuracy"], got["spike_totals"]) == \
+               (want["n_timestep"], want["accuracy"], want["spike_totals"])
+    assert results["ann"]["accuracy"] == expected["ann"]["accuracy"]
+
+
+def test_partial_results_of_other_settings_are_not_reused(run_copy, capsys, mnist_root):
+    (run_copy / "test_results.json").unlink()
+    partial = {"checkpoint_sha256": "another checkpoint", "ann": {"accuracy": 1.0, "wall_time_s": 0},
+               "hybrid": [{"n_timestep": 8, "accuracy": 1.0}]}
+    (run_copy / "test_results.partial.json").write_text(json.dumps(partial))
+    code, out, _ = run_cli(capsys, "--mode", "test", "--checkpoint-dir", run_copy, "--data-dir", mnist_root,
+                           "--n-timestep", "8", *SMALL)
+    assert code == 0 and "# resumed" not in out
+    assert json.loads((run_copy / "test_results.json").read_text())["hybrid"][0]["accuracy"] > 1.0
 
 
 def test_train_then_test_writes_logs_checkpoints_and_results(trained):
