@@ -10,8 +10,6 @@ every --n-timestep T; printed as a table and written to test_results.json
 test_results.partial.json, and rerunning the same command resumes after them.
 """
 import argparse
-import hashlib
-import json
 import math
 import shlex
 import sys
@@ -27,7 +25,7 @@ from hybrid_lstm.files import RunError, format_table, write_json_atomic
 from hybrid_lstm.host import host_description
 from hybrid_lstm.hybrid import SIMULATIONS
 from hybrid_lstm.neurons import INITIAL_POTENTIALS, RESET_MODES
-from hybrid_lstm.run_folder import RunFolder
+from hybrid_lstm.run_folder import RunFolder, file_sha256, partial_path, read_partial
 from hybrid_lstm.training import fit, training_sets
 
 PROG = "run_seqmnist.py"
@@ -156,7 +154,7 @@ def test(args, device):
     checkpoint = folder.load_best()
     config = model_config(args, checkpoint.config)
     results_path = folder.results(args.reset, args.initial_potential)
-    partial_path = folder.partial(results_path)
+    partial = partial_path(results_path)
     if results_path.exists() and not args.overwrite:
         raise RunError(f"{results_path} exists; pass --overwrite to replace it")
     folder.check_writable()
@@ -171,10 +169,10 @@ def test(args, device):
     test_x, test_y = load_split(args, config, False, args.test_subset, device)
     settings = {"checkpoint_sha256": file_sha256(folder.best), "config": config, "test_samples": len(test_x),
                 "reset": args.reset, "initial_potential": args.initial_potential, "simulation": args.simulation}
-    done = read_partial(partial_path, settings) if not args.overwrite else None
+    done = read_partial(partial, settings) if not args.overwrite else None
     if done:
-        print(f"# resumed from {partial_path}: the ANN and T = "
-              f"{', '.join(str(r['n_timestep']) for r in done['hybrid']) or 'none'} are done", flush=True)
+        print(f"# resumed from {partial}: the ANN and T = "
+              f"{', '.join(str(r['n_timestep']) for r in done['results']) or 'none'} are done", flush=True)
         ann_accuracy, ann_seconds = done["ann"]["accuracy"], done["ann"]["wall_time_s"]
     else:
         ann_accuracy, ann_seconds = timed(evaluate, model, test_x, test_y, args.batch_size, "ANN")
@@ -183,16 +181,16 @@ def test(args, device):
     if not convertible:
         print(f"note: a {config['lstm_cell_class']} has no spiking equivalent; hybrid evaluation skipped")
     neurons = f"{args.reset} reset" + (", V0 = theta/2" if args.initial_potential == "half" else "")
-    finished = {r["n_timestep"]: r for r in (done["hybrid"] if done else [])}
+    finished = {r["n_timestep"]: r for r in (done["results"] if done else [])}
     hybrid_results = []
-    record = {**settings, "ann": {"accuracy": ann_accuracy, "wall_time_s": ann_seconds}, "hybrid": hybrid_results}
-    write_json_atomic(partial_path, record)
+    record = {**settings, "ann": {"accuracy": ann_accuracy, "wall_time_s": ann_seconds}, "results": hybrid_results}
+    write_json_atomic(partial, record)
     for n_timestep, hybrid in hybrids.items():
         result = finished.get(n_timestep) or {
             **evaluate_hybrid(hybrid, n_timestep, test_x, test_y, args.batch_size), "reset": args.reset,
             "initial_potential": args.initial_potential, "simulation": args.simulation}
         hybrid_results.append(result)
-        write_json_atomic(partial_path, record)
+        write_json_atomic(partial, record)
         print(f"hybrid T={n_timestep}: accuracy {result['accuracy']:.2f}% ({result['wall_time_s']:.1f} s)", flush=True)
         rows.append([f"hybrid ({neurons})", n_timestep, f"{result['accuracy']:.2f}",
                      *(f"{result['spike_rates'][p]:.3f}" for p in ("encoder", "i", "f", "g", "o")),
@@ -206,24 +204,8 @@ def test(args, device):
         "device": str(device), "host": host_description(device), "ann": {"accuracy": ann_accuracy, "wall_time_s": ann_seconds},
         "hybrid": hybrid_results,
     })
-    partial_path.unlink()
+    partial.unlink()
     print(f"wrote {results_path}")
-
-
-def read_partial(path, settings: dict):
-    """A partial record of the same checkpoint, data and neurons, else None (a partial of other
-    settings is replaced)."""
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    expected = json.loads(json.dumps(settings))  # as JSON holds it (tuples become lists)
-    same = all(record.get(key) == value for key, value in expected.items())
-    return record if same and isinstance(record.get("hybrid"), list) and "ann" in record else None
-
-
-def file_sha256(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def main(argv=None) -> int:

@@ -6,8 +6,10 @@
     history.json          {config, history: one record per epoch, best, host}: what reports read
     test_results[_hard][_half].json   the ANN and hybrid accuracies of one neuron setting
     loihi_benchmark_RESET_delayD[_compensated][_half].json   one emulated-chip configuration
+    NAME.partial.json     what a test or benchmark in progress has finished (deleted when done)
 """
 import fcntl
+import hashlib
 import json
 import os
 from contextlib import contextmanager
@@ -16,6 +18,29 @@ from pathlib import Path
 from .checkpoint import Checkpoint
 from .files import RunError, write_json_atomic
 from .neurons import INITIAL_POTENTIALS, RESET_MODES
+
+
+def file_sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def partial_path(results: Path) -> Path:
+    """Where a test or benchmark in progress keeps what it has finished: NAME.partial.json."""
+    results = Path(results)
+    return results.with_name(results.stem + ".partial.json")
+
+
+def read_partial(path: Path, settings: dict):
+    """The partial record at path if it was made with these settings (compared as JSON holds
+    them) and has finished results under "results"; else None: work of other settings is
+    redone, never mixed in."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    expected = json.loads(json.dumps(settings))
+    same = isinstance(record, dict) and all(record.get(key) == value for key, value in expected.items())
+    return record if same and isinstance(record.get("results"), list) else None
 
 
 def results_name(reset: str = "soft", initial_potential: str = "one") -> str:
@@ -42,11 +67,6 @@ class RunFolder:
         """Where python -m loihi_sim.benchmark writes one chip configuration's results."""
         return self.path / (f"loihi_benchmark_{reset}_delay{delay}" + ("_compensated" if compensated else "")
                             + ("_half" if initial_potential == "half" else "") + ".json")
-
-    @staticmethod
-    def partial(results: Path) -> Path:
-        """Where a test in progress keeps the results it has finished (NAME.partial.json)."""
-        return results.with_name(results.stem + ".partial.json")
 
     def derived_files(self) -> list:
         """Every file computed from checkpoint_best.pt: the hybrid tests and the chip benchmarks."""
@@ -89,7 +109,7 @@ class RunFolder:
         """Delete the run's checkpoints, logs and results (--overwrite)."""
         for name in (self.LAST, self.BEST, self.LOG, self.HISTORY, *self.RESULTS):
             (self.path / name).unlink(missing_ok=True)
-            self.partial(self.path / name).unlink(missing_ok=True)
+            partial_path(self.path / name).unlink(missing_ok=True)
 
     def check(self):
         """A folder, or nothing yet, at path."""

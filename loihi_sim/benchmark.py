@@ -23,10 +23,12 @@ from hybrid_lstm.neurons import INITIAL_POTENTIALS
 from hybrid_lstm.files import RunError, check_output_path, format_table, write_json_atomic
 from hybrid_lstm.evaluation import evaluate, timed
 from hybrid_lstm.host import host_description
-from hybrid_lstm.run_folder import RunFolder
+from hybrid_lstm.run_folder import RunFolder, file_sha256, partial_path, read_partial
 
 from .emulator import DELAYS, EmulatedHybridCell, EventCounts
-from .energy import CPU_ACTIVE_POWER_W, HOST_OPS_PER_S, HOST_POWER_W, PAPER_ENERGY_RATIO, as_dict, cpu_cost, loihi_cost
+from .energy import (
+    CPU_ACTIVE_POWER_W, HOST_OPS_PER_S, HOST_POWER_W, PAPER_ENERGY_RATIO, CpuCost, as_dict, cpu_cost, loihi_cost,
+)
 from .hardware import PRESETS, CoreLimits
 from .mapping import CHIP_RESETS
 
@@ -74,7 +76,10 @@ def emulated_model(model: nn.Module, n_timestep: int, args) -> nn.Module:
                                                             args.compensate_delay))
 
 
-def run(args) -> dict:
+def run(args, output: Path) -> dict:
+    """The benchmark's record. After the CPU baseline and after each T, what is finished is kept in
+    output's .partial.json: a rerun with the same checkpoint, data and chip settings resumes after
+    the last finished T (with the CPU baseline measured the first time)."""
     folder = RunFolder(args.checkpoint_dir)
     path = folder.best
     checkpoint = folder.load_best()
@@ -85,14 +90,33 @@ def run(args) -> dict:
         raise RunError(f"the checkpoint was trained with --input-size {config['input_size']}, not {args.input_size}")
     model = checkpoint.classifier().eval()
     inputs, labels = load_sequences(args.data_dir, config, False, args.test_subset)
-
-    ann_accuracy, ann_s = timed(evaluate, model, inputs, labels, args.batch_size, "ANN")
-    cpu = cpu_cost(model, inputs[: args.cpu_sequences], args.cpu_active_power_w)
+    chip_settings = {"reset": args.reset, "delay": args.delay, "preset": args.preset, "overflow": args.overflow,
+                     "initial_potential": args.initial_potential, "compensate_delay": args.compensate_delay}
+    assumptions = {"host_power_w": args.host_power_w, "host_ops_per_second": args.host_ops_per_second,
+                   "cpu_active_power_w": args.cpu_active_power_w,
+                   "synaptic_memory": "dense, 8-bit weights packed in 64-bit words, no header"}
+    settings = {"checkpoint_sha256": file_sha256(path), "config": config, "test_samples": len(inputs),
+                "chip": chip_settings, "assumptions": assumptions, "cpu_sequences": args.cpu_sequences}
+    partial = partial_path(output)
+    done = read_partial(partial, settings)
+    if done:
+        ann_accuracy, cpu = done["ann_accuracy"], CpuCost(**done["cpu"])
+        print(f"# resumed from {partial}: T = {', '.join(str(r['n_timestep']) for r in done['results']) or 'none'} "
+              "done", flush=True)
+    else:
+        ann_accuracy, _ = timed(evaluate, model, inputs, labels, args.batch_size, "ANN")
+        cpu = cpu_cost(model, inputs[: args.cpu_sequences], args.cpu_active_power_w)
+    finished = {r["n_timestep"]: r for r in (done["results"] if done else [])}
+    results = []
+    record = {**settings, "ann_accuracy": ann_accuracy, "cpu": as_dict(cpu), "results": results}
+    write_json_atomic(partial, record)
     print(f"ANN accuracy {ann_accuracy:.2f}% on {len(inputs)} test images; CPU batch-1 latency "
           f"{cpu.latency_s * 1e3:.3f} ms, active energy {cpu.active_j * 1e3:.3f} mJ ({cpu.energy_source})", flush=True)
     costs = PRESETS[args.preset]
-    results = []
     for n_timestep in args.n_timestep:
+        if n_timestep in finished:
+            results.append(finished[n_timestep])
+            continue
         hybrid = model.to_hybrid(n_timestep, initial_potential=args.initial_potential)
         hybrid_accuracy, hybrid_s = timed(evaluate, hybrid, inputs, labels, args.batch_size,
                                           f"hybrid T={n_timestep}")
@@ -114,6 +138,7 @@ def run(args) -> dict:
                                      for k, v in vars(events).items()},
             "wall_time_s": {"hybrid": hybrid_s, "chip": chip_s},
         })
+        write_json_atomic(partial, record)
         print(f"T={n_timestep}: hybrid {hybrid_accuracy:.2f}%, chip {chip_accuracy:.2f}%, {cores} cores, "
               f"Loihi {loihi.latency_s * 1e3:.3f} ms / {loihi.active_j * 1e6:.1f} uJ active, CPU/Loihi {ratio:.1f}x"
               + (f"; overflows {events.overflows}" if events.overflows else ""), flush=True)
@@ -131,11 +156,7 @@ def run(args) -> dict:
           f"CPU energy {cpu.energy_source})")
     return {
         "command": args.command, "checkpoint": str(path), "config": config, "test_samples": len(inputs),
-        "chip": {"reset": args.reset, "delay": args.delay, "preset": args.preset, "overflow": args.overflow,
-                 "initial_potential": args.initial_potential, "compensate_delay": args.compensate_delay},
-        "assumptions": {"host_power_w": args.host_power_w, "host_ops_per_second": args.host_ops_per_second,
-                        "cpu_active_power_w": args.cpu_active_power_w,
-                        "synaptic_memory": "dense, 8-bit weights packed in 64-bit words, no header"},
+        "chip": chip_settings, "assumptions": assumptions,
         "ann_accuracy": ann_accuracy, "cpu": as_dict(cpu), "paper_energy_ratio": PAPER_ENERGY_RATIO,
         "results": results, "torch_threads": torch.get_num_threads(),
         "host": host_description(),
@@ -162,11 +183,14 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     try:
         output = check_settings(args)
-        report = run(args)
-        write_json_atomic(output, report)
+        write_json_atomic(output, run(args, output))
+        partial_path(output).unlink()
     except (RunError, DataError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; rerun the same command to resume after the last finished T", file=sys.stderr)
+        return 130
     print(f"wrote {output}")
     return 0
 

@@ -43,7 +43,7 @@ def test_interrupted_test_resumes_after_its_last_finished_t(run_copy, capsys, mn
     monkeypatch.setattr(run_seqmnist, "evaluate_hybrid", interrupted_at_32)
     code, _, err = run_cli(capsys, *command)
     assert code == 130 and "rerun the same command" in err and not (run_copy / "test_results.json").exists()
-    assert [r["n_timestep"] for r in json.loads((run_copy / "test_results.partial.json").read_text())["hybrid"]] == [8]
+    assert [r["n_timestep"] for r in json.loads((run_copy / "test_results.partial.json").read_text())["results"]] == [8]
     code, out, _ = run_cli(capsys, *command)
     assert code == 0 and computed == [8, 32, 32] and "# resumed from" in out
     results = json.loads((run_copy / "test_results.json").read_text())
@@ -57,7 +57,7 @@ def test_interrupted_test_resumes_after_its_last_finished_t(run_copy, capsys, mn
 def test_partial_results_of_other_settings_are_not_reused(run_copy, capsys, mnist_root):
     (run_copy / "test_results.json").unlink()
     partial = {"checkpoint_sha256": "another checkpoint", "ann": {"accuracy": 1.0, "wall_time_s": 0},
-               "hybrid": [{"n_timestep": 8, "accuracy": 1.0}]}
+               "results": [{"n_timestep": 8, "accuracy": 1.0}]}
     (run_copy / "test_results.partial.json").write_text(json.dumps(partial))
     code, out, _ = run_cli(capsys, "--mode", "test", "--checkpoint-dir", run_copy, "--data-dir", mnist_root,
                            "--n-timestep", "8", *SMALL)

@@ -224,6 +224,32 @@ def test_benchmark_command_end_to_end(tmp_path, mnist_root):
                               "initial_potential": "one", "compensate_delay": False}
     assert benchmark.main(["--checkpoint-dir", str(run), "--input-size", "1", "--data-dir", mnist_root]) == 2
 
+    # interrupted during T = 16, the rerun emulates T = 16 only and equals an uninterrupted run
+    command = ["--checkpoint-dir", str(run), "--data-dir", mnist_root, "--n-timestep", "8", "16", "--test-subset", "16",
+               "--cpu-sequences", "2", "--threads", "1", "--output", str(tmp_path / "chip.json")]
+    emulated, original = [], benchmark.emulated_model
+
+    def interrupted_at_16(model, n_timestep, args):
+        emulated.append(n_timestep)
+        if emulated == [8, 16]:
+            raise KeyboardInterrupt
+        return original(model, n_timestep, args)
+
+    benchmark.emulated_model = interrupted_at_16
+    try:
+        assert benchmark.main(command) == 130 and not (tmp_path / "chip.json").exists()
+        assert benchmark.main(command) == 0 and emulated == [8, 16, 16]
+    finally:
+        benchmark.emulated_model = original
+    resumed = json.loads((tmp_path / "chip.json").read_text())
+    assert not (tmp_path / "chip.partial.json").exists()
+    deterministic = ("chip_accuracy", "hybrid_accuracy", "events_per_inference", "loihi", "cores")
+    assert all(resumed["results"][0][key] == report["results"][0][key] for key in deterministic)
+    assert resumed["results"][1]["n_timestep"] == 16
+    # one CPU baseline for all T: the ratios of both T share it
+    assert all(r["energy_ratio_cpu_over_loihi"] == resumed["cpu"]["active_j"] / r["loihi"]["active_j"]
+               for r in resumed["results"])
+
 
 def test_event_counts_merge():
     a, b = EventCounts(synaptic_ops=3, overflows={"x": 1}), EventCounts(synaptic_ops=4, overflows={"x": 2, "y": 1})
