@@ -71,13 +71,15 @@ def exists(path: Path) -> Callable[[], bool]:
     return lambda: Path(path).exists()
 
 
-def benchmarked_on_all_images(path: Path) -> Callable[[], bool]:
-    """A loihi_sim benchmark JSON at path that covers the whole MNIST test set."""
+def benchmarked_on_all_images(path: Path, timesteps=()) -> Callable[[], bool]:
+    """A loihi_sim benchmark JSON at path that covers the whole MNIST test set (and these T)."""
     def check():
         try:
-            return json.loads(Path(path).read_text()).get("test_samples") == MNIST_TEST_IMAGES
+            data = json.loads(Path(path).read_text())
         except (OSError, ValueError):
             return False
+        tested = {entry.get("n_timestep") for entry in data.get("results", [])}
+        return data.get("test_samples") == MNIST_TEST_IMAGES and set(timesteps) <= tested
     return check
 
 
@@ -127,8 +129,9 @@ def seqmnist_run(task: str, cell: str, seed: int, epochs: int, timesteps, potent
 CHIP_CONFIGS = (("hard", "one", False), ("hard-independent", "one", False), ("soft-feedback", "one", True),
                 ("soft", "one", False), ("soft-feedback", "one", False), ("soft-feedback", "half", False),
                 ("soft-feedback", "half", True))
-# the headline configuration on all 10,000 images, every seed, at the T where it meets the paper's accuracy
-CHIP_HEADLINE_T = (8, 16)
+# the headline configuration on all 10,000 images, every seed, at every T where its accuracy can first
+# reach the paper's (98.31%): T = 4 does not (95.0% on 1,000 images of seed 0), T = 8 does on every seed
+CHIP_HEADLINE_T = (5, 6, 7, 8)
 
 
 def headline_output(folder: Path) -> Path:
@@ -162,7 +165,8 @@ def chip_runs() -> list:
         headline = Step("loihi-headline-all-images", (
             "-m", "loihi_sim.benchmark", "--checkpoint-dir", str(folder), "--threads", "{threads}",
             "--reset", "soft-feedback", "--delay", "1", "--compensate-delay", "--initial-potential", "half",
-            "--n-timestep", *map(str, CHIP_HEADLINE_T), "--output", str(output)), exists(output))
+            "--n-timestep", *map(str, CHIP_HEADLINE_T), "--output", str(output)),
+            benchmarked_on_all_images(output, CHIP_HEADLINE_T))
         steps.insert(1, headline)  # before seed 0's long emulations
         runs.append(Run(f"chip-rowwise-seed{seed}", "chip", folder, tuple(steps),
                         after=f"rowwise-ModifiedLSTMCell-seed{seed}"))
