@@ -152,6 +152,8 @@ def logs(tmp_path):
     write_json(chip_folder / "loihi_benchmark_hard_delay1.json", loihi_json("hard", 10000, {16: 11.0, 128: 13.0}))
     write_json(chip_folder / "loihi_benchmark_soft-feedback_delay1_half.json",
                loihi_json("soft-feedback", 1000, {4: 90.0, 8: 98.5, 16: 98.8}, "half"))
+    write_json(chip_folder / "loihi_benchmark_hard-independent_delay1.partial.json",  # in progress: not a result
+               {"checkpoint_sha256": "0" * 64, "results": []})
     for seed, accuracies in enumerate([{8: 98.4, 16: 98.9}, {8: 98.0, 16: 98.5}, {8: 97.0, 16: 98.0}]):
         folder = tmp_path / grid.seqmnist_folder("rowwise", "ModifiedLSTMCell", seed)
         write_json(grid.headline_output(folder), loihi_json("soft-feedback", 10000, accuracies, "half"))

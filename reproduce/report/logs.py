@@ -118,7 +118,8 @@ def chip_label(data: dict) -> str:
 def loihi_results(root: Path) -> dict:
     """Every loihi_sim benchmark of the chip seed with delay 1, by configuration label."""
     folder = root / grid.seqmnist_folder("rowwise", "ModifiedLSTMCell", grid.CHIP_SEED)
-    found = [read_json(path) for path in sorted(folder.glob("loihi_benchmark_*_delay1*.json"))]
+    found = [read_json(path) for path in sorted(folder.glob("loihi_benchmark_*_delay1*.json"))
+             if not path.name.endswith(".partial.json")]  # a benchmark in progress is not a result
     return {chip_label(data): data for data in found if data}
 
 
