@@ -122,7 +122,8 @@ def parse_args(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("--only", nargs="+", choices=GROUPS, help="run these groups only (default: all)")
-    parser.add_argument("--runs", nargs="+", metavar="RUN", help="run these runs only, by name (see --list)")
+    parser.add_argument("--runs", nargs="+", metavar="RUN",
+                        help="run these runs only, by name (see --list), in the order given")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once (default 2)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads per run (default 1)")
     parser.add_argument("--list", action="store_true", help="print each run's pending steps and exit")
@@ -136,6 +137,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     runs = [run for run in experiment_grid() if (args.only is None or run.group in args.only)
             and (args.runs is None or run.name in args.runs)]
+    if args.runs:  # in the order given
+        runs.sort(key=lambda run: args.runs.index(run.name))
     unknown = set(args.runs or ()) - {run.name for run in experiment_grid()}
     if unknown:
         print(f"{PROG}: error: no run named {', '.join(sorted(unknown))} (see --list)", file=sys.stderr)

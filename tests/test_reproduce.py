@@ -79,6 +79,11 @@ def test_runner_does_not_start_a_run_whose_prerequisite_is_not_selected(fake, ca
     assert not (tmp_path / "a" / "y.txt").exists()
 
 
+def test_runner_runs_the_named_runs_in_the_order_given(fake, capsys):
+    assert run_grid.main(["--runs", "needs-first", "first", "--list"]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == ["needs-first", "first"]
+
+
 def test_grid_covers_the_issue():
     runs = {run.name: run for run in grid.experiment_grid()}
     for cell in grid.CELLS:
