@@ -142,8 +142,8 @@ def fbgemm_product(spikes: torch.Tensor, packed_weight, out: torch.Tensor) -> to
 
 def fbgemm_available() -> bool:
     """FBGEMM is torch's quantized engine on x86 CPUs with AVX2 (torch.backends.quantized)."""
-    return "fbgemm" in torch.backends.quantized.supported_engines and \
-        hasattr(torch.ops.quantized, "linear_with_input_q_dq_qweight_dq_output_fp32")
+    return ("fbgemm" in torch.backends.quantized.supported_engines and hasattr(torch, "_make_per_tensor_quantized_tensor")
+            and hasattr(torch.ops.quantized, "linear_with_input_q_dq_qweight_dq_output_fp32"))
 
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
