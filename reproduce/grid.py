@@ -125,7 +125,8 @@ def seqmnist_run(task: str, cell: str, seed: int, epochs: int, timesteps, potent
 
 
 # loihi_sim on seed 0, delay 1, all test images: (reset realisation, initial potential, delay
-# compensated), cheapest first (15 to 45 min each on one core; a rerun resumes after the last finished T)
+# compensated), cheapest first (the hard reset took 26 min on one shared core; a rerun resumes after
+# the last finished T)
 CHIP_CONFIGS = (("hard", "one", False), ("hard-independent", "one", False), ("soft-feedback", "one", True),
                 ("soft", "one", False), ("soft-feedback", "one", False), ("soft-feedback", "half", False),
                 ("soft-feedback", "half", True))

@@ -11,6 +11,12 @@ from .markdown import NOT_RECORDED, as_command, code_block, minutes, table
 from .stats import EQUAL_ACCURACY_POINTS, Stats
 
 
+def smallest_t_at(data: dict, target: float):
+    """The benchmark entry with the smallest T whose chip accuracy reaches target, or None."""
+    good = [e for e in data["results"] if e["chip_accuracy"] >= target]
+    return min(good, key=lambda e: e["n_timestep"]) if good else None
+
+
 def equal_accuracy_section(root: Path, figures: Path, benchmarks: dict) -> list:
     """Per chip configuration: the smallest T whose accuracy is within 0.5 points of the paper's
     simulation at T = 128, and the CPU / Loihi energy ratio there; accuracy against energy."""
@@ -23,8 +29,7 @@ def equal_accuracy_section(root: Path, figures: Path, benchmarks: dict) -> list:
              "does not have.", ""]
     rows = []
     for label, data in benchmarks.items():
-        good = [e for e in data["results"] if e["chip_accuracy"] >= target]
-        entry = min(good, key=lambda e: e["n_timestep"]) if good else None
+        entry = smallest_t_at(data, target)
         rows.append([label, data["test_samples"], entry["n_timestep"] if entry else "none tested",
                      f"{entry['chip_accuracy']:.2f}" if entry else "",
                      f"{entry['loihi']['active_j'] * 1e6:.1f}" if entry else "",
@@ -46,8 +51,7 @@ def headline_seeds(root: Path, target: float) -> list:
         return []
     rows, ratios, accuracies = [], [], []
     for seed, data in runs.items():
-        good = [e for e in data["results"] if e["chip_accuracy"] >= target]
-        entry = min(good, key=lambda e: e["n_timestep"]) if good else None
+        entry = smallest_t_at(data, target)
         if entry:
             ratios.append(entry["energy_ratio_cpu_over_loihi"])
             accuracies.append(entry["chip_accuracy"])
