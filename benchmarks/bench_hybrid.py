@@ -37,7 +37,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hybrid_lstm import ModifiedLSTMCell, convert_cell, simulate_gates  # noqa: E402
+from hybrid_lstm import ModifiedLSTMCell, convert_cell, cuda_graphs, simulate_gates  # noqa: E402
 from hybrid_lstm.fast_gates import PRODUCT_KERNELS, FastGateSimulator  # noqa: E402
 
 HIDDEN = 128
@@ -142,7 +142,7 @@ def main():
              f"{'target':>7} {'kernel':>9} {'fast GFLOP/s':>12} {'roofline':>9} {'% roofline':>10}"
     print(header)
     print("-" * len(header))
-    ratios = {}
+    ratios, fast_times, without_graphs = {}, {}, {}
     for case, input_size, n_timestep, batch, target in CASES:
         weights = converted_cell(input_size, device)
         u = lstm_step_inputs(input_size, batch, device)
@@ -154,13 +154,20 @@ def main():
         reference_s = median_time(lambda: simulate_gates(u, weights, n_timestep), device, args.repeats, min_seconds=0.5)
         fast_s = median_time(lambda: simulator(u, weights), device, args.repeats, min_seconds=0.5)
         matmul_s = median_time(matmul_only(simulator, weights, batch, device), device, args.repeats, min_seconds=0.5)
+        if device.type == "cuda":
+            with cuda_graphs.eager():
+                without_graphs[case] = median_time(lambda: simulator(u, weights), device, args.repeats, 0.5)
         flops = 2 * n_timestep * batch * weights.weight.shape[1] * weights.weight.shape[0]
         ratio = reference_s / fast_s
-        ratios[case] = (ratio, target)
+        ratios[case], fast_times[case] = (ratio, target), fast_s
         print(f"{case:16} {input_size:3d} {n_timestep:5d} {batch:5d} {reference_s * 1e3:13.2f} {fast_s * 1e3:9.3f} "
               f"{ratio:6.1f}x {f'>= {target:g}x' if target else '':>7} {simulator.kernel:>9} {flops / fast_s / 1e9:12.1f} "
               f"{flops / matmul_s / 1e9:9.1f} {100 * matmul_s / fast_s:9.0f}%")
     print("(GFLOP/s count the dense products s . W^ of all T steps; roofline: the same products alone)")
+    if without_graphs:
+        print("fast path without CUDA graphs (cuda_graphs.eager): " + ", ".join(
+            f"{case} {seconds * 1e3:.3f} ms ({ratios[case][0] * fast_times[case] / seconds:.1f}x)"
+            for case, seconds in without_graphs.items()))
     row, edge = ratios["row-wise"][0], ratios["row-wise, edge"][0]
     print(f"headline: fast simulation {row:.1f}x the reference at row-wise T=128 batch 128 (target 5x), "
           f"{edge:.1f}x at batch 1 (target 20x), {ratios['pixel-wise'][0]:.1f}x pixel-wise T=1024 on {name}")

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hybrid_lstm import SequenceClassifier  # noqa: E402
+from hybrid_lstm import SequenceClassifier, cuda_graphs  # noqa: E402
 from hybrid_lstm.model import CELL_STATE_LIMIT  # noqa: E402
 from hybrid_lstm.sequence import stepped_layer  # noqa: E402
 
@@ -61,6 +61,13 @@ def classifier_step(cell_class, input_size, device, stepped=False):
     return run
 
 
+def without_graphs(run):
+    def plain(x, y):
+        with cuda_graphs.eager():
+            run(x, y)
+    return plain
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=7, help="timed batches per model (median)")
@@ -85,6 +92,8 @@ def main():
                   "Baseline": classifier_step("BaselineLSTMCell", input_size, device),
                   "Modified": classifier_step("ModifiedLSTMCell", input_size, device),
                   "stepped": classifier_step("ModifiedLSTMCell", input_size, device, stepped=True)}
+        if device.type == "cuda":
+            models["Modified without graphs"] = without_graphs(classifier_step("ModifiedLSTMCell", input_size, device))
         rounds = args.rounds if steps < 100 else max(3, args.rounds // 2)
         times = {name: [] for name in models}
         for round_index in range(rounds + 1):  # round 0 warms up (and compiles)
@@ -95,11 +104,14 @@ def main():
                 synchronize(device)
                 if round_index:
                     times[name].append(time.perf_counter() - start)
-        ms = {name: 1e3 * statistics.median(values) for name, values in times.items()}
+        ms = {name: 1e3 * statistics.median(values) for name, values in times.items()}  # ms per batch
         ratio = {name: ms[name] / ms["nn.LSTM"] for name in ms}
         ratios[case] = ratio
         print(f"{case:11} {ms['nn.LSTM']:9.1f} {ms['Baseline']:9.1f} {ratio['Baseline']:5.2f}x {ms['Modified']:9.1f} "
               f"{ratio['Modified']:5.2f}x {ms['stepped']:17.1f} {ratio['stepped']:5.2f}x")
+    if device.type == "cuda":
+        print("fused ModifiedLSTMCell layer without CUDA graphs (cuda_graphs.eager): " + ", ".join(
+            f"{case} {ratio['Modified without graphs']:.2f}x" for case, ratio in ratios.items()))
     worst = max(max(r["Baseline"], r["Modified"]) for r in ratios.values())
     print(f"headline: the custom cells train at {worst:.2f}x torch.nn.LSTM's time per batch at worst "
           f"(target <= 1.3x; row-wise Modified {ratios['row-wise']['Modified']:.2f}x, pixel-wise Modified "

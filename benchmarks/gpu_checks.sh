@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every GPU check in one go, for a short lease of a CUDA machine (about 5 minutes):
-#   1. the test suite's CUDA cases (fast hybrid vs the reference, on the GPU),
+# Every GPU check in one go, for a short lease of a CUDA machine (about 6 minutes):
+#   1. the test suite's CUDA cases (fast hybrid vs the reference, CUDA graph replays vs plain calls),
 #   2. benchmarks/bench_hybrid.py --device cuda   (fast path vs the plain per-SNN-step loop),
 #   3. benchmarks/bench_training.py --device cuda (fused layer vs cuDNN torch.nn.LSTM).
 # Each step is time-boxed and writes its output to OUT_DIR/<step>.log; a failing step does not
@@ -22,5 +22,6 @@ step() {  # step NAME SECONDS COMMAND...
 step environment 60 bash -c "nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; \
     $python -c 'import torch; print(\"torch\", torch.__version__, \"cuda\", torch.version.cuda, torch.cuda.get_device_name())'"
 step tests 150 "$python" -m pytest -q -p no:cacheprovider -k cuda tests/test_fast_gates.py tests/test_hybrid.py
+step cuda_graphs 120 "$python" -m pytest -q -p no:cacheprovider tests/test_cuda_graphs.py
 step bench_hybrid 120 "$python" benchmarks/bench_hybrid.py --device cuda
 step bench_training 120 "$python" benchmarks/bench_training.py --device cuda

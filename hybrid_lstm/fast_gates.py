@@ -58,6 +58,7 @@ import warnings
 import torch
 
 from .compiled import CompiledOrEager
+from .cuda_graphs import GraphedFunction
 from .conversion import ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD, WEIGHT_LIMIT, ConvertedWeights
 from .neurons import check_initial_potential, check_reset, start_potential
 from .spikes import GateSpikeCounts
@@ -73,6 +74,7 @@ PRODUCT_KERNELS = ("int8", "fbgemm", "float32")
 KERNEL_ENVIRONMENT = "HYBRID_LSTM_PRODUCT_KERNEL"
 MIN_MATMUL_ROWS = 17  # torch._int_mm on CUDA needs more than 16 rows
 PROBE_ROWS = 512  # rows of the product timed to choose a kernel
+PER_COLUMN = ("bias", "upper", "start", "lower_start", "lower_after_reset")  # prepared (columns,) int32 tensors
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -318,6 +320,7 @@ class FastGateSimulator:
         self.kernel = None  # chosen on first use
         self._prepared_key = self._prepared = None
         self._workspace_key = self._workspace = None
+        self._graphed_simulation = GraphedFunction(self._simulate)
 
     @staticmethod
     def _version_key(weights: ConvertedWeights, kernel: str):
@@ -363,21 +366,30 @@ class FastGateSimulator:
         return STEPS_PER_KERNEL * max(1, CHUNK_ELEMENTS // (STEPS_PER_KERNEL * per_step))
 
     def workspace(self, rows: int, product: ExactProduct, device):
-        """Reused (rows, F) spike and (max(rows, 17), N) product buffers in the kernel's dtypes."""
+        """(rows, F) spike and (max(rows, 17), N) product buffers in the kernel's dtypes: reused
+        from call to call, except inside a CUDA graph capture, which gets buffers of its own."""
         key = (rows, product.fanin, product.columns, product.kernel, device)
-        if self._workspace_key != key:
-            self._workspace = (torch.empty(rows, product.fanin, dtype=product.spike_dtype, device=device),
-                               torch.empty(max(rows, MIN_MATMUL_ROWS), product.columns, dtype=product.out_dtype,
-                                           device=device))
-            self._workspace_key = key
+        capturing = device.type == "cuda" and torch.cuda.is_current_stream_capturing()
+        if self._workspace_key != key or capturing:
+            workspace = (torch.empty(rows, product.fanin, dtype=product.spike_dtype, device=device),
+                         torch.empty(max(rows, MIN_MATMUL_ROWS), product.columns, dtype=product.out_dtype,
+                                     device=device))
+            if capturing:
+                return workspace
+            self._workspace, self._workspace_key = workspace, key
         return self._workspace
 
     def __call__(self, u: torch.Tensor, weights: ConvertedWeights) -> GateSpikeCounts:
-        batch, device = u.shape[0], u.device
         prepared = self.prepare(weights)
-        product = prepared["product"]
+        counts = self._graphed_simulation(u, prepared["product"], prepared["hidden"], prepared["fanin"],
+                                          *(prepared[name] for name in PER_COLUMN))
+        return GateSpikeCounts(*counts)
+
+    def _simulate(self, u, product: ExactProduct, hidden: int, true_fanin: int, bias, upper, start, lower_start,
+                  lower_after_reset) -> tuple:
+        """The simulation proper, from the prepared weights (a CUDA graph replays it on a GPU)."""
+        batch, device = u.shape[0], u.device
         fanin, columns = product.fanin, product.columns
-        hidden, true_fanin = prepared["hidden"], prepared["fanin"]
         v0_encoder = start_potential(ENCODER_THRESHOLD, self.initial_potential)
         # q = round(2048 u); |u| >= 2 gives |q| > theta + 1, which fires at every step like any larger |q|
         q = torch.zeros(batch, fanin, dtype=torch.int32, device=device)
@@ -387,14 +399,14 @@ class FastGateSimulator:
         if first is None:
             first = period = q_abs  # unused by the soft-reset train
 
-        potential = prepared["start"].expand(batch, columns).clone()
-        lower = prepared["lower_start"].expand(batch, columns).clone()
+        potential = start.expand(batch, columns).clone()
+        lower = lower_start.expand(batch, columns).clone()
         net = torch.zeros_like(potential)
         fired_count = torch.zeros_like(potential)
         hard = self.reset == "hard"
         chunk = self.chunk_steps(batch, columns)
         spikes_buffer, products_buffer = self.workspace(chunk * batch, product, device)
-        constants = (prepared["bias"], prepared["upper"], prepared["upper"], prepared["lower_after_reset"], hard)
+        constants = (bias, upper, upper, lower_after_reset, hard)
         for start in range(0, self.n_timestep if batch else 0, chunk):
             taus = torch.arange(start + 1, min(start + chunk, self.n_timestep) + 1, dtype=torch.int32, device=device)
             spikes = spikes_buffer[: len(taus) * batch]
@@ -414,4 +426,4 @@ class FastGateSimulator:
         i, f, g, o = net.chunk(4, dim=1)
         last = torch.full((1,), self.n_timestep, dtype=torch.int32, device=device)
         encoder = encoder_counts(q[:, :true_fanin].abs(), last, self.reset, self.initial_potential)[0].long()
-        return GateSpikeCounts(encoder, i, f, g, o, fired_count[:, 2 * hidden: 3 * hidden])
+        return encoder, i, f, g, o, fired_count[:, 2 * hidden: 3 * hidden]

@@ -24,6 +24,7 @@ import torch
 from .activations import LINEAR_RANGE
 from .cells import BaselineLSTMCell, ModifiedLSTMCell
 from .compiled import CompiledOrEager
+from .cuda_graphs import GraphedFunction
 
 NO_LIMIT = float("inf")
 
@@ -91,11 +92,39 @@ _compiled_step_forward = CompiledOrEager(_step_forward)
 _compiled_step_backward = CompiledOrEager(_step_backward)
 
 
+def _forward_steps(z, h0, c0, weight_hh, limit: float, modified: bool):
+    """The recurrence over z (L, B, 4H) = W_x x + b: adds W_h h_{t-1} and overwrites z with
+    the gate records; returns z, h and clamped c (L + 1, B, H; index 0 the initial state)."""
+    steps, batch, _ = z.shape
+    hidden = weight_hh.shape[1]
+    h, c = z.new_zeros(steps + 1, batch, hidden), z.new_zeros(steps + 1, batch, hidden)
+    h[0], c[0] = h0, c0
+    weight_hh_t = weight_hh.t()
+    for t in range(steps):
+        z[t].addmm_(h[t], weight_hh_t)
+        _compiled_step_forward(z[t], c[t], limit, modified, h[t + 1], c[t + 1])
+    return z, h, c
+
+
+def _backward_steps(grad_outputs, dh, dc, records, c, weight_hh, limit: float, modified: bool):
+    """Backpropagation through time over the gate records (L, B, 4H), from dh_L and dc_L:
+    returns dz (L, B, 4H, written over the records), dh_0 and dc_0."""
+    for t in reversed(range(records.shape[0])):
+        dc = _compiled_step_backward(dh, grad_outputs[t], dc, records[t], c[t], limit, modified)
+        dh = records[t] @ weight_hh
+    return records, dh, dc
+
+
+_graphed_forward_steps = GraphedFunction(_forward_steps)
+_graphed_backward_steps = GraphedFunction(_backward_steps)
+
+
 class _LSTMLayer(torch.autograd.Function):
     """Buffers are written in place, step by step (no per-step copies): z (L, B, 4H, then
     the gate records), and h and clamped c (L + 1, B, H; index 0 the initial state). The
     backward overwrites record t with dz_t once step t is done (so a second backward
-    through the same graph is refused by autograd's in-place check). h and c are allocated zeroed, not empty:
+    through the same graph is refused by autograd's in-place check; on CUDA both loops
+    replay CUDA graphs, cuda_graphs.py, which work on copies). h and c are allocated zeroed, not empty:
     touching fresh pages for the first time inside the multi-threaded step kernels was
     8x slower per step than one zero fill (CPU)."""
 
@@ -106,12 +135,7 @@ class _LSTMLayer(torch.autograd.Function):
         steps, batch, _ = inputs.shape
         hidden = weight_hh.shape[1]
         z = torch.addmm(bias, inputs.reshape(steps * batch, -1), weight_ih.t()).view(steps, batch, 4 * hidden)
-        h, c = inputs.new_zeros(steps + 1, batch, hidden), inputs.new_zeros(steps + 1, batch, hidden)
-        h[0], c[0] = h0, c0
-        weight_hh_t = weight_hh.t()
-        for t in range(steps):
-            z[t].addmm_(h[t], weight_hh_t)
-            _compiled_step_forward(z[t], c[t], limit, modified, h[t + 1], c[t + 1])
+        z, h, c = _graphed_forward_steps(z, h0, c0, weight_hh, limit, modified)
         ctx.save_for_backward(inputs, weight_ih, weight_hh, z, h, c)
         ctx.limit, ctx.modified = limit, modified
         return h[1:], h[steps], c[steps]
@@ -121,13 +145,11 @@ class _LSTMLayer(torch.autograd.Function):
         inputs, weight_ih, weight_hh, z, h, c = ctx.saved_tensors
         steps, batch, _ = inputs.shape
         zeros = torch.zeros_like(h[0])
-        dh = grad_h if grad_h is not None else zeros
-        dc = grad_c if grad_c is not None else zeros
-        for t in reversed(range(steps)):
-            grad_output = grad_outputs[t] if grad_outputs is not None else zeros
-            dc = _compiled_step_backward(dh, grad_output, dc, z[t], c[t], ctx.limit, ctx.modified)
-            dh = z[t] @ weight_hh
-        dz = z.view(steps * batch, -1)
+        grad_outputs = grad_outputs if grad_outputs is not None else zeros.expand(steps, batch, -1)
+        dz, dh, dc = _graphed_backward_steps(grad_outputs, grad_h if grad_h is not None else zeros,
+                                             grad_c if grad_c is not None else zeros, z, c, weight_hh,
+                                             ctx.limit, ctx.modified)
+        dz = dz.view(steps * batch, -1)
         grad_inputs = (dz @ weight_ih).view(inputs.shape) if ctx.needs_input_grad[0] else None
         grad_weight_ih = dz.t() @ inputs.reshape(steps * batch, -1)
         grad_weight_hh = dz.t() @ h[:-1].reshape(steps * batch, -1)

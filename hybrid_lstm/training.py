@@ -28,10 +28,15 @@ def _rng_state(device: torch.device) -> dict:
     return state
 
 
-def _set_rng_state(state: dict, device: torch.device):
+def _set_rng_state(state: dict, device: torch.device, seed: int):
+    """Restore _rng_state(device). A state saved off the GPU has no CUDA generator state: then
+    the CUDA generator starts from seed (dropout masks cannot repeat across devices anyway)."""
     torch.set_rng_state(state["cpu"])
     if device.type == "cuda":
-        torch.cuda.set_rng_state(state["cuda"], device)
+        if "cuda" in state:
+            torch.cuda.set_rng_state(state["cuda"], device)
+        else:
+            torch.cuda.manual_seed(seed)
 
 
 def train_epoch(model: SequenceClassifier, optimizer, inputs, labels, batch_size: int, grad_clip: float,
@@ -49,7 +54,7 @@ def train_epoch(model: SequenceClassifier, optimizer, inputs, labels, batch_size
         partial = {"batches_done": 0, "loss_sum": 0.0, "correct": 0, "seconds": 0.0}
         torch.manual_seed(seed)  # dropout
     else:
-        _set_rng_state(partial["rng"], inputs.device)
+        _set_rng_state(partial["rng"], inputs.device, seed + partial["batches_done"])
     loss_sum, correct, done = partial["loss_sum"], partial["correct"], partial["batches_done"]
     started = time.perf_counter() - partial["seconds"]
     criterion = nn.CrossEntropyLoss(reduction="sum")

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from hybrid_lstm import BaselineLSTMCell, ModifiedLSTMCell, SequenceClassifier
+from hybrid_lstm import BaselineLSTMCell, ModifiedLSTMCell, SequenceClassifier, training
 from hybrid_lstm.sequence import NO_LIMIT, lstm_layer, stepped_layer
 
 CELLS = [BaselineLSTMCell, ModifiedLSTMCell]
@@ -79,8 +79,6 @@ def test_lstm_layer_rejects_other_cells():
 def test_parameters_are_clamped_after_every_optimizer_step():
     """Every weight and bias stays in [-1, 1] after each update (the paper's clamp), even with a
     learning rate that would throw them far out."""
-    from hybrid_lstm import training
-
     torch.manual_seed(0)
     model = SequenceClassifier("ModifiedLSTMCell", 4, 8)
     optimizer = torch.optim.SGD(model.parameters(), lr=50.0)
@@ -88,3 +86,19 @@ def test_parameters_are_clamped_after_every_optimizer_step():
     training.train_epoch(model, optimizer, inputs, labels, 8, grad_clip=1e9, seed=0)
     values = torch.cat([p.detach().flatten() for p in model.parameters()])
     assert values.abs().max() == 1.0 and (values.abs() == 1.0).sum() > 10
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_an_epoch_saved_on_the_cpu_resumes_on_the_gpu():
+    """A partial epoch saved without CUDA generator state continues on CUDA (the GPU route)."""
+    torch.manual_seed(0)
+    model = SequenceClassifier("ModifiedLSTMCell", 4, 8, dropout=0.5)
+    inputs, labels = torch.rand(32, 6, 4), torch.randint(0, 10, (32,))
+    saved = []
+    training.train_epoch(model, torch.optim.SGD(model.parameters(), lr=0.1), inputs, labels, 8, grad_clip=1.0,
+                         seed=0, save_interval=2, save_partial=lambda partial: saved.append(dict(partial)))
+    assert "cuda" not in saved[0]["rng"] and saved[0]["batches_done"] == 2
+    model = model.cuda()
+    loss, _, _ = training.train_epoch(model, torch.optim.SGD(model.parameters(), lr=0.1), inputs.cuda(),
+                                      labels.cuda(), 8, grad_clip=1.0, seed=0, partial=saved[0])
+    assert loss > 0

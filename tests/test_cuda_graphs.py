@@ -1,0 +1,84 @@
+"""CUDA graph replays of the fast paths equal the plain calls bit for bit (GPU only, except the first test)."""
+import contextlib
+
+import pytest
+import torch
+from test_fast_gates import assert_same_counts, extreme_inputs, random_weights
+
+from hybrid_lstm import ConvertedWeights, SequenceClassifier, simulate_gates
+from hybrid_lstm import cuda_graphs
+from hybrid_lstm.cuda_graphs import GraphedFunction
+from hybrid_lstm.fast_gates import FastGateSimulator
+
+cuda_only = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def scaled_sum(x, y, scale: float):
+    return (x * scale + y).sum(0), x - y
+
+
+def test_graphed_function_is_a_plain_call_off_the_gpu():
+    graphed = GraphedFunction(scaled_sum)
+    x, y = torch.rand(4, 3), torch.rand(4, 3)
+    for _ in range(3):
+        assert all(torch.equal(a, b) for a, b in zip(graphed(x, y, 2.0), scaled_sum(x, y, 2.0)))
+    assert not graphed.graphs
+
+
+@cuda_only
+def test_graphed_function_replays_new_inputs_and_keys_on_signatures():
+    graphed = GraphedFunction(scaled_sum)
+    for shape, scale in [((4, 3), 2.0)] * 4 + [((5, 3), 2.0), ((4, 3), 3.0)] * 2:
+        x, y = torch.rand(shape, device="cuda"), torch.rand(shape, device="cuda")
+        outputs = graphed(x, y, scale)
+        assert all(torch.equal(a, b) for a, b in zip(outputs, scaled_sum(x, y, scale)))
+    captured = [entry for entry in graphed.graphs.values() if entry is not None]
+    assert len(graphed.graphs) == 3 and len(captured) == 3
+
+
+@cuda_only
+@pytest.mark.parametrize("cell_class", ["BaselineLSTMCell", "ModifiedLSTMCell"])
+def test_fused_layer_graph_replays_equal_plain_calls(cell_class):
+    """Loss and every gradient, over batches of two sizes, graphed and not: bit for bit for the
+    ModifiedLSTMCell, to float rounding for the BaselineLSTMCell (measured on an H200: its
+    sigmoid/tanh step kernels, compiled anew for the graph's static buffers, round differently)."""
+    torch.manual_seed(0)
+    model = SequenceClassifier(cell_class, 3, 16, num_layers=2).cuda()
+    for batch in (8, 8, 8, 5, 5, 8):
+        x, y = torch.rand(batch, 20, 3, device="cuda"), torch.randint(0, 10, (batch,), device="cuda")
+        results = []
+        for context in (cuda_graphs.eager(), contextlib.nullcontext()):
+            with context:
+                model.zero_grad()
+                loss = torch.nn.functional.cross_entropy(model(x), y)
+                loss.backward()
+                results.append([loss.detach()] + [p.grad.clone() for p in model.parameters()])
+        if cell_class == "ModifiedLSTMCell":
+            assert all(torch.equal(a, b) for a, b in zip(*results))
+        else:
+            assert all(torch.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(*results))
+
+
+@cuda_only
+@pytest.mark.parametrize("reset", ["soft", "hard"])
+def test_fast_simulation_graph_replays_equal_the_reference(reset):
+    weights = random_weights(28, 16, 0)
+    weights = ConvertedWeights(weights.weight.cuda(), weights.bias.cuda())
+    simulator = FastGateSimulator(45, reset)
+    for seed, batch in enumerate([5, 5, 5, 3, 3, 5]):
+        u = extreme_inputs(batch, 28 + 16, seed).cuda()
+        assert_same_counts(simulate_gates(u, weights, 45, reset), simulator(u, weights))
+    assert any(entry is not None for entry in simulator._graphed_simulation.graphs.values())
+
+
+@cuda_only
+def test_a_function_that_cannot_be_captured_is_an_error_naming_the_way_out():
+    """Last in this file: the failed capture leaves CUDA's random generator unusable."""
+    def synchronising(x):
+        return x * float(x.sum())  # .item(): a host-device synchronisation
+
+    graphed = GraphedFunction(synchronising)
+    x = torch.rand(8, device="cuda")
+    graphed(x)
+    with pytest.raises(RuntimeError, match="CUDA graph capture failed for synchronising.*eager"):
+        graphed(x)
