@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from hybrid_lstm.run_folder import RunFolder
+from hybrid_lstm.run_folder import RunFolder, file_sha256
+from reproduce.memory_horizon import RESULTS_NAME as MEMORY_HORIZON
 
 SEQMNIST = Path("runs/seqmnist")
 TRANSLATION = Path("runs/translation")
@@ -101,6 +102,18 @@ def log_contains(path: Path, text: str) -> Callable[[], bool]:
     return check
 
 
+def memory_measured(folder: Path, epochs: int) -> Callable[[], bool]:
+    """The run is trained and its memory_horizon.json measured its current checkpoint_best.pt."""
+    def check():
+        run = RunFolder(folder)
+        try:
+            measured = json.loads((Path(folder) / MEMORY_HORIZON).read_text())
+            return run.epochs_done() >= epochs and measured.get("checkpoint_sha256") == file_sha256(Path(folder) / RunFolder.BEST)
+        except (OSError, ValueError):
+            return False
+    return check
+
+
 def seqmnist_folder(task: str, cell: str, seed: int) -> Path:
     return SEQMNIST / f"{task}-{cell}-seed{seed}"
 
@@ -112,6 +125,9 @@ def seqmnist_run(task: str, cell: str, seed: int, epochs: int, timesteps, potent
     common = ("--checkpoint-dir", str(folder), "--threads", "{threads}")
     steps = [Step("train", ("run_seqmnist.py", *common, "--input-size", str(input_size), "--lstm-cell-class", cell,
                             "--seed", str(seed), "--end-epoch", str(epochs)), trained(folder, epochs))]
+    if task == "pixelwise":  # the evidence for RESULTS.md's account of a pixel-wise miss
+        steps.append(Step("memory", ("-m", "reproduce.memory_horizon", str(folder), "--threads", "{threads}"),
+                          memory_measured(folder, epochs)))
     for potential in potentials if cell == "ModifiedLSTMCell" else ("one",):
         test = ("run_seqmnist.py", "--mode", "test", *common)
         if cell == "ModifiedLSTMCell":

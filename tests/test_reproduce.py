@@ -91,7 +91,7 @@ def test_grid_covers_the_issue():
             train = runs[f"rowwise-{cell}-seed{seed}"].steps[0]
             assert "--end-epoch" in train.argv and train.argv[train.argv.index("--end-epoch") + 1] == "50"
     assert min(len(seeds) for seeds in grid.ROWWISE_SEEDS.values()) >= 3 and grid.ROWWISE_T == (16, 32, 64, 128)
-    test = runs["pixelwise-ModifiedLSTMCell-seed0"].steps[1].argv
+    test = next(step for step in runs["pixelwise-ModifiedLSTMCell-seed0"].steps if step.name == "test").argv
     assert [int(t) for t in test[test.index("--n-timestep") + 1:]] == [32, 128, 256, 512, 1024]  # all test images
     for cell in grid.CELLS:  # the paper's full schedule
         train = runs[f"pixelwise-{cell}-seed0"].steps[0].argv
@@ -174,7 +174,7 @@ def test_report_compares_with_the_paper_from_the_logs_alone(logs):
     assert "| row-wise ANN BaselineLSTMCell | 98.97 | 99.50 ± 0.00 | +0.53 | ±0.3 | **no** |" in text
     assert "### Bars missed, and why" in text
     # pixel-wise: progress of every run, finished runs against the paper, a chance-level run named
-    assert "| ModifiedLSTMCell seed 1 | 3 of 50 | 11.00 (epoch 3) | 0.2 min | test CPU |" in text
+    assert "| ModifiedLSTMCell seed 1 | 3 of 50 | 11.00 (epoch 3) | test CPU (0.2 min each) |" in text
     assert "| ModifiedLSTMCell seed 0 | 50 of 50 | 90.00 (epoch 50) |" in text
     assert "| ANN BaselineLSTMCell | 97.71 | 11.35 | 11.35 | -86.36 |" in text
     assert "| 32 | 11.89 | 50.00 | 60.00 |" in text and "| 128 | 33.28 | 50.00 | missing |" in text  # V0 = theta/2
@@ -274,3 +274,39 @@ def test_committed_results_are_generated_from_the_committed_logs(tmp_path):
     assert make_report.main(["--root", str(tmp_path)]) == 0
     assert (tmp_path / "RESULTS.md").read_text() == (REPO / "RESULTS.md").read_text()
     assert sys.modules["matplotlib"].get_backend().lower() == "agg"
+
+
+def test_memory_horizon_measures_a_run_and_the_report_shows_it(trained, tmp_path, mnist_root, capsys):
+    from reproduce import memory_horizon
+
+    folder = tmp_path / "runs" / grid.seqmnist_folder("pixelwise", "BaselineLSTMCell", 0)
+    shutil.copytree(trained, folder)
+    assert memory_horizon.main([str(folder), "--data-dir", str(mnist_root), "--test-subset", "64"]) == 0
+    measured = json.loads((folder / memory_horizon.RESULTS_NAME).read_text())
+    assert [entry["steps"] for entry in measured["visible_last"]] == [28, 14, 7, 4, 2]  # the tiny run is row-wise
+    assert measured["test_samples"] == 64 and measured["command"].startswith("python -m reproduce.memory_horizon")
+    gate = measured["forget_gate"]
+    assert 0 <= gate["retention"] <= 1 and 0 < gate["mean"] < 1
+    assert grid.memory_measured(folder, 2)() and not grid.memory_measured(folder, 3)()
+    text = "\n".join(seqmnist.memory_horizon_lines(tmp_path / "runs"))
+    assert "BaselineLSTMCell seed 0 | 2 | " in text and "(since replaced)" not in text
+    (folder / "checkpoint_best.pt").write_bytes((folder / "checkpoint_best.pt").read_bytes() + b"x")
+    assert "(since replaced)" in "\n".join(seqmnist.memory_horizon_lines(tmp_path / "runs"))
+    assert not grid.memory_measured(folder, 2)()
+
+
+def test_memory_horizon_rejects_a_folder_without_a_model(tmp_path, capsys):
+    from reproduce import memory_horizon
+
+    with pytest.raises(SystemExit) as exit_:
+        memory_horizon.main([str(tmp_path)])
+    assert exit_.value.code == 2 and "no checkpoint at" in capsys.readouterr().err
+
+
+def test_a_run_trained_on_two_machines_names_both_with_their_epochs():
+    from reproduce.report.markdown import epoch_hosts
+
+    history = {"host": "GPU box", "history": [{"seconds": 600, "host": "CPU box"}, {"seconds": 540, "host": "CPU box"},
+                                              {"seconds": 12}]}
+    assert epoch_hosts([history]) == "CPU box (2 epochs); GPU box (1 epoch)"
+    assert epoch_hosts([history], with_times=True) == "CPU box (2 epochs, 9.5 min each); GPU box (1 epoch, 0.2 min each)"

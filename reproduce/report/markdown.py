@@ -34,6 +34,23 @@ def minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.2f} h"
 
 
+def epoch_hosts(histories, with_times: bool = False) -> str:
+    """The hosts that trained the epochs of these history.json records (a run may move between
+    machines; epochs without a host take the run's), with each host's number of epochs when there
+    are several, and with_times its mean time per epoch."""
+    per_host = {}
+    for history in histories:
+        for epoch in (history or {}).get("history", []):
+            host = epoch.get("host") or history.get("host") or NOT_RECORDED
+            per_host.setdefault(host, []).append(epoch["seconds"])
+    parts = []
+    for host, seconds in sorted(per_host.items()):
+        details = ([f"{len(seconds)} epoch{'s' if len(seconds) > 1 else ''}"] if len(per_host) > 1 else []) + \
+                  ([f"{minutes(sum(seconds) / len(seconds))} each"] if with_times else [])
+        parts.append(f"{host} ({', '.join(details)})" if details else host)
+    return "; ".join(parts) or NOT_RECORDED
+
+
 def hosts(records) -> str:
     """The hosts the records name, and how many records name none (runs older than the field)."""
     records = [record for record in records if record]

@@ -2,12 +2,13 @@
 pixel-wise progress and results; each with its commands, hardware, wall time and models."""
 from pathlib import Path
 
-from hybrid_lstm.run_folder import RunFolder
+from hybrid_lstm.run_folder import RunFolder, file_sha256
 
 from .. import grid, paper
+from ..memory_horizon import RESULTS_NAME as MEMORY_HORIZON
 from .figures import accuracy_figure, potential_figure
-from .logs import ReportError, read_history, seq_runs
-from .markdown import as_command, code_block, hosts, minutes, signed, table
+from .logs import ReportError, read_history, read_json, seq_runs
+from .markdown import as_command, code_block, epoch_hosts, hosts, minutes, signed, table
 from .stats import ANN_BAR, CHANCE_PLATEAU, HYBRID_BAR, Stats, Verdict
 
 REPO = Path(__file__).resolve().parents[2]
@@ -180,7 +181,7 @@ def provenance(runs: list, wall_note: str = "") -> list:
                 commands.append(as_command(results["command"]))
     lines += [code_block(commands), ""]
     tests = [r for run in runs for r in (run.results, run.results_hard, run.results_half) if r]
-    train_hosts = hosts([run.history for run in runs])
+    train_hosts = epoch_hosts([run.history for run in runs])
     lines.append(f"Hardware: training {train_hosts}; testing {hosts(tests)}.")
     seconds = [run.train_seconds for run in runs]
     if len({run.epochs for run in runs}) == 1:
@@ -222,13 +223,55 @@ def pixelwise_progress(root: Path) -> list:
         for seed in grid.PIXELWISE_SEEDS[cell]:
             history = read_history(RunFolder(root / grid.seqmnist_folder("pixelwise", cell, seed)))
             if not history or not history["history"]:
-                rows.append([f"{cell} seed {seed}", f"0 of {grid.PIXELWISE_EPOCHS}", "", "", ""])
+                rows.append([f"{cell} seed {seed}", f"0 of {grid.PIXELWISE_EPOCHS}", "", ""])
                 continue
             epochs = history["history"]
             rows.append([f"{cell} seed {seed}", f"{len(epochs)} of {grid.PIXELWISE_EPOCHS}",
                          f"{history['best']['accuracy']:.2f} (epoch {history['best']['epoch']})",
-                         minutes(Stats([epoch["seconds"] for epoch in epochs]).mean), hosts([history])])
+                         epoch_hosts([history], with_times=True)])
     return rows
+
+
+def memory_horizon_lines(root: Path) -> list:
+    """The memory measurements of the pixel-wise runs that have one (reproduce/memory_horizon.py)."""
+    rows, commands, gates = [], [], {}
+    for cell in grid.CELLS:
+        for seed in grid.PIXELWISE_SEEDS[cell]:
+            folder = root / grid.seqmnist_folder("pixelwise", cell, seed)
+            measured = read_json(folder / MEMORY_HORIZON)
+            if not measured:
+                continue
+            current = (folder / "checkpoint_best.pt").is_file() and \
+                file_sha256(folder / "checkpoint_best.pt") == measured["checkpoint_sha256"]
+            gate = measured["forget_gate"]
+            rows.append([f"{cell} seed {seed}", f"{measured['best_epoch']}" + ("" if current else " (since replaced)")]
+                        + [f"{entry['accuracy']:.2f}" for entry in measured["visible_last"]]
+                        + [f"{gate['mean']:.3f}", f"{100 * gate['share_at_least_0.99']:.1f}%", f"{gate['retention']:.2g}"])
+            commands.append(measured["command"])
+            gates[cell] = gate
+            window, shown = gate["retention_window_steps"], [entry["steps"] for entry in measured["visible_last"]]
+    if not rows:
+        return []
+    headers = ["model", "best epoch"] + [f"last {steps} shown %" for steps in shown] + \
+              ["mean f", "f >= 0.99", f"c kept over {window} steps"]
+    return ["**How far back each model remembers** (its selected checkpoint, the first "
+            f"{measured['test_samples']:,} test images). Accuracy when only the last K pixels are shown (every "
+            "earlier pixel black); the forget gate f over the sequence; and the share of the cell state that "
+            f"survives the last {window} steps, the mean of prod f over them:", "",
+            table(headers, rows), ""] + retention_comparison(gates, window) + [code_block(sorted(set(commands))), ""]
+
+
+def retention_comparison(gates: dict, window: int) -> list:
+    """One sentence comparing the two cells' memory, when both were measured (their last seed)."""
+    if set(gates) != set(grid.CELLS):
+        return []
+    baseline, modified = gates["BaselineLSTMCell"], gates["ModifiedLSTMCell"]
+    return [f"The BaselineLSTMCell keeps {baseline['retention']:.2g} of its cell state over {window} steps, the "
+            f"ModifiedLSTMCell {modified['retention']:.2g}. PL1 reaches f = 1 exactly, and "
+            f"{100 * modified['share_at_least_0.99']:.1f}% of the ModifiedLSTMCell's forget gates are >= 0.99 "
+            f"against {100 * baseline['share_at_least_0.99']:.1f}% of the sigmoid's: as trained here, only the "
+            "ModifiedLSTMCell carries what it read in the middle of the image to the last step, where the "
+            "classifier reads h.", ""]
 
 
 def pixelwise_section(root: Path, figures: Path):
@@ -240,9 +283,10 @@ def pixelwise_section(root: Path, figures: Path):
              f"The paper's schedule: {grid.PIXELWISE_EPOCHS} epochs per model, the hybrid tested on all 10,000 test "
              f"images at T = {', '.join(map(str, grid.PIXELWISE_T))}. Runs in progress (`python -m reproduce.run_grid "
              "--only pixelwise` resumes them; `reproduce/gpu_grid.sh` advances them on a GPU):", "",
-             table(["run", "epochs", "best test % so far", "per epoch", "host"], pixelwise_progress(root)), ""]
+             table(["run", "epochs", "best test % so far", "host (time per epoch)"], pixelwise_progress(root)), ""]
     if not all_runs:
-        return lines + ["No pixel-wise run has finished its schedule yet, so no accuracy is reported here.", ""]
+        return lines + ["No pixel-wise run has finished its schedule yet, so no accuracy is reported here.", ""] + \
+            memory_horizon_lines(root)
     rows, _ = accuracy_rows(runs, paper.PIXELWISE_ANN, paper.PIXELWISE_HYBRID, grid.PIXELWISE_T, bars=False)
     lines += [table(["model", "paper %", "ours %", "per seed", "delta"], [row[:5] for row in rows]), ""]
     if modified:
@@ -261,7 +305,7 @@ def pixelwise_section(root: Path, figures: Path):
     if plateau:
         lines += [f"**Not learned:** {', '.join(plateau)}: still on the chance plateau that LSTMs sit on for "
                   "a while in pixel-wise MNIST (b_f = 1 makes a pixel's trace in c halve within three steps).", ""]
-    return lines + provenance(all_runs)
+    return lines + memory_horizon_lines(root) + provenance(all_runs)
 
 
 def summary(verdicts: list) -> list:
