@@ -130,12 +130,15 @@ class HybridLSTMCell(nn.Module):
     def check_inputs(self, x, h, c):
         """x (B, D), h and c (B, H), finite: ValueError naming the tensor otherwise."""
         batch = x.shape[0] if x.dim() == 2 else None
-        for name, tensor, size in (("x", x, self.input_size), ("h", h, self.hidden_size), ("c", c, self.hidden_size)):
+        named = (("x", x, self.input_size), ("h", h, self.hidden_size), ("c", c, self.hidden_size))
+        for name, tensor, size in named:
             if tensor.dim() != 2 or tensor.shape != (batch, size):
                 raise ValueError(f"HybridLSTMCell({self.input_size}, {self.hidden_size}): {name} must have shape "
                                  f"({batch if batch is not None else 'B'}, {size}), got {tuple(tensor.shape)}")
-            if not torch.isfinite(tensor).all():
-                raise ValueError(f"HybridLSTMCell: {name} holds non-finite values (NaN or inf)")
+        finite = [torch.isfinite(tensor).all() for _, tensor, _ in named]
+        if not torch.stack(finite).all():  # one host-device synchronisation per step, not three
+            name = next(name for (name, _, _), ok in zip(named, finite) if not ok)
+            raise ValueError(f"HybridLSTMCell: {name} holds non-finite values (NaN or inf)")
 
     def forward(self, x, state):
         h, c = state
