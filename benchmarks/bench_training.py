@@ -9,7 +9,7 @@ all and is left out), hidden size 128, batch 128, for:
 Measurements are interleaved (one batch of each model per round) and the median is kept.
 
     python benchmarks/bench_training.py [--rounds 7] [--threads N]
-    python benchmarks/bench_training.py --device cuda     # torch.nn.LSTM is cuDNN there
+    python benchmarks/bench_training.py --device cuda     # torch.nn.LSTM is cuDNN there (with and without TF32)
 
 The last line states the headline ratio.
 """
@@ -61,6 +61,19 @@ def classifier_step(cell_class, input_size, device, stepped=False):
     return run
 
 
+def without_tf32(run):
+    """cuDNN's LSTM may use TF32 tensor cores for float32 (torch.backends.cudnn.allow_tf32, on by
+    default); the fused layer's products are float32 throughout. This runs cuDNN in float32 too."""
+    def float32(x, y):
+        previous = torch.backends.cudnn.allow_tf32
+        torch.backends.cudnn.allow_tf32 = False
+        try:
+            run(x, y)
+        finally:
+            torch.backends.cudnn.allow_tf32 = previous
+    return float32
+
+
 def without_graphs(run):
     def plain(x, y):
         with cuda_graphs.eager():
@@ -94,6 +107,7 @@ def main():
                   "stepped": classifier_step("ModifiedLSTMCell", input_size, device, stepped=True)}
         if device.type == "cuda":
             models["Modified without graphs"] = without_graphs(classifier_step("ModifiedLSTMCell", input_size, device))
+            models["nn.LSTM without TF32"] = without_tf32(torch_lstm_step(input_size, device))
         rounds = args.rounds if steps < 100 else max(3, args.rounds // 2)
         times = {name: [] for name in models}
         for round_index in range(rounds + 1):  # round 0 warms up (and compiles)
@@ -112,6 +126,8 @@ def main():
     if device.type == "cuda":
         print("fused ModifiedLSTMCell layer without CUDA graphs (cuda_graphs.eager): " + ", ".join(
             f"{case} {ratio['Modified without graphs']:.2f}x" for case, ratio in ratios.items()))
+        print("against torch.nn.LSTM with TF32 off (cuDNN in float32, as the fused layer): " + ", ".join(
+            f"{case} {ratio['Modified'] / ratio['nn.LSTM without TF32']:.2f}x" for case, ratio in ratios.items()))
     worst = max(max(r["Baseline"], r["Modified"]) for r in ratios.values())
     print(f"headline: the custom cells train at {worst:.2f}x torch.nn.LSTM's time per batch at worst "
           f"(target <= 1.3x; row-wise Modified {ratios['row-wise']['Modified']:.2f}x, pixel-wise Modified "
