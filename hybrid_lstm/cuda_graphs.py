@@ -7,9 +7,12 @@ GraphedFunction records such a chain once per call signature into a torch.cuda.C
 and replays it:
 
     signature = (shape, stride, dtype, device) of each tensor argument, the other arguments as they are
-    call 1 of a signature: fn runs as it is (it compiles its kernels, warms cuBLAS);
-    call 2: fn runs once more on a side stream, then is captured on static copies of the arguments;
-    every call from 2 on: copy the arguments into the static copies, replay, clone the outputs out.
+    calls 1 and 2 of a signature: fn runs as it is (the first compiles its kernels, warms cuBLAS);
+    call 3: fn runs once more on a side stream, then is captured on static copies of the arguments;
+    every call from 3 on: copy the arguments into the static copies, replay, clone the outputs out.
+
+A capture costs about two plain calls, so a signature that comes only once or twice (a beam
+search's batch as its sentences finish) is never captured; a training loop's is, at its third call.
 
 fn must return a tensor or a tuple of tensors, read no tensor other than its arguments and
 what the non-tensor arguments hold (those are kept alive by the graph's cache entry), and
@@ -24,6 +27,7 @@ from collections import OrderedDict
 import torch
 
 GRAPHS_PER_FUNCTION = 8  # signatures kept per GraphedFunction (least recently used goes first)
+CAPTURE_AT_CALL = 3  # the call of a signature that captures its graph
 _eager_depth = 0
 
 
@@ -38,28 +42,34 @@ def eager():
         _eager_depth -= 1
 
 
+def _graphs_apply(tensors: list) -> bool:
+    """Graphs for a call on these tensors: on CUDA, outside eager() and outside another capture."""
+    return bool(not _eager_depth and tensors and tensors[0].device.type == "cuda"
+                and not torch.cuda.is_current_stream_capturing())
+
+
 def _signature(args) -> tuple:
     return tuple((tuple(a.shape), a.stride(), a.dtype, a.device) if isinstance(a, torch.Tensor) else a for a in args)
 
 
 class GraphedFunction:
-    """fn(*args), replayed from a CUDA graph from the second call of a signature on (module doc)."""
+    """fn(*args), replayed from a CUDA graph from the third call of a signature on (module doc)."""
 
     def __init__(self, fn):
         self.fn = fn
-        self.graphs = OrderedDict()  # signature -> (graph, static arguments, static outputs); None: seen once
+        self.graphs = OrderedDict()  # signature -> (graph, static arguments, static outputs), or its calls so far
 
     def __call__(self, *args):
-        tensors = [a for a in args if isinstance(a, torch.Tensor)]
-        if (_eager_depth or not tensors or tensors[0].device.type != "cuda"
-                or torch.cuda.is_current_stream_capturing()):
+        if not _graphs_apply([a for a in args if isinstance(a, torch.Tensor)]):
             return self.fn(*args)
         key = _signature(args)
-        if key not in self.graphs:
-            self.graphs[key] = None
+        entry = self.graphs.get(key, 0)
+        if isinstance(entry, int) and entry + 1 < CAPTURE_AT_CALL:
+            self.graphs[key] = entry + 1
+            self.graphs.move_to_end(key)
             self._evict()
             return self.fn(*args)
-        if self.graphs[key] is None:
+        if isinstance(entry, int):
             try:
                 self.graphs[key] = self._capture(args)
             except RuntimeError as error:  # the failed capture can leave CUDA's random generator unusable
