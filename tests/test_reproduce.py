@@ -174,7 +174,7 @@ def test_report_compares_with_the_paper_from_the_logs_alone(logs):
     assert "| row-wise ANN BaselineLSTMCell | 98.97 | 99.50 ± 0.00 | +0.53 | ±0.3 | **no** |" in text
     assert "### Bars missed, and why" in text
     # pixel-wise: progress of every run, finished runs against the paper, a chance-level run named
-    assert "| ModifiedLSTMCell seed 1 | 3 of 50 | 11.00 (epoch 3) | test CPU (0.2 min each) |" in text
+    assert "| ModifiedLSTMCell seed 1 | 3 of 50 | 11.00 (epoch 3) |  | test CPU (0.2 min each) |" in text
     assert "| ModifiedLSTMCell seed 0 | 50 of 50 | 90.00 (epoch 50) |" in text
     assert "| ANN BaselineLSTMCell | 97.71 | 11.35 | 11.35 | -86.36 |" in text
     assert "| 32 | 11.89 | 50.00 | 60.00 |" in text and "| 128 | 33.28 | 50.00 | missing |" in text  # V0 = theta/2
@@ -310,3 +310,18 @@ def test_a_run_trained_on_two_machines_names_both_with_their_epochs():
                                               {"seconds": 12}]}
     assert epoch_hosts([history]) == "CPU box (2 epochs); GPU box (1 epoch)"
     assert epoch_hosts([history], with_times=True) == "CPU box (2 epochs, 9.5 min each); GPU box (1 epoch, 0.2 min each)"
+
+
+def test_progress_shows_the_hybrid_accuracies_finished_so_far(tmp_path):
+    from hybrid_lstm.run_folder import RunFolder, file_sha256, partial_path
+
+    folder = RunFolder(tmp_path)
+    (tmp_path / RunFolder.BEST).write_bytes(b"weights")
+    partial = {"checkpoint_sha256": file_sha256(tmp_path / RunFolder.BEST),
+               "results": [{"n_timestep": 32, "accuracy": 10.68}, {"n_timestep": 128, "accuracy": 42.05}]}
+    partial_path(folder.results()).write_text(json.dumps(partial))
+    assert seqmnist.hybrid_tested(folder) == "T=32 10.68, T=128 42.05 (in progress)"
+    (tmp_path / RunFolder.BEST).write_bytes(b"other weights")  # the partial results are of an older model
+    assert seqmnist.hybrid_tested(folder) == ""
+    folder.results().write_text(json.dumps({"hybrid": [{"n_timestep": 32, "accuracy": 11.0}]}))
+    assert seqmnist.hybrid_tested(folder) == "T=32 11.00"

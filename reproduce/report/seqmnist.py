@@ -2,7 +2,7 @@
 pixel-wise progress and results; each with its commands, hardware, wall time and models."""
 from pathlib import Path
 
-from hybrid_lstm.run_folder import RunFolder, file_sha256
+from hybrid_lstm.run_folder import RunFolder, file_sha256, partial_path
 
 from .. import grid, paper
 from ..memory_horizon import RESULTS_NAME as MEMORY_HORIZON
@@ -216,19 +216,36 @@ def test_wall_times(runs: list) -> dict:
     return dict(sorted(times.items()))
 
 
+def hybrid_tested(folder: RunFolder) -> str:
+    """The hybrid's accuracies at the T finished so far (the results file, else the partial one
+    of the current checkpoint_best), e.g. 'T=32 10.68, T=128 42.05 (in progress)'."""
+    results = read_json(folder.results())
+    in_progress = results is None
+    if in_progress:
+        partial = read_json(partial_path(folder.results()))
+        best = folder.path / RunFolder.BEST
+        if not partial or not best.is_file() or partial.get("checkpoint_sha256") != file_sha256(best):
+            return ""
+        results = {"hybrid": partial.get("results", [])}
+    tested = ", ".join(f"T={entry['n_timestep']} {entry['accuracy']:.2f}" for entry in results.get("hybrid", []))
+    return tested + (" (in progress)" if in_progress and tested else "")
+
+
 def pixelwise_progress(root: Path) -> list:
-    """One row per grid run: epochs trained, best test accuracy so far, where and how fast."""
+    """One row per grid run: epochs trained, best test accuracy so far, where and how fast, and
+    the hybrid's accuracies on all test images so far."""
     rows = []
     for cell in grid.CELLS:
         for seed in grid.PIXELWISE_SEEDS[cell]:
-            history = read_history(RunFolder(root / grid.seqmnist_folder("pixelwise", cell, seed)))
+            folder = RunFolder(root / grid.seqmnist_folder("pixelwise", cell, seed))
+            history = read_history(folder)
             if not history or not history["history"]:
-                rows.append([f"{cell} seed {seed}", f"0 of {grid.PIXELWISE_EPOCHS}", "", ""])
+                rows.append([f"{cell} seed {seed}", f"0 of {grid.PIXELWISE_EPOCHS}", "", "", ""])
                 continue
             epochs = history["history"]
             rows.append([f"{cell} seed {seed}", f"{len(epochs)} of {grid.PIXELWISE_EPOCHS}",
                          f"{history['best']['accuracy']:.2f} (epoch {history['best']['epoch']})",
-                         epoch_hosts([history], with_times=True)])
+                         hybrid_tested(folder), epoch_hosts([history], with_times=True)])
     return rows
 
 
@@ -283,7 +300,8 @@ def pixelwise_section(root: Path, figures: Path):
              f"The paper's schedule: {grid.PIXELWISE_EPOCHS} epochs per model, the hybrid tested on all 10,000 test "
              f"images at T = {', '.join(map(str, grid.PIXELWISE_T))}. Runs in progress (`python -m reproduce.run_grid "
              "--only pixelwise` resumes them; `reproduce/gpu_grid.sh` advances them on a GPU):", "",
-             table(["run", "epochs", "best test % so far", "host (time per epoch)"], pixelwise_progress(root)), ""]
+             table(["run", "epochs", "best test % so far", "hybrid % so far (10,000 images)", "host (time per epoch)"],
+                   pixelwise_progress(root)), ""]
     if not all_runs:
         return lines + ["No pixel-wise run has finished its schedule yet, so no accuracy is reported here.", ""] + \
             memory_horizon_lines(root)
