@@ -407,8 +407,9 @@ class FastGateSimulator:
         chunk = self.chunk_steps(batch, columns)
         spikes_buffer, products_buffer = self.workspace(chunk * batch, product, device)
         constants = (bias, upper, upper, lower_after_reset, hard)
-        for start in range(0, self.n_timestep if batch else 0, chunk):
-            taus = torch.arange(start + 1, min(start + chunk, self.n_timestep) + 1, dtype=torch.int32, device=device)
+        for chunk_start in range(0, self.n_timestep if batch else 0, chunk):
+            taus = torch.arange(chunk_start + 1, min(chunk_start + chunk, self.n_timestep) + 1, dtype=torch.int32,
+                                device=device)
             spikes = spikes_buffer[: len(taus) * batch]
             _compiled_encoder_spikes(q_abs, q_sign, first, period, taus, v0_encoder - 1, ENCODER_THRESHOLD, hard,
                                      spikes.view(len(taus), batch, fanin))
