@@ -26,6 +26,11 @@ from .cells import BaselineLSTMCell, ModifiedLSTMCell
 from .compiled import CompiledOrEager
 from .cuda_graphs import GraphedFunction
 
+try:
+    from . import persistent_lstm
+except ImportError:  # no Triton: the step loops below, replayed from CUDA graphs
+    persistent_lstm = None
+
 NO_LIMIT = float("inf")
 
 
@@ -117,6 +122,11 @@ def _backward_steps(grad_outputs, dh, dc, records, c, weight_hh, limit: float, m
 
 _graphed_forward_steps = GraphedFunction(_forward_steps)
 _graphed_backward_steps = GraphedFunction(_backward_steps)
+PERSISTENT_KERNELS = persistent_lstm is not None  # on CUDA: persistent_lstm's kernels where supported
+
+
+def _persistent(z: torch.Tensor, hidden: int) -> bool:
+    return PERSISTENT_KERNELS and persistent_lstm.supported(z, hidden)
 
 
 class _LSTMLayer(torch.autograd.Function):
@@ -135,7 +145,8 @@ class _LSTMLayer(torch.autograd.Function):
         steps, batch, _ = inputs.shape
         hidden = weight_hh.shape[1]
         z = torch.addmm(bias, inputs.reshape(steps * batch, -1), weight_ih.t()).view(steps, batch, 4 * hidden)
-        z, h, c = _graphed_forward_steps(z, h0, c0, weight_hh, limit, modified)
+        steps_function = persistent_lstm.forward_steps if _persistent(z, hidden) else _graphed_forward_steps
+        z, h, c = steps_function(z, h0, c0, weight_hh, limit, modified)
         ctx.save_for_backward(inputs, weight_ih, weight_hh, z, h, c)
         ctx.limit, ctx.modified = limit, modified
         return h[1:], h[steps], c[steps]
@@ -146,9 +157,9 @@ class _LSTMLayer(torch.autograd.Function):
         steps, batch, _ = inputs.shape
         zeros = torch.zeros_like(h[0])
         grad_outputs = grad_outputs if grad_outputs is not None else zeros.expand(steps, batch, -1)
-        dz, dh, dc = _graphed_backward_steps(grad_outputs, grad_h if grad_h is not None else zeros,
-                                             grad_c if grad_c is not None else zeros, z, c, weight_hh,
-                                             ctx.limit, ctx.modified)
+        steps_function = persistent_lstm.backward_steps if _persistent(z, h.shape[2]) else _graphed_backward_steps
+        dz, dh, dc = steps_function(grad_outputs, grad_h if grad_h is not None else zeros,
+                                    grad_c if grad_c is not None else zeros, z, c, weight_hh, ctx.limit, ctx.modified)
         dz = dz.view(steps * batch, -1)
         grad_inputs = (dz @ weight_ih).view(inputs.shape) if ctx.needs_input_grad[0] else None
         grad_weight_ih = dz.t() @ inputs.reshape(steps * batch, -1)

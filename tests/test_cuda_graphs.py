@@ -6,7 +6,7 @@ import torch
 from test_fast_gates import assert_same_counts, extreme_inputs, random_weights
 
 from hybrid_lstm import ConvertedWeights, SequenceClassifier, simulate_gates
-from hybrid_lstm import cuda_graphs
+from hybrid_lstm import cuda_graphs, sequence
 from hybrid_lstm.cuda_graphs import GraphedFunction, _signature
 from hybrid_lstm.fast_gates import FastGateSimulator
 
@@ -72,10 +72,11 @@ def test_graphed_function_replays_new_inputs_and_keys_on_signatures():
 
 @cuda_only
 @pytest.mark.parametrize("cell_class", ["BaselineLSTMCell", "ModifiedLSTMCell"])
-def test_fused_layer_graph_replays_equal_plain_calls(cell_class):
+def test_fused_layer_graph_replays_equal_plain_calls(cell_class, monkeypatch):
     """Loss and every gradient, over batches of two sizes, graphed and not: bit for bit for the
     ModifiedLSTMCell, to float rounding for the BaselineLSTMCell (measured on an H200: its
     sigmoid/tanh step kernels, compiled anew for the graph's static buffers, round differently)."""
+    monkeypatch.setattr(sequence, "PERSISTENT_KERNELS", False)  # the graphed step loops, not persistent_lstm
     torch.manual_seed(0)
     model = SequenceClassifier(cell_class, 3, 16, num_layers=2).cuda()
     for batch in (8, 8, 8, 5, 5, 5, 8):

@@ -17,7 +17,8 @@ def run_both(cell, x, state, limit):
         inputs = x.clone().requires_grad_()
         h0, c0 = (s.clone().requires_grad_() for s in state)
         outputs, (h, c) = run_layer(cell, inputs, (h0, c0), limit)
-        weights = [torch.randn(t.shape, generator=generator.manual_seed(k)) for k, t in enumerate((outputs, h, c))]
+        weights = [torch.randn(t.shape, generator=generator.manual_seed(k)).to(t.device)
+                   for k, t in enumerate((outputs, h, c))]
         loss = sum((w * t).sum() for w, t in zip(weights, (outputs, h, c)))
         loss.backward()
         grads = [inputs.grad, h0.grad, c0.grad] + [p.grad.clone() for p in cell.parameters()]
@@ -25,16 +26,19 @@ def run_both(cell, x, state, limit):
     return results
 
 
+@pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
 @pytest.mark.parametrize("cell_class", CELLS)
 @pytest.mark.parametrize("limit", [1.0, NO_LIMIT])
-def test_fused_layer_matches_stepping_the_cell(cell_class, limit):
+def test_fused_layer_matches_stepping_the_cell(cell_class, limit, device):
+    """On CUDA the fused layer runs persistent_lstm's kernels (hidden 16 qualifies)."""
     torch.manual_seed(0)
     cell = cell_class(7, 16)
     with torch.no_grad():  # large weights: saturated gates, |c| beyond the clamp and beyond 2
         for parameter in cell.parameters():
             parameter.mul_(3)
-    x = torch.randn(5, 11, 7) * 2
-    state = (torch.rand(5, 16) * 2 - 1, torch.rand(5, 16) * 4 - 2)
+    cell = cell.to(device)
+    x = (torch.randn(5, 11, 7) * 2).to(device)
+    state = ((torch.rand(5, 16) * 2 - 1).to(device), (torch.rand(5, 16) * 4 - 2).to(device))
     (plain_values, plain_grads), (fused_values, fused_grads) = run_both(cell, x, state, limit)
     for plain, fused in zip(plain_values + plain_grads, fused_values + fused_grads):
         torch.testing.assert_close(fused, plain, rtol=1e-5, atol=1e-5)
