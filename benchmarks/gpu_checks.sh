@@ -21,7 +21,7 @@ step() {  # step NAME SECONDS COMMAND...
 
 step environment 60 bash -c "nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; \
     $python -c 'import torch; print(\"torch\", torch.__version__, \"cuda\", torch.version.cuda, torch.cuda.get_device_name())'"
-step tests 150 "$python" -m pytest -q -p no:cacheprovider -k "cuda or gpu" tests/test_fast_gates.py tests/test_hybrid.py tests/test_sequence.py
+step tests 150 "$python" -m pytest -q -p no:cacheprovider -k "cuda or gpu" tests/test_fast_gates.py tests/test_hybrid.py tests/test_sequence.py tests/test_persistent_lstm.py
 step cuda_graphs 120 "$python" -m pytest -q -p no:cacheprovider tests/test_cuda_graphs.py
 step bench_hybrid 120 "$python" benchmarks/bench_hybrid.py --device cuda
 step bench_training 120 "$python" benchmarks/bench_training.py --device cuda
