@@ -17,13 +17,18 @@ backward, for t = L-1 .. 0, from dh_L and dc_L:
 The products are float32 (input_precision "ieee": no TF32), so the results equal sequence.py's
 to float rounding, not bit for bit (the summation order differs). The hidden size must be a
 power of two of at least 16 (tl.dot's and tl.arange's rule); `supported` says whether a layer
-qualifies. The tests run both kernels in Triton's interpreter on the CPU.
+qualifies. Where Triton cannot build a kernel for the GPU (KERNEL_ERRORS), sequence.py warns and
+replays its step loops from CUDA graphs instead. The tests run both kernels in Triton's
+interpreter on the CPU, and compiled on a GPU.
 """
 import torch
 import triton
 import triton.language as tl
+from triton.compiler.errors import TritonError as CompilerError
+from triton.runtime.errors import TritonError as RuntimeTritonError
 
 BLOCK_B = 16  # batch rows per program (tl.dot's smallest M)
+KERNEL_ERRORS = (CompilerError, RuntimeTritonError)  # a kernel Triton cannot build or fit on this GPU
 
 
 def supported(z: torch.Tensor, hidden: int) -> bool:

@@ -19,6 +19,8 @@ dW_x = sum_t dz_t^T x_t, db = sum_t dz_t, dx_t = dz_t W_x. Gate derivatives are 
 cells' own: sigmoid' = s (1 - s), tanh' = 1 - tanh^2, PL1' = 1/4 and PL2' = 1/2 on
 |z| <= 2 (endpoints included), else 0 (activations.py).
 """
+import warnings
+
 import torch
 
 from .activations import LINEAR_RANGE
@@ -125,8 +127,18 @@ _graphed_backward_steps = GraphedFunction(_backward_steps)
 PERSISTENT_KERNELS = persistent_lstm is not None  # on CUDA: persistent_lstm's kernels where supported
 
 
-def _persistent(z: torch.Tensor, hidden: int) -> bool:
-    return PERSISTENT_KERNELS and persistent_lstm.supported(z, hidden)
+def _run_steps(persistent_function, graphed_function, z: torch.Tensor, hidden: int, *args):
+    """persistent_function(*args) where the persistent kernels apply (CUDA, a power-of-two
+    hidden size, Triton able to build them), else graphed_function(*args)."""
+    global PERSISTENT_KERNELS
+    if PERSISTENT_KERNELS and persistent_lstm.supported(z, hidden):
+        try:
+            return persistent_function(*args)
+        except persistent_lstm.KERNEL_ERRORS as error:  # raised while building, before any write
+            PERSISTENT_KERNELS = False
+            warnings.warn(f"persistent LSTM kernels unavailable ({type(error).__name__}: "
+                          f"{str(error).splitlines()[0] if str(error) else ''}); replaying the step loops from CUDA graphs")
+    return graphed_function(*args)
 
 
 class _LSTMLayer(torch.autograd.Function):
@@ -145,8 +157,8 @@ class _LSTMLayer(torch.autograd.Function):
         steps, batch, _ = inputs.shape
         hidden = weight_hh.shape[1]
         z = torch.addmm(bias, inputs.reshape(steps * batch, -1), weight_ih.t()).view(steps, batch, 4 * hidden)
-        steps_function = persistent_lstm.forward_steps if _persistent(z, hidden) else _graphed_forward_steps
-        z, h, c = steps_function(z, h0, c0, weight_hh, limit, modified)
+        z, h, c = _run_steps(persistent_lstm and persistent_lstm.forward_steps, _graphed_forward_steps, z, hidden,
+                             z, h0, c0, weight_hh, limit, modified)
         ctx.save_for_backward(inputs, weight_ih, weight_hh, z, h, c)
         ctx.limit, ctx.modified = limit, modified
         return h[1:], h[steps], c[steps]
@@ -157,9 +169,9 @@ class _LSTMLayer(torch.autograd.Function):
         steps, batch, _ = inputs.shape
         zeros = torch.zeros_like(h[0])
         grad_outputs = grad_outputs if grad_outputs is not None else zeros.expand(steps, batch, -1)
-        steps_function = persistent_lstm.backward_steps if _persistent(z, h.shape[2]) else _graphed_backward_steps
-        dz, dh, dc = steps_function(grad_outputs, grad_h if grad_h is not None else zeros,
-                                    grad_c if grad_c is not None else zeros, z, c, weight_hh, ctx.limit, ctx.modified)
+        dz, dh, dc = _run_steps(persistent_lstm and persistent_lstm.backward_steps, _graphed_backward_steps, z,
+                                h.shape[2], grad_outputs, grad_h if grad_h is not None else zeros,
+                                grad_c if grad_c is not None else zeros, z, c, weight_hh, ctx.limit, ctx.modified)
         dz = dz.view(steps * batch, -1)
         grad_inputs = (dz @ weight_ih).view(inputs.shape) if ctx.needs_input_grad[0] else None
         grad_weight_ih = dz.t() @ inputs.reshape(steps * batch, -1)

@@ -43,3 +43,21 @@ def test_persistent_kernels_equal_the_step_loops(device):
                             capture_output=True, text=True, env=environment, cwd=Path(__file__).resolve().parents[1],
                             timeout=600)
     assert result.returncode == 0 and result.stdout.strip() == "equal", result.stderr[-3000:]
+
+
+def test_a_kernel_triton_cannot_build_falls_back_to_the_step_loops(monkeypatch):
+    from hybrid_lstm import ModifiedLSTMCell, persistent_lstm, sequence
+
+    def unbuildable(*args):
+        raise persistent_lstm.KERNEL_ERRORS[0]("out of shared memory")
+
+    monkeypatch.setattr(sequence, "PERSISTENT_KERNELS", True)
+    monkeypatch.setattr(persistent_lstm, "supported", lambda z, hidden: True)
+    monkeypatch.setattr(persistent_lstm, "forward_steps", unbuildable)
+    torch.manual_seed(0)
+    cell, x = ModifiedLSTMCell(3, 16), torch.rand(4, 6, 3)
+    expected, _ = sequence.stepped_layer(cell, x, cell.init_state(4))
+    with pytest.warns(UserWarning, match="persistent LSTM kernels unavailable.*out of shared memory"):
+        outputs, _ = sequence.lstm_layer(cell, x, cell.init_state(4))
+    torch.testing.assert_close(outputs, expected, rtol=1e-5, atol=1e-5)
+    assert sequence.PERSISTENT_KERNELS is False
