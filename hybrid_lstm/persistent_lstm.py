@@ -28,6 +28,7 @@ from triton.compiler.errors import TritonError as CompilerError
 from triton.runtime.errors import TritonError as RuntimeTritonError
 
 BLOCK_B = 16  # batch rows per program (tl.dot's smallest M)
+NUM_WARPS = 8  # 256 threads per program: a 128 x 128 float32 W_h block is 64 values per thread
 KERNEL_ERRORS = (CompilerError, RuntimeTritonError)  # a kernel Triton cannot build or fit on this GPU
 
 
@@ -164,7 +165,7 @@ def forward_steps(z, h0, c0, weight_hh, limit: float, modified: bool):
     h, c = z.new_zeros(steps + 1, batch, hidden), z.new_zeros(steps + 1, batch, hidden)
     h[0], c[0] = h0, c0
     _forward_kernel[(triton.cdiv(batch, BLOCK_B),)](z, h, c, weight_hh.contiguous(), steps, batch, limit,
-                                                   HIDDEN=hidden, BLOCK=BLOCK_B, MODIFIED=modified)
+                                                   HIDDEN=hidden, BLOCK=BLOCK_B, MODIFIED=modified, num_warps=NUM_WARPS)
     return z, h, c
 
 
@@ -175,5 +176,6 @@ def backward_steps(grad_outputs, dh, dc, records, c, weight_hh, limit: float, mo
     dh, dc = dh.contiguous().clone(), dc.contiguous().clone()
     _backward_kernel[(triton.cdiv(batch, BLOCK_B),)](records, grad_outputs.contiguous(), c, weight_hh.contiguous(),
                                                     dh, dc, steps, batch, limit,
-                                                    HIDDEN=hidden, BLOCK=BLOCK_B, MODIFIED=modified)
+                                                    HIDDEN=hidden, BLOCK=BLOCK_B, MODIFIED=modified,
+                                                    num_warps=NUM_WARPS)
     return records, dh, dc
