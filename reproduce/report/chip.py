@@ -30,7 +30,8 @@ def equal_accuracy_section(root: Path, figures: Path, benchmarks: dict) -> list:
     rows = []
     for label, data in benchmarks.items():
         entry = smallest_t_at(data, target)
-        rows.append([label, data["test_samples"], entry["n_timestep"] if entry else "none tested",
+        tested = max((result["n_timestep"] for result in data.get("results", [])), default=None)
+        rows.append([label, data["test_samples"], entry["n_timestep"] if entry else f"none up to T = {tested}",
                      f"{entry['chip_accuracy']:.2f}" if entry else "",
                      f"{entry['loihi']['active_j'] * 1e6:.1f}" if entry else "",
                      f"{entry['energy_ratio_cpu_over_loihi']:.1f}x" if entry else "",
