@@ -291,7 +291,8 @@ def test_memory_horizon_measures_a_run_and_the_report_shows_it(trained, tmp_path
     text = "\n".join(seqmnist.memory_horizon_lines(tmp_path / "runs"))
     assert "BaselineLSTMCell seed 0 | 2 | " in text and "(since replaced)" not in text
     (folder / "checkpoint_best.pt").write_bytes((folder / "checkpoint_best.pt").read_bytes() + b"x")
-    assert "(since replaced)" in "\n".join(seqmnist.memory_horizon_lines(tmp_path / "runs"))
+    stale = "\n".join(seqmnist.memory_horizon_lines(tmp_path / "runs"))
+    assert "(since replaced)" in stale and "BaselineLSTMCell row was measured on an earlier best checkpoint" in stale
     assert not grid.memory_measured(folder, 2)()
 
 

@@ -265,7 +265,7 @@ def memory_horizon_lines(root: Path) -> list:
                         + [f"{entry['accuracy']:.2f}" for entry in measured["visible_last"]]
                         + [f"{gate['mean']:.3f}", f"{100 * gate['share_at_least_0.99']:.1f}%", f"{gate['retention']:.2g}"])
             commands.append(measured["command"])
-            gates[cell] = gate
+            gates[cell] = gate if current else None
             window, shown = gate["retention_window_steps"], [entry["steps"] for entry in measured["visible_last"]]
     if not rows:
         return []
@@ -280,6 +280,10 @@ def memory_horizon_lines(root: Path) -> list:
 
 def retention_comparison(gates: dict, window: int) -> list:
     """One sentence comparing the two cells' memory, when both were measured (their last seed)."""
+    stale = [cell for cell, gate in gates.items() if gate is None]
+    if stale:
+        return [f"The {' and '.join(stale)} row was measured on an earlier best checkpoint; the grid measures "
+                "it again when the run's training ends.", ""]
     if set(gates) != set(grid.CELLS):
         return []
     baseline, modified = gates["BaselineLSTMCell"], gates["ModifiedLSTMCell"]
