@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hybrid_lstm import SequenceClassifier, cuda_graphs  # noqa: E402
 from hybrid_lstm.model import CELL_STATE_LIMIT  # noqa: E402
 from hybrid_lstm import sequence  # noqa: E402
-from hybrid_lstm.sequence import stepped_layer  # noqa: E402
 
 HIDDEN, BATCH = 128, 128
 CASES = [("row-wise", 28, 28), ("pixel-wise", 784, 1)]  # name, steps, input size
@@ -54,7 +53,7 @@ def classifier_step(cell_class, input_size, device, stepped=False):
     def run(x, y):
         if stepped:
             cell = model.cells[0]
-            _, (h, _) = stepped_layer(cell, x, cell.init_state(x.shape[0], x.device), CELL_STATE_LIMIT)
+            _, (h, _) = sequence.stepped_layer(cell, x, cell.init_state(x.shape[0], x.device), CELL_STATE_LIMIT)
             logits = model.classifier(h)
         else:
             logits = model(x)
@@ -122,7 +121,8 @@ def main():
                   "stepped": classifier_step("ModifiedLSTMCell", input_size, device, stepped=True)}
         if device.type == "cuda":
             models["Modified without graphs"] = without_graphs(classifier_step("ModifiedLSTMCell", input_size, device))
-            models["Modified graphed loops"] = without_persistent(classifier_step("ModifiedLSTMCell", input_size, device))
+            models["Modified graphed loops"] = without_persistent(
+                classifier_step("ModifiedLSTMCell", input_size, device))
             models["nn.LSTM without TF32"] = without_tf32(torch_lstm_step(input_size, device))
         rounds = args.rounds if steps < 100 else max(3, args.rounds // 2)
         times = {name: [] for name in models}
@@ -140,7 +140,7 @@ def main():
         print(f"{case:11} {ms['nn.LSTM']:9.1f} {ms['Baseline']:9.1f} {ratio['Baseline']:5.2f}x {ms['Modified']:9.1f} "
               f"{ratio['Modified']:5.2f}x {ms['stepped']:17.1f} {ratio['stepped']:5.2f}x")
     if device.type == "cuda":
-        print("fused ModifiedLSTMCell layer without CUDA graphs (cuda_graphs.eager): " + ", ".join(
+        print("fused ModifiedLSTMCell layer as plain step loops (no CUDA graphs, no persistent kernels): " + ", ".join(
             f"{case} {ratio['Modified without graphs']:.2f}x" for case, ratio in ratios.items()))
         print("fused ModifiedLSTMCell layer with its step loops as CUDA graphs, not persistent kernels: " + ", ".join(
             f"{case} {ratio['Modified graphed loops']:.2f}x" for case, ratio in ratios.items()))

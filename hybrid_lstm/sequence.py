@@ -127,17 +127,18 @@ _graphed_backward_steps = GraphedFunction(_backward_steps)
 PERSISTENT_KERNELS = persistent_lstm is not None  # on CUDA: persistent_lstm's kernels where supported
 
 
-def _run_steps(persistent_function, graphed_function, z: torch.Tensor, hidden: int, *args):
-    """persistent_function(*args) where the persistent kernels apply (CUDA, a power-of-two
-    hidden size, Triton able to build them), else graphed_function(*args)."""
+def _run_steps(name: str, graphed_function, z: torch.Tensor, hidden: int, *args):
+    """persistent_lstm's function `name` (*args) where the persistent kernels apply (CUDA, a
+    power-of-two hidden size, Triton able to build them), else graphed_function(*args)."""
     global PERSISTENT_KERNELS
     if PERSISTENT_KERNELS and persistent_lstm.supported(z, hidden):
         try:
-            return persistent_function(*args)
+            return getattr(persistent_lstm, name)(*args)
         except persistent_lstm.KERNEL_ERRORS as error:  # raised while building, before any write
             PERSISTENT_KERNELS = False
-            warnings.warn(f"persistent LSTM kernels unavailable ({type(error).__name__}: "
-                          f"{str(error).splitlines()[0] if str(error) else ''}); replaying the step loops from CUDA graphs")
+            reason = str(error).splitlines()[0] if str(error) else ""
+            warnings.warn(f"persistent LSTM kernels unavailable ({type(error).__name__}: {reason}); "
+                          "replaying the step loops from CUDA graphs")
     return graphed_function(*args)
 
 
@@ -145,8 +146,9 @@ class _LSTMLayer(torch.autograd.Function):
     """Buffers are written in place, step by step (no per-step copies): z (L, B, 4H, then
     the gate records), and h and clamped c (L + 1, B, H; index 0 the initial state). The
     backward overwrites record t with dz_t once step t is done (so a second backward
-    through the same graph is refused by autograd's in-place check; on CUDA both loops
-    replay CUDA graphs, cuda_graphs.py, which work on copies). h and c are allocated zeroed, not empty:
+    through the same graph is refused by autograd's in-place check). On CUDA the two loops
+    run as persistent_lstm's kernels, or else replay CUDA graphs (cuda_graphs.py, which work on
+    copies). h and c are allocated zeroed, not empty:
     touching fresh pages for the first time inside the multi-threaded step kernels was
     8x slower per step than one zero fill (CPU)."""
 
@@ -157,8 +159,7 @@ class _LSTMLayer(torch.autograd.Function):
         steps, batch, _ = inputs.shape
         hidden = weight_hh.shape[1]
         z = torch.addmm(bias, inputs.reshape(steps * batch, -1), weight_ih.t()).view(steps, batch, 4 * hidden)
-        z, h, c = _run_steps(persistent_lstm and persistent_lstm.forward_steps, _graphed_forward_steps, z, hidden,
-                             z, h0, c0, weight_hh, limit, modified)
+        z, h, c = _run_steps("forward_steps", _graphed_forward_steps, z, hidden, z, h0, c0, weight_hh, limit, modified)
         ctx.save_for_backward(inputs, weight_ih, weight_hh, z, h, c)
         ctx.limit, ctx.modified = limit, modified
         return h[1:], h[steps], c[steps]
@@ -169,9 +170,9 @@ class _LSTMLayer(torch.autograd.Function):
         steps, batch, _ = inputs.shape
         zeros = torch.zeros_like(h[0])
         grad_outputs = grad_outputs if grad_outputs is not None else zeros.expand(steps, batch, -1)
-        dz, dh, dc = _run_steps(persistent_lstm and persistent_lstm.backward_steps, _graphed_backward_steps, z,
-                                h.shape[2], grad_outputs, grad_h if grad_h is not None else zeros,
-                                grad_c if grad_c is not None else zeros, z, c, weight_hh, ctx.limit, ctx.modified)
+        dz, dh, dc = _run_steps("backward_steps", _graphed_backward_steps, z, h.shape[2], grad_outputs,
+                                grad_h if grad_h is not None else zeros, grad_c if grad_c is not None else zeros,
+                                z, c, weight_hh, ctx.limit, ctx.modified)
         dz = dz.view(steps * batch, -1)
         grad_inputs = (dz @ weight_ih).view(inputs.shape) if ctx.needs_input_grad[0] else None
         grad_weight_ih = dz.t() @ inputs.reshape(steps * batch, -1)

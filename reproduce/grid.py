@@ -105,12 +105,12 @@ def log_contains(path: Path, text: str) -> Callable[[], bool]:
 def memory_measured(folder: Path, epochs: int) -> Callable[[], bool]:
     """The run is trained and its memory_horizon.json measured its current checkpoint_best.pt."""
     def check():
-        run = RunFolder(folder)
         try:
             measured = json.loads((Path(folder) / MEMORY_HORIZON).read_text())
-            return run.epochs_done() >= epochs and measured.get("checkpoint_sha256") == file_sha256(Path(folder) / RunFolder.BEST)
+            best = file_sha256(Path(folder) / RunFolder.BEST)
         except (OSError, ValueError):
             return False
+        return RunFolder(folder).epochs_done() >= epochs and measured.get("checkpoint_sha256") == best
     return check
 
 
