@@ -308,9 +308,19 @@ def test_a_run_trained_on_two_machines_names_both_with_their_epochs():
     from reproduce.report.markdown import epoch_hosts
 
     history = {"host": "GPU box", "history": [{"seconds": 600, "host": "CPU box"}, {"seconds": 540, "host": "CPU box"},
-                                              {"seconds": 12}]}
+                                              {"seconds": 12, "host": "GPU box"}]}
     assert epoch_hosts([history]) == "CPU box (2 epochs); GPU box (1 epoch)"
     assert epoch_hosts([history], with_times=True) == "CPU box (2 epochs, 9.5 min each); GPU box (1 epoch, 0.2 min each)"
+
+
+def test_epochs_without_a_host_take_the_runs_only_where_no_epoch_has_one():
+    from reproduce.report.markdown import NOT_RECORDED, epoch_hosts
+
+    # the run's host is the last machine's: it says nothing about older epochs of a run that moved
+    moved = {"host": "GPU box", "history": [{"seconds": 600}, {"seconds": 540, "host": "CPU box"},
+                                            {"seconds": 12, "host": "GPU box"}]}
+    assert epoch_hosts([moved]) == f"CPU box (1 epoch); GPU box (1 epoch); {NOT_RECORDED} (1 epoch)"
+    assert epoch_hosts([{"host": "CPU box", "history": [{"seconds": 600}, {"seconds": 540}]}]) == "CPU box"
 
 
 def test_progress_shows_the_hybrid_accuracies_finished_so_far(tmp_path):

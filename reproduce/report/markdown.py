@@ -35,14 +35,16 @@ def minutes(seconds: float) -> str:
 
 
 def epoch_hosts(histories, with_times: bool = False) -> str:
-    """The hosts that trained the epochs of these history.json records (a run may move between
-    machines; epochs without a host take the run's), with each host's number of epochs when there
-    are several, and with_times its mean time per epoch."""
+    """The hosts that trained the epochs of these history.json records, with each host's number of
+    epochs when there are several, and with_times its mean time per epoch. A run may move between
+    machines, and its own "host" is the last one's: it stands for epochs without a host only in a run
+    where no epoch has one (trained before epochs recorded theirs)."""
     per_host = {}
     for history in histories:
-        for epoch in (history or {}).get("history", []):
-            host = epoch.get("host") or history.get("host") or NOT_RECORDED
-            per_host.setdefault(host, []).append(epoch["seconds"])
+        epochs = (history or {}).get("history", [])
+        default = NOT_RECORDED if any(epoch.get("host") for epoch in epochs) else history.get("host") or NOT_RECORDED
+        for epoch in epochs:
+            per_host.setdefault(epoch.get("host") or default, []).append(epoch["seconds"])
     parts = []
     for host, seconds in sorted(per_host.items()):
         details = ([f"{len(seconds)} epoch{'s' if len(seconds) > 1 else ''}"] if len(per_host) > 1 else []) + \

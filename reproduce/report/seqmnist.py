@@ -185,7 +185,8 @@ def provenance(runs: list, wall_note: str = "") -> list:
     lines.append(f"Hardware: training {train_hosts}; testing {hosts(tests)}.")
     seconds = [run.train_seconds for run in runs]
     if len({run.epochs for run in runs}) == 1:
-        training = f"{minutes(min(seconds))} to {minutes(max(seconds))} per run ({runs[0].epochs} epochs)"
+        low, high = minutes(min(seconds)), minutes(max(seconds))
+        training = f"{low if low == high else f'{low} to {high}'} per run ({runs[0].epochs} epochs)"
     else:
         training = ", ".join(f"{run.folder.name} {minutes(run.train_seconds)} ({run.epochs} epochs)" for run in runs)
     text = f"Wall time: training {training}, summed epoch times from history.json"
@@ -267,12 +268,13 @@ def memory_horizon_lines(root: Path) -> list:
             commands.append(measured["command"])
             gates[cell] = gate if current else None
             window, shown = gate["retention_window_steps"], [entry["steps"] for entry in measured["visible_last"]]
+            images = measured["test_samples"]
     if not rows:
         return []
     headers = ["model", "best epoch"] + [f"last {steps} shown %" for steps in shown] + \
               ["mean f", "f >= 0.99", f"c kept over {window} steps"]
     return ["**How far back each model remembers** (its selected checkpoint, the first "
-            f"{measured['test_samples']:,} test images). Accuracy when only the last K pixels are shown (every "
+            f"{images:,} test images). Accuracy when only the last K pixels are shown (every "
             "earlier pixel black); the forget gate f over the sequence; and the share of the cell state that "
             f"survives the last {window} steps, the mean of prod f over them:", "",
             table(headers, rows), ""] + retention_comparison(gates, window) + [code_block(sorted(set(commands))), ""]
