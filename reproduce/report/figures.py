@@ -45,6 +45,27 @@ def accuracy_figure(path: Path, title: str, modified: list, published_hybrid: di
     save(figure, path)
 
 
+def learning_curves_figure(path: Path, curves: dict, published_ann: dict):
+    """Test accuracy after each epoch, one line per run (curves[(cell, seed)] = accuracies), with
+    the paper's final ANN accuracy of each cell."""
+    figure, axes = plt.subplots(figsize=(6.4, 4.0))
+    colors = {"ModifiedLSTMCell": "tab:blue", "BaselineLSTMCell": "tab:orange"}
+    for (cell, seed), accuracies in curves.items():
+        axes.plot(range(1, len(accuracies) + 1), accuracies, color=colors[cell], linestyle=("-", "--", ":")[seed % 3],
+                  label=f"{cell} seed {seed}")
+    for cell, accuracy in published_ann.items():
+        axes.axhline(accuracy, color=colors[cell], linestyle=":", linewidth=1, alpha=0.7,
+                     label=f"paper, {cell} ({accuracy:.2f}%)")
+    axes.axhline(10, color="gray", linewidth=0.8, alpha=0.5)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("test accuracy (%)")
+    axes.set_ylim(0, 100)
+    axes.set_title("Pixel-wise sequential MNIST: ANN training")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="center right", fontsize=7)
+    save(figure, path)
+
+
 def potential_figure(path: Path, curves: dict):
     """Row-wise hybrid accuracy vs T per initial potential: curves[potential] = [(T, mean, std)]."""
     figure, axes = plt.subplots(figsize=(5.5, 3.8))

@@ -6,7 +6,7 @@ from hybrid_lstm.run_folder import RunFolder, file_sha256, partial_path
 
 from .. import grid, paper
 from ..memory_horizon import RESULTS_NAME as MEMORY_HORIZON
-from .figures import accuracy_figure, potential_figure
+from .figures import accuracy_figure, learning_curves_figure, potential_figure
 from .logs import ReportError, read_history, read_json, seq_runs
 from .markdown import as_command, code_block, epoch_hosts, hosts, minutes, signed, table
 from .stats import ANN_BAR, CHANCE_PLATEAU, HYBRID_BAR, Stats, Verdict
@@ -250,6 +250,21 @@ def pixelwise_progress(root: Path) -> list:
     return rows
 
 
+def pixelwise_learning_curves(root: Path, figures: Path) -> list:
+    """The test accuracy of every pixel-wise run after each of its epochs so far, as a figure."""
+    curves = {}
+    for cell in grid.CELLS:
+        for seed in grid.PIXELWISE_SEEDS[cell]:
+            history = read_history(RunFolder(root / grid.seqmnist_folder("pixelwise", cell, seed)))
+            if history and history["history"]:
+                curves[cell, seed] = [epoch["test_accuracy"] for epoch in history["history"]]
+    if not curves:
+        return []
+    figure = figures / "pixelwise_learning_curves.png"
+    learning_curves_figure(root / figure, curves, paper.PIXELWISE_ANN)
+    return [f"![pixel-wise test accuracy per epoch]({figure.as_posix()})", ""]
+
+
 def memory_horizon_lines(root: Path) -> list:
     """The memory measurements of the pixel-wise runs that have one (reproduce/memory_horizon.py)."""
     rows, commands, gates = [], [], {}
@@ -307,7 +322,7 @@ def pixelwise_section(root: Path, figures: Path):
              f"images at T = {', '.join(map(str, grid.PIXELWISE_T))}. Runs in progress (`python -m reproduce.run_grid "
              "--only pixelwise` resumes them; `reproduce/gpu_grid.sh` advances them on a GPU):", "",
              table(["run", "epochs", "best test % so far", "hybrid % so far (10,000 images)", "host (time per epoch)"],
-                   pixelwise_progress(root)), ""]
+                   pixelwise_progress(root)), ""] + pixelwise_learning_curves(root, figures)
     if not all_runs:
         return lines + ["No pixel-wise run has finished its schedule yet, so no accuracy is reported here.", ""] + \
             memory_horizon_lines(root)
