@@ -104,14 +104,16 @@ def log_contains(path: Path, text: str) -> Callable[[], bool]:
 
 
 def memory_measured(folder: Path, epochs: int) -> Callable[[], bool]:
-    """The run is trained and its memory_horizon.json measured its current checkpoint_best.pt."""
+    """The run is trained and its memory_horizon.json measured its current checkpoint_best.pt (and its
+    last checkpoint: older files lack that)."""
     def check():
         try:
             measured = json.loads((Path(folder) / MEMORY_HORIZON).read_text())
             best = file_sha256(Path(folder) / RunFolder.BEST)
         except (OSError, ValueError):
             return False
-        return RunFolder(folder).epochs_done() >= epochs and measured.get("checkpoint_sha256") == best
+        return (RunFolder(folder).epochs_done() >= epochs and measured.get("checkpoint_sha256") == best
+                and "last_checkpoint" in measured)
     return check
 
 

@@ -9,6 +9,12 @@ Two measurements of a run's selected model (checkpoint_best.pt) on the first N t
    [-1, 1] as in training: its mean, the share of values >= 0.99, and the retention over the
    last R = L/8 steps, mean over images and units of prod_{t > L - R} f_t: the share of the
    cell state that survives R steps.
+3. How much the final hidden state h_L, the classifier's only input, depends on the image:
+   std over images of h_L, mean over units (0: every image ends in the same state), for the
+   selected model and for the last one trained (checkpoint_last.pt).
+
+With them, the data's side: how many background steps follow each image's last non-background
+step (median and 1st percentile over the images), the distance a model must carry a digit.
 
 Writes RUN/memory_horizon.json with the command that made it; make_report reads it.
 
@@ -62,7 +68,15 @@ def forget_gate_statistics(cell, inputs: torch.Tensor) -> dict:
         h, c = cell(inputs[:, t], (h, c))
         c = c.clamp(-CELL_STATE_LIMIT, CELL_STATE_LIMIT)
     return {"mean": total / count, "share_at_least_0.99": above / count, "retention_window_steps": window,
-            "retention": retention.mean().item()}
+            "retention": retention.mean().item(), "final_h_spread": h.std(0).mean().item()}
+
+
+def trailing_background(inputs: torch.Tensor) -> dict:
+    """Steps after the last step with any non-background input, per sequence: median and 1st percentile."""
+    ink = (inputs > BACKGROUND + 1e-6).any(dim=2)
+    last_ink = inputs.shape[1] - 1 - ink.flip(1).float().argmax(dim=1)
+    trailing = (inputs.shape[1] - 1 - last_ink).float()
+    return {"median": trailing.median().item(), "percentile_1": torch.quantile(trailing, 0.01).item()}
 
 
 def measure(folder: Path, data_dir: str, subset: int) -> dict:
@@ -78,10 +92,18 @@ def measure(folder: Path, data_dir: str, subset: int) -> dict:
         visible.append({"steps": shown, "accuracy": accuracy})
         print(f"{folder.name}: last {shown:4d} of {steps} steps shown: {accuracy:6.2f}%", flush=True)
     gates = forget_gate_statistics(model.cells[0], inputs[:GATE_IMAGES])
+    last = Checkpoint.load(folder / "checkpoint_last.pt")
+    last_gates = forget_gate_statistics(last.classifier().eval().cells[0], inputs[:GATE_IMAGES])
+    trailing = trailing_background(inputs)
     print(f"{folder.name}: forget gate mean {gates['mean']:.3f}, {100 * gates['share_at_least_0.99']:.1f}% >= 0.99, "
-          f"retention over the last {gates['retention_window_steps']} steps {gates['retention']:.3g}", flush=True)
+          f"retention over the last {gates['retention_window_steps']} steps {gates['retention']:.3g}; "
+          f"final h spread {gates['final_h_spread']:.4f} (last checkpoint, {last.epochs_done} epochs: "
+          f"{last_gates['final_h_spread']:.4f}); background steps after the last ink: median {trailing['median']:.0f}",
+          flush=True)
     return {"checkpoint_sha256": file_sha256(checkpoint_path), "best_epoch": checkpoint.epochs_done,
-            "test_samples": len(labels), "sequence_steps": steps, "visible_last": visible, "forget_gate": gates}
+            "test_samples": len(labels), "sequence_steps": steps, "trailing_background_steps": trailing,
+            "visible_last": visible, "forget_gate": gates,
+            "last_checkpoint": {"epochs": last.epochs_done, "forget_gate": last_gates}}
 
 
 def main(argv=None) -> int:

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from conftest import REPO
 from reproduce import grid, make_report, paper, run_grid
@@ -286,14 +287,28 @@ def test_memory_horizon_measures_a_run_and_the_report_shows_it(trained, tmp_path
     assert [entry["steps"] for entry in measured["visible_last"]] == [28, 14, 7, 4, 2]  # the tiny run is row-wise
     assert measured["test_samples"] == 64 and measured["command"].startswith("python -m reproduce.memory_horizon")
     gate = measured["forget_gate"]
-    assert 0 <= gate["retention"] <= 1 and 0 < gate["mean"] < 1
+    assert 0 <= gate["retention"] <= 1 and 0 < gate["mean"] < 1 and gate["final_h_spread"] > 0
+    assert measured["last_checkpoint"]["epochs"] == 2 and measured["last_checkpoint"]["forget_gate"]["final_h_spread"] > 0
+    trailing = measured["trailing_background_steps"]
+    assert 0 <= trailing["percentile_1"] <= trailing["median"] < 28
     assert grid.memory_measured(folder, 2)() and not grid.memory_measured(folder, 3)()
     text = "\n".join(seqmnist.memory_horizon_lines(tmp_path / "runs"))
     assert "BaselineLSTMCell seed 0 | 2 | " in text and "(since replaced)" not in text
+    assert f"followed by a median of {trailing['median']:.0f} black pixels" in text
     (folder / "checkpoint_best.pt").write_bytes((folder / "checkpoint_best.pt").read_bytes() + b"x")
     stale = "\n".join(seqmnist.memory_horizon_lines(tmp_path / "runs"))
     assert "(since replaced)" in stale and "BaselineLSTMCell row was measured on an earlier best checkpoint" in stale
     assert not grid.memory_measured(folder, 2)()
+
+
+def test_trailing_background_counts_the_steps_after_the_last_ink():
+    from reproduce.memory_horizon import BACKGROUND, trailing_background
+
+    inputs = torch.full((3, 10, 2), BACKGROUND)
+    inputs[0, 9, 1] = 1.0  # ink at the last step: 0 after it
+    inputs[1, 4, 0] = 0.5  # 5 after it
+    inputs[2, 0, 0] = 0.5  # 9 after it
+    assert trailing_background(inputs) == {"median": 5.0, "percentile_1": pytest.approx(0.1)}
 
 
 def test_memory_horizon_rejects_a_folder_without_a_model(tmp_path, capsys):
@@ -336,3 +351,7 @@ def test_progress_shows_the_hybrid_accuracies_finished_so_far(tmp_path):
     assert seqmnist.hybrid_tested(folder) == ""
     folder.results().write_text(json.dumps({"hybrid": [{"n_timestep": 32, "accuracy": 11.0}]}))
     assert seqmnist.hybrid_tested(folder) == "T=32 11.00"
+    half = folder.results(initial_potential="half")
+    assert seqmnist.hybrid_tested(folder, "half") == ""
+    partial_path(half).write_text(json.dumps({**partial, "checkpoint_sha256": file_sha256(tmp_path / RunFolder.BEST)}))
+    assert seqmnist.hybrid_tested(folder, "half") == "T=32 10.68, T=128 42.05 (in progress)"

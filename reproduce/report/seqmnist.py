@@ -217,13 +217,13 @@ def test_wall_times(runs: list) -> dict:
     return dict(sorted(times.items()))
 
 
-def hybrid_tested(folder: RunFolder) -> str:
+def hybrid_tested(folder: RunFolder, initial_potential: str = "one") -> str:
     """The hybrid's accuracies at the T finished so far (the results file, else the partial one
     of the current checkpoint_best), e.g. 'T=32 10.68, T=128 42.05 (in progress)'."""
-    results = read_json(folder.results())
+    results = read_json(folder.results(initial_potential=initial_potential))
     in_progress = results is None
     if in_progress:
-        partial = read_json(partial_path(folder.results()))
+        partial = read_json(partial_path(folder.results(initial_potential=initial_potential)))
         best = folder.path / RunFolder.BEST
         if not partial or not best.is_file() or partial.get("checkpoint_sha256") != file_sha256(best):
             return ""
@@ -244,9 +244,12 @@ def pixelwise_progress(root: Path) -> list:
                 rows.append([f"{cell} seed {seed}", f"0 of {grid.PIXELWISE_EPOCHS}", "", "", ""])
                 continue
             epochs = history["history"]
+            tested = {potential: hybrid_tested(folder, potential) for potential in grid.INITIAL_POTENTIALS}
+            hybrid = tested["one"] if not tested["half"] else \
+                f"V0 = 1: {tested['one'] or 'none'}; V0 = theta/2: {tested['half']}"
             rows.append([f"{cell} seed {seed}", f"{len(epochs)} of {grid.PIXELWISE_EPOCHS}",
                          f"{history['best']['accuracy']:.2f} (epoch {history['best']['epoch']})",
-                         hybrid_tested(folder), epoch_hosts([history], with_times=True)])
+                         hybrid, epoch_hosts([history], with_times=True)])
     return rows
 
 
@@ -267,7 +270,7 @@ def pixelwise_learning_curves(root: Path, figures: Path) -> list:
 
 def memory_horizon_lines(root: Path) -> list:
     """The memory measurements of the pixel-wise runs that have one (reproduce/memory_horizon.py)."""
-    rows, commands, gates = [], [], {}
+    rows, commands, gates, trailing = [], [], {}, None
     for cell in grid.CELLS:
         for seed in grid.PIXELWISE_SEEDS[cell]:
             folder = root / grid.seqmnist_folder("pixelwise", cell, seed)
@@ -276,22 +279,30 @@ def memory_horizon_lines(root: Path) -> list:
                 continue
             current = (folder / "checkpoint_best.pt").is_file() and \
                 file_sha256(folder / "checkpoint_best.pt") == measured["checkpoint_sha256"]
-            gate = measured["forget_gate"]
+            gate, last = measured["forget_gate"], measured.get("last_checkpoint")
             rows.append([f"{cell} seed {seed}", f"{measured['best_epoch']}" + ("" if current else " (since replaced)")]
                         + [f"{entry['accuracy']:.2f}" for entry in measured["visible_last"]]
-                        + [f"{gate['mean']:.3f}", f"{100 * gate['share_at_least_0.99']:.1f}%", f"{gate['retention']:.2g}"])
+                        + [f"{gate['mean']:.3f}", f"{100 * gate['share_at_least_0.99']:.1f}%", f"{gate['retention']:.2g}",
+                           f"{gate['final_h_spread']:.3f}" if "final_h_spread" in gate else "",
+                           f"{last['forget_gate']['final_h_spread']:.3f} (epoch {last['epochs']})" if last else ""])
             commands.append(measured["command"])
             gates[cell] = gate if current else None
             window, shown = gate["retention_window_steps"], [entry["steps"] for entry in measured["visible_last"]]
-            images = measured["test_samples"]
+            images, trailing = measured["test_samples"], measured.get("trailing_background_steps", trailing)
     if not rows:
         return []
     headers = ["model", "best epoch"] + [f"last {steps} shown %" for steps in shown] + \
-              ["mean f", "f >= 0.99", f"c kept over {window} steps"]
+              ["mean f", "f >= 0.99", f"c kept over {window} steps", "final h spread", "final h spread, last model"]
+    blank = ("" if trailing is None else
+             f" In these images the last pixel with ink is followed by a median of {trailing['median']:.0f} black "
+             f"pixels (1% of the images: {trailing['percentile_1']:.0f} or fewer), so whatever identifies the digit "
+             "must survive about that many steps in c before the classifier reads h.")
     return ["**How far back each model remembers** (its selected checkpoint, the first "
             f"{images:,} test images). Accuracy when only the last K pixels are shown (every "
-            "earlier pixel black); the forget gate f over the sequence; and the share of the cell state that "
-            f"survives the last {window} steps, the mean of prod f over them:", "",
+            "earlier pixel black); the forget gate f over the sequence; the share of the cell state that "
+            f"survives the last {window} steps, the mean of prod f over them; and how much the final h, the "
+            "classifier's only input, varies between images (std over images, mean over units; 0 means every "
+            "image ends in the same state), for the selected model and for the last one trained." + blank, "",
             table(headers, rows), ""] + retention_comparison(gates, window) + [code_block(sorted(set(commands))), ""]
 
 
