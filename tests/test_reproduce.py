@@ -113,7 +113,7 @@ def fake_seq_run(root: Path, task: str, cell: str, seed: int, epochs: int, ann: 
     folder = root / grid.seqmnist_folder(task, cell, seed)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "train.log").write_text(f"# run_seqmnist.py --checkpoint-dir {folder.name} --seed {seed}\n")
-    history = [{"epoch": e + 1, "test_accuracy": ann - 1, "seconds": 10.0} for e in range(epochs)]
+    history = [{"epoch": e + 1, "train_loss": 0.5, "test_accuracy": ann - 1, "seconds": 10.0} for e in range(epochs)]
     write_json(folder / "history.json", {"history": history, "best": {"accuracy": ann, "epoch": epochs},
                                          "host": "test CPU"})
     for name, values, reset in (("test_results.json", hybrid, "soft"), ("test_results_hard.json", hard, "hard"),
@@ -355,3 +355,46 @@ def test_progress_shows_the_hybrid_accuracies_finished_so_far(tmp_path):
     assert seqmnist.hybrid_tested(folder, "half") == ""
     partial_path(half).write_text(json.dumps({**partial, "checkpoint_sha256": file_sha256(tmp_path / RunFolder.BEST)}))
     assert seqmnist.hybrid_tested(folder, "half") == "T=32 10.68, T=128 42.05 (in progress)"
+
+
+def test_chance_epochs_are_the_falls_back_after_learning_started():
+    losses = [2.30, 2.29, 2.10, 2.303, 2.31, 1.9, 2.302]  # epoch 1-2: the plateau before learning
+    history = {"history": [{"epoch": n, "train_loss": loss} for n, loss in enumerate(losses, 1)]}
+    assert seqmnist.chance_epochs(history) == [4, 5, 7]
+    assert seqmnist.spans([4, 5, 7, 9, 10, 11]) == "4-5, 7, 9-11"
+
+
+def test_a_missed_pixelwise_baseline_is_explained_from_its_logs_and_memory(tmp_path):
+    from types import SimpleNamespace
+
+    from hybrid_lstm.run_folder import file_sha256
+    from reproduce.memory_horizon import RESULTS_NAME
+    from reproduce.report.stats import Stats, Verdict
+
+    def run(cell, losses, retention, spread):
+        folder = tmp_path / grid.seqmnist_folder("pixelwise", cell, 0)
+        folder.mkdir(parents=True)
+        (folder / "checkpoint_best.pt").write_bytes(cell.encode())
+        gate = {"retention": retention, "share_at_least_0.99": retention / 2, "retention_window_steps": 98,
+                "final_h_spread": spread}
+        (folder / RESULTS_NAME).write_text(json.dumps({
+            "checkpoint_sha256": file_sha256(folder / "checkpoint_best.pt"), "forget_gate": gate,
+            "trailing_background_steps": {"median": 102.0, "percentile_1": 33.0},
+            "last_checkpoint": {"epochs": len(losses), "forget_gate": gate}}))
+        history = {"best": {"epoch": 2, "accuracy": 40.0},
+                   "history": [{"epoch": n, "train_loss": loss} for n, loss in enumerate(losses, 1)]}
+        return SimpleNamespace(seed=0, ann=40.0, history=history)
+
+    runs = {"ModifiedLSTMCell": [run("ModifiedLSTMCell", [2.2, 1.0], 0.34, 0.2)],
+            "BaselineLSTMCell": [run("BaselineLSTMCell", [2.2, 1.8, 2.303], 0.00058, 0.0)]}
+    missed = Verdict("pixel-wise ANN BaselineLSTMCell", 97.71, Stats([40.0]), 1.0)
+    text = "\n".join(seqmnist.pixelwise_diagnosis(tmp_path, runs, [missed]))
+    assert "**pixel-wise ANN BaselineLSTMCell**: ours 40.00 vs paper 97.71 (delta -57.71, bar ±1.0)" in text
+    assert "BaselineLSTMCell seed 0: best 40.00% at epoch 2, back at chance in epoch 3" in text
+    assert "ModifiedLSTMCell seed 0: best 40.00% at epoch 2, never back at chance" in text
+    assert "the BaselineLSTMCell keeps 0.00058 of c over 98 steps" in text and "(median 102)" in text
+    assert "spread over images is 0.000" in text
+    (tmp_path / grid.seqmnist_folder("pixelwise", "BaselineLSTMCell", 0) / "checkpoint_best.pt").write_bytes(b"new")
+    assert "keeps 0.00058" not in "\n".join(seqmnist.pixelwise_diagnosis(tmp_path, runs, [missed]))  # stale
+    met = Verdict("pixel-wise ANN BaselineLSTMCell", 97.71, Stats([97.5]), 1.0)
+    assert seqmnist.pixelwise_diagnosis(tmp_path, runs, [met]) == []

@@ -16,10 +16,11 @@ def build_report(root: Path, figures: Path) -> str:
              f"Written by `{PROG}` from the logs under `runs/` that `python -m reproduce.run_grid` produces; "
              "do not edit by hand (rerun both to update). Published numbers: docs/method.md, "
              "in `reproduce/paper.py`.", ""]
-    lines += summary(verdicts)
+    pixelwise_lines, pixelwise_verdicts = pixelwise_section(root, figures)
+    lines += summary(verdicts + pixelwise_verdicts)
     lines += rowwise_lines
     lines += potential_section(root, figures, rowwise["ModifiedLSTMCell"])
-    lines += pixelwise_section(root, figures)
+    lines += pixelwise_lines
     lines += translation_section(root, figures)
     lines += energy_section(root, figures)
     lines += chip_semantics_section(root, figures, rowwise)
