@@ -371,7 +371,7 @@ def test_a_missed_pixelwise_baseline_is_explained_from_its_logs_and_memory(tmp_p
     from reproduce.memory_horizon import RESULTS_NAME
     from reproduce.report.stats import Stats, Verdict
 
-    def run(cell, losses, retention, spread):
+    def run(cell, losses, retention, spread, visible):
         folder = tmp_path / grid.seqmnist_folder("pixelwise", cell, 0)
         folder.mkdir(parents=True)
         (folder / "checkpoint_best.pt").write_bytes(cell.encode())
@@ -380,20 +380,23 @@ def test_a_missed_pixelwise_baseline_is_explained_from_its_logs_and_memory(tmp_p
         (folder / RESULTS_NAME).write_text(json.dumps({
             "checkpoint_sha256": file_sha256(folder / "checkpoint_best.pt"), "forget_gate": gate,
             "trailing_background_steps": {"median": 102.0, "percentile_1": 33.0},
+            "visible_last": [{"steps": 784, "accuracy": visible[0]}, {"steps": 392, "accuracy": visible[1]}],
             "last_checkpoint": {"epochs": len(losses), "forget_gate": gate}}))
         history = {"best": {"epoch": 2, "accuracy": 40.0},
                    "history": [{"epoch": n, "train_loss": loss} for n, loss in enumerate(losses, 1)]}
         return SimpleNamespace(seed=0, ann=40.0, history=history)
 
-    runs = {"ModifiedLSTMCell": [run("ModifiedLSTMCell", [2.2, 1.0], 0.34, 0.2)],
-            "BaselineLSTMCell": [run("BaselineLSTMCell", [2.2, 1.8, 2.303], 0.00058, 0.0)]}
+    runs = {"ModifiedLSTMCell": [run("ModifiedLSTMCell", [2.2, 1.0], 0.34, 0.2, (97.9, 35.2))],
+            "BaselineLSTMCell": [run("BaselineLSTMCell", [2.2, 1.8, 2.303], 0.00058, 0.0, (41.5, 41.1))]}
     missed = Verdict("pixel-wise ANN BaselineLSTMCell", 97.71, Stats([40.0]), 1.0)
     text = "\n".join(seqmnist.pixelwise_diagnosis(tmp_path, runs, [missed]))
     assert "**pixel-wise ANN BaselineLSTMCell**: ours 40.00 vs paper 97.71 (delta -57.71, bar ±1.0)" in text
     assert "BaselineLSTMCell seed 0: best 40.00% at epoch 2, back at chance in epoch 3" in text
     assert "ModifiedLSTMCell seed 0: best 40.00% at epoch 2, never back at chance" in text
     assert "the BaselineLSTMCell keeps 0.00058 of c over 98 steps" in text and "(median 102)" in text
-    assert "spread over images is 0.000" in text
+    assert "scores 41.10% against 41.50% with all of it" in text and "reads only the lower half" in text
+    assert "ends every image in the same final h (spread over images 0.000)" in text
+    assert "second seed (BaselineLSTMCell seed 1) will tell" in text
     (tmp_path / grid.seqmnist_folder("pixelwise", "BaselineLSTMCell", 0) / "checkpoint_best.pt").write_bytes(b"new")
     assert "keeps 0.00058" not in "\n".join(seqmnist.pixelwise_diagnosis(tmp_path, runs, [missed]))  # stale
     met = Verdict("pixel-wise ANN BaselineLSTMCell", 97.71, Stats([97.5]), 1.0)
