@@ -48,7 +48,7 @@ def accuracy_figure(path: Path, title: str, modified: list, published_hybrid: di
 def learning_curves_figure(path: Path, curves: dict, published_ann: dict):
     """Test accuracy after each epoch, one line per run (curves[(cell, seed)] = accuracies), with
     the paper's final ANN accuracy of each cell."""
-    figure, axes = plt.subplots(figsize=(6.4, 4.0))
+    figure, axes = plt.subplots(figsize=(8.6, 4.0))
     colors = {"ModifiedLSTMCell": "tab:blue", "BaselineLSTMCell": "tab:orange"}
     for (cell, seed), accuracies in curves.items():
         axes.plot(range(1, len(accuracies) + 1), accuracies, color=colors[cell], linestyle=("-", "--", ":")[seed % 3],
@@ -62,7 +62,7 @@ def learning_curves_figure(path: Path, curves: dict, published_ann: dict):
     axes.set_ylim(0, 100)
     axes.set_title("Pixel-wise sequential MNIST: ANN training")
     axes.grid(alpha=0.3)
-    axes.legend(loc="center right", fontsize=7)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
     save(figure, path)
 
 
