@@ -382,7 +382,8 @@ def test_translation_with_its_results_is_not_pending(tmp_path, monkeypatch):
 def test_interrupted_training_says_it_resumes_from_the_last_saved_update(tmp_path, mnist_root):
     process = subprocess.Popen([sys.executable, str(REPO / "run_seqmnist.py"), "--checkpoint-dir", str(tmp_path),
                                 "--data-dir", str(mnist_root), "--train-subset", "60000", "--test-subset", "128",
-                                "--threads", "1", "--end-epoch", "1"], stderr=subprocess.PIPE, text=True)
+                                # far more epochs than can finish before the signal, even on a starved CPU
+                                "--threads", "1", "--end-epoch", "50"], stderr=subprocess.PIPE, text=True)
     deadline = 120
     start = time.time()
     while not (tmp_path / "train.log").exists() and time.time() - start < deadline:
