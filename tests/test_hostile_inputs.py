@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -382,13 +383,14 @@ def test_translation_with_its_results_is_not_pending(tmp_path, monkeypatch):
 def test_interrupted_training_says_it_resumes_from_the_last_saved_update(tmp_path, mnist_root):
     process = subprocess.Popen([sys.executable, str(REPO / "run_seqmnist.py"), "--checkpoint-dir", str(tmp_path),
                                 "--data-dir", str(mnist_root), "--train-subset", "60000", "--test-subset", "128",
-                                # far more epochs than can finish before the signal, even on a starved CPU
-                                "--threads", "1", "--end-epoch", "50"], stderr=subprocess.PIPE, text=True)
+                                "--threads", "1", "--end-epoch", "50"], stderr=subprocess.PIPE, text=True,
+                               # a shell that starts the suite in the background ignores Ctrl-C in its children
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = 120
     start = time.time()
     while not (tmp_path / "train.log").exists() and time.time() - start < deadline:
         time.sleep(0.05)
-    process.send_signal(2)  # Ctrl-C
+    process.send_signal(signal.SIGINT)  # Ctrl-C
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130 and "resume from the last saved update" in err
 
