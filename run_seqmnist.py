@@ -6,13 +6,15 @@ pixel-wise: --input-size 1), keeping checkpoint_best.pt and checkpoint_last.pt i
 --checkpoint-dir; rerunning the same command resumes an interrupted run.
 test: ANN accuracy of checkpoint_best.pt, then the accuracy of its hybrid conversion at
 every --n-timestep T; printed as a table and written to test_results.json
-(test_results_hard.json with --reset hard); an interrupted test keeps its finished T in
-test_results.partial.json, and rerunning the same command resumes after them.
+(test_results_hard.json with --reset hard, _half with --initial-potential half, or --output);
+an interrupted test keeps its finished T in test_results.partial.json (beside --output), and
+rerunning the same command resumes after them.
 """
 import argparse
 import math
 import shlex
 import sys
+from pathlib import Path
 
 import torch
 
@@ -21,7 +23,7 @@ from hybrid_lstm.cli import OneLineParser, positive_int, non_negative_int
 from hybrid_lstm.cells import CELL_CLASSES
 from hybrid_lstm.data import PIXELS, DataError, load_sequences
 from hybrid_lstm.evaluation import evaluate, evaluate_hybrid, timed
-from hybrid_lstm.files import RunError, format_table, write_json_atomic
+from hybrid_lstm.files import RunError, check_output_path, format_table, write_json_atomic
 from hybrid_lstm.host import host_description
 from hybrid_lstm.hybrid import SIMULATIONS
 from hybrid_lstm.neurons import INITIAL_POTENTIALS, RESET_MODES
@@ -32,7 +34,7 @@ PROG = "run_seqmnist.py"
 DEVICE_TYPES = ("cpu", "cuda")
 
 
-def parse_args(argv=None):
+def build_parser() -> OneLineParser:
     parser = OneLineParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", choices=("train", "test"), default="train", help="default %(default)s")
     parser.add_argument("--checkpoint-dir", default="checkpoints/seqmnist", help="where checkpoints, logs and results go (default %(default)s)")
@@ -72,12 +74,17 @@ def parse_args(argv=None):
     testing.add_argument("--simulation", choices=SIMULATIONS, default="fast",
                          help="hybrid simulation: fast or the plain per-SNN-step reference; their spike counts are "
                               "bit-identical (default %(default)s)")
+    testing.add_argument("--output", help="results JSON path (default: DIR/test_results[_hard][_half].json)")
     runtime = parser.add_argument_group("runtime")
     runtime.add_argument("--train-subset", type=positive_int, help="train on the first N training images only")
     runtime.add_argument("--test-subset", type=positive_int, help="evaluate on the first N test images only")
     runtime.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, or auto (cuda when available)")
     runtime.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    args = build_parser().parse_args(argv)
     args.command = shlex.join([PROG, *(sys.argv[1:] if argv is None else argv)])
     return args
 
@@ -110,6 +117,10 @@ def check_settings(args):
         raise RunError(f"--momentum must be >= 0, got {args.momentum}")
     if args.dropout is not None and not 0.0 <= args.dropout < 1.0:
         raise RunError(f"--dropout must be in [0, 1), got {args.dropout}")
+    if args.output is not None:
+        if args.mode != "test":
+            raise RunError("--output is for --mode test")
+        check_output_path(args.output)
 
 
 def model_config(args, recorded=None) -> dict:
@@ -153,7 +164,7 @@ def test(args, device):
     folder = RunFolder(args.checkpoint_dir)
     checkpoint = folder.load_best()
     config = model_config(args, checkpoint.config)
-    results_path = folder.results(args.reset, args.initial_potential)
+    results_path = Path(args.output) if args.output else folder.results(args.reset, args.initial_potential)
     partial = partial_path(results_path)
     if results_path.exists() and not args.overwrite:
         raise RunError(f"{results_path} exists; pass --overwrite to replace it")

@@ -25,6 +25,16 @@ def test_hard_reset_results_go_to_their_own_file(run_copy, capsys, mnist_root):
     assert (run_copy / "test_results.json").read_bytes() == soft
 
 
+def test_output_puts_the_results_where_asked_and_leaves_the_default_file(run_copy, capsys, mnist_root, tmp_path):
+    default = (run_copy / "test_results.json").read_bytes()
+    output = tmp_path / "low-T.json"
+    code, out, _ = run_cli(capsys, "--mode", "test", "--checkpoint-dir", run_copy, "--data-dir", mnist_root,
+                           "--n-timestep", "4", "--output", output, *SMALL)
+    assert code == 0 and f"wrote {output}" in out
+    assert [r["n_timestep"] for r in json.loads(output.read_text())["hybrid"]] == [4]
+    assert (run_copy / "test_results.json").read_bytes() == default and not list(tmp_path.glob("*.partial.json"))
+
+
 def test_interrupted_test_resumes_after_its_last_finished_t(run_copy, capsys, mnist_root, monkeypatch):
     """Killed during T = 32, the rerun computes T = 32 only, and the results equal an uninterrupted test's."""
     expected = json.loads((run_copy / "test_results.json").read_text())
@@ -263,3 +273,13 @@ def test_a_run_resumes_on_a_fresh_clone_from_its_committed_state(tmp_path, mnist
     assert f"# resumed after 0 epochs and {saved} batches" in (resumed / "train.log").read_text()
     a, b = (torch.load(d / "checkpoint_last.pt", weights_only=True) for d in (straight, resumed))
     assert all(torch.equal(a["model"][key], b["model"][key]) for key in a["model"])
+
+
+def test_readme_flag_table_lists_every_flag():
+    """The README's table of run_seqmnist.py flags stays complete as flags are added."""
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("### Flags"):].split("\n\n")[1]
+    parser_flags = {option for action in run_seqmnist.build_parser()._actions for option in action.option_strings
+                    if option.startswith("--") and option != "--help"}
+    assert {flag for flag in parser_flags if f"`{flag}" not in table} == set()
+

@@ -213,6 +213,15 @@ def test_test_mode_checks_the_folder_is_writable_before_computing(capsys, run_co
     expect_error(capsys, run_copy, "permission denied", "--mode", "test", "--overwrite")
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--mode", "test", "--output", "."], "is a folder"),
+    (["--mode", "test", "--output", "no/such/folder/results.json"], "does not exist"),
+    (["--mode", "train", "--output", "results.json"], "--output is for --mode test"),
+])
+def test_bad_output_is_refused_before_computing(capsys, run_copy, argv, message):
+    expect_error(capsys, run_copy, message, *argv)
+
+
 def test_hand_made_checkpoint_config_is_one_line(capsys, run_copy):
     checkpoint = torch.load(run_copy / "checkpoint_best.pt", weights_only=True)
     checkpoint["config"]["hidden_size"] = "many"

@@ -94,6 +94,11 @@ def test_grid_covers_the_issue():
     assert min(len(seeds) for seeds in grid.ROWWISE_SEEDS.values()) >= 3 and grid.ROWWISE_T == (16, 32, 64, 128)
     test = next(step for step in runs["pixelwise-ModifiedLSTMCell-seed0"].steps if step.name == "test").argv
     assert [int(t) for t in test[test.index("--n-timestep") + 1:]] == [32, 128, 256, 512, 1024]  # all test images
+    folder = grid.seqmnist_folder("pixelwise", "ModifiedLSTMCell", 0)
+    outputs = {step.name: step.argv[step.argv.index("--output") + 1] for step in runs["pixelwise-ModifiedLSTMCell-seed0"].steps
+               if "--output" in step.argv}  # below the paper's T: files of their own, so its rows are never recomputed
+    assert outputs == {"test-low-T": str(folder / "test_results_low-T.json"),
+                       "test-half-low-T": str(folder / "test_results_half_low-T.json")}
     for cell in grid.CELLS:  # the paper's full schedule
         train = runs[f"pixelwise-{cell}-seed0"].steps[0].argv
         assert train[train.index("--end-epoch") + 1] == "50"
@@ -116,13 +121,15 @@ def fake_seq_run(root: Path, task: str, cell: str, seed: int, epochs: int, ann: 
     history = [{"epoch": e + 1, "train_loss": 0.5, "test_accuracy": ann - 1, "seconds": 10.0} for e in range(epochs)]
     write_json(folder / "history.json", {"history": history, "best": {"accuracy": ann, "epoch": epochs},
                                          "host": "test CPU"})
-    for name, values, reset in (("test_results.json", hybrid, "soft"), ("test_results_hard.json", hard, "hard"),
-                                ("test_results_half.json", half, "soft")):
+    for name, values, reset, potential in (("test_results.json", hybrid, "soft", "one"),
+                                           ("test_results_hard.json", hard, "hard", "one"),
+                                           ("test_results_half.json", half, "soft", "half")):
         if values is not None:
             write_json(folder / name, {
                 "command": f"run_seqmnist.py --mode test --seed {seed} --reset {reset}", "test_samples": samples,
                 "host": "test CPU", "ann": {"accuracy": ann, "wall_time_s": 1.0},
-                "hybrid": [{"n_timestep": t, "accuracy": a, "wall_time_s": 2.0} for t, a in values.items()]})
+                "hybrid": [{"n_timestep": t, "accuracy": a, "wall_time_s": 2.0, "reset": reset,
+                            "initial_potential": potential} for t, a in values.items()]})
 
 
 def loihi_json(reset: str, samples: int, accuracies: dict, initial_potential: str = "one") -> dict:
@@ -150,6 +157,11 @@ def logs(tmp_path):
         fake_seq_run(tmp_path, "rowwise", "BaselineLSTMCell", seed, 50, 99.5, None)
     fake_seq_run(tmp_path, "pixelwise", "ModifiedLSTMCell", 0, grid.PIXELWISE_EPOCHS, 90.0,
                  {t: 50.0 for t in grid.PIXELWISE_T}, half={32: 60.0, 1024: 89.5})
+    write_json(grid.low_t_results(tmp_path / grid.seqmnist_folder("pixelwise", "ModifiedLSTMCell", 0), "half"), {
+        "command": "run_seqmnist.py --mode test --n-timestep 4 8 --initial-potential half --output low.json",
+        "test_samples": 10000, "host": "test CPU", "ann": {"accuracy": 90.0, "wall_time_s": 1.0},
+        "hybrid": [{"n_timestep": t, "accuracy": a, "wall_time_s": 2.0, "reset": "soft", "initial_potential": "half"}
+                   for t, a in ((4, 70.0), (8, 80.0))]})
     fake_seq_run(tmp_path, "pixelwise", "ModifiedLSTMCell", 1, 3, 11.0, None)  # still training
     fake_seq_run(tmp_path, "pixelwise", "BaselineLSTMCell", 0, grid.PIXELWISE_EPOCHS, 11.35, None)
     with open(tmp_path / grid.seqmnist_folder("pixelwise", "BaselineLSTMCell", 0) / "train.log", "a") as log:
@@ -179,6 +191,9 @@ def test_report_compares_with_the_paper_from_the_logs_alone(logs):
     assert "| ModifiedLSTMCell seed 0 | 50 of 50 | 90.00 (epoch 50) |" in text
     assert "| ANN BaselineLSTMCell | 97.71 | 11.35 | 11.35 | -86.36 |" in text
     assert "| 32 | 11.89 | 50.00 | 60.00 |" in text and "| 128 | 33.28 | 50.00 | missing |" in text  # V0 = theta/2
+    # below the paper's T, from a results file of its own
+    assert "| 4 |  | missing | 70.00 |" in text and "| 16 |  | missing | missing |" in text
+    assert "\npython run_seqmnist.py --mode test --n-timestep 4 8 --initial-potential half --output low.json\n" in text
     assert "**Not learned:** BaselineLSTMCell 11.35%" in text and "ModifiedLSTMCell 90.00%" not in text
     assert "\npython run_seqmnist.py --end-epoch 4\n" in text  # the command that finished a resumed run
     # translation missing, energy and semantics from the loihi JSON, hard reset of every seed
@@ -195,7 +210,8 @@ def test_report_compares_with_the_paper_from_the_logs_alone(logs):
     assert "| 2 | 10000 | none of 8, 16 |  |  | 20000 |  |" in text
     assert "Over the 2 seed(s) that reach 98.31%: chip accuracy 98.45 ± 0.07%, CPU / Loihi 187.50 ± 88.39x, " \
            "3.35 times the paper's 55.9x." in text
-    for name in ("rowwise_accuracy_vs_T", "pixelwise_accuracy_vs_T", "chip_semantics_accuracy_vs_T",
+    for name in ("rowwise_accuracy_vs_T", "pixelwise_accuracy_vs_T", "pixelwise_initial_potential_accuracy_vs_T",
+                 "chip_semantics_accuracy_vs_T",
                  "chip_accuracy_vs_energy"):
         assert (logs / "figures" / f"{name}.png").read_bytes()[:8] == PNG_MAGIC
     assert paper.ROWWISE_HYBRID[16] == 92.89

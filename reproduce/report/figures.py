@@ -66,20 +66,20 @@ def learning_curves_figure(path: Path, curves: dict, published_ann: dict):
     save(figure, path)
 
 
-def potential_figure(path: Path, curves: dict):
-    """Row-wise hybrid accuracy vs T per initial potential: curves[potential] = [(T, mean, std)]."""
+def potential_figure(path: Path, curves: dict, published: dict, timesteps, title: str):
+    """Hybrid accuracy vs T per initial potential (curves[potential] = [(T, mean, std)]) beside the
+    paper's (published {T: accuracy}, V0 = 1)."""
     figure, axes = plt.subplots(figsize=(5.5, 3.8))
     for potential, label in (("one", "V0 = 1 (paper)"), ("half", "V0 = theta / 2")):
         if curves[potential]:
             t, mean, std = zip(*curves[potential])
             axes.errorbar(t, mean, yerr=std, marker="o", capsize=3, label=label)
-    axes.plot(list(paper.ROWWISE_HYBRID), list(paper.ROWWISE_HYBRID.values()), "s--", color="tab:red",
-              label="paper (V0 = 1)")
+    axes.plot(list(published), list(published.values()), "s--", color="tab:red", label="paper (V0 = 1)")
     axes.set_xscale("log", base=2)
-    axes.set_xticks(list(grid.ROWWISE_TEST_T), [str(t) for t in grid.ROWWISE_TEST_T])
+    axes.set_xticks(list(timesteps), [str(t) for t in timesteps])
     axes.set_xlabel("T (SNN steps per LSTM step)")
     axes.set_ylabel("test accuracy %")
-    axes.set_title("Row-wise hybrid: initial potential")
+    axes.set_title(title)
     axes.legend()
     axes.grid(alpha=0.3)
     save(figure, path)

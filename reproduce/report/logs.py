@@ -40,9 +40,7 @@ class SeqRun:
     seed: int
     folder: Path
     history: dict
-    results: dict | None
-    results_hard: dict | None
-    results_half: dict | None = None
+    tests: tuple = ()  # every finished test_results*.json of the run folder, as read
 
     @property
     def ann(self) -> float:
@@ -63,9 +61,9 @@ class SeqRun:
         return as_command(last.split(": ", 1)[1] if last.startswith("resumed") else last)
 
     def hybrid(self, reset="soft", initial_potential="one") -> dict:
-        results = {("soft", "one"): self.results, ("hard", "one"): self.results_hard,
-                   ("soft", "half"): self.results_half}[reset, initial_potential]
-        return {entry["n_timestep"]: entry for entry in (results or {}).get("hybrid", [])}
+        """{T: result} of the hybrid with these neurons, over all of the run's results files."""
+        return {entry["n_timestep"]: entry for results in self.tests for entry in results.get("hybrid", [])
+                if (entry.get("reset", "soft"), entry.get("initial_potential", "one")) == (reset, initial_potential)}
 
 
 def seq_runs(root: Path, task: str, cell: str, seeds, epochs: int) -> list:
@@ -75,8 +73,9 @@ def seq_runs(root: Path, task: str, cell: str, seeds, epochs: int) -> list:
         folder = RunFolder(root / grid.seqmnist_folder(task, cell, seed))
         history = read_history(folder)
         if history and len(history["history"]) >= epochs:
-            runs.append(SeqRun(seed, folder.path, history, read_json(folder.results()),
-                               read_json(folder.results(reset="hard")), read_json(folder.results(initial_potential="half"))))
+            tests = [read_json(path) for path in sorted(folder.path.glob("test_results*.json"))
+                     if not path.name.endswith(".partial.json")]
+            runs.append(SeqRun(seed, folder.path, history, tuple(test for test in tests if test)))
     return runs
 
 

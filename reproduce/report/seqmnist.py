@@ -112,14 +112,14 @@ def potential_section(root: Path, figures: Path, modified: list) -> list:
              "every rate is rounded down, a bias of about -1/(2T) that dominates at small T; V0 = theta / 2 rounds to "
              "nearest (Bu et al., AAAI 2022, derive it as the initial potential with zero expected conversion "
              "error). Same checkpoints, all 10,000 test images, mean ± sample std over the seeds:", ""]
-    tested = [run for run in modified if run.results and run.results_half]
+    tested = [run for run in modified if run.hybrid() and run.hybrid(initial_potential="half")]
     if not tested:
         return lines + ["Missing: run `python -m reproduce.run_grid --only rowwise`.", ""]
     rows, curves = potential_rows(tested, grid.ROWWISE_TEST_T, paper.ROWWISE_HYBRID)
     lines += [table(["T", "paper (V0 = 1) %", "ours V0 = 1 %", "ours V0 = theta/2 %"], rows), "",
               f"({len(tested)} seeds: {', '.join(str(run.seed) for run in tested)}.)", ""]
     figure = figures / "initial_potential_accuracy_vs_T.png"
-    potential_figure(root / figure, curves)
+    potential_figure(root / figure, curves, paper.ROWWISE_HYBRID, grid.ROWWISE_TEST_T, "Row-wise hybrid: initial potential")
     lines += [f"![initial potential]({figure.as_posix()})", ""]
     return lines
 
@@ -168,11 +168,9 @@ def provenance(runs: list, wall_note: str = "") -> list:
     commands = []
     for run in runs:
         commands.append(run.train_command)
-        for results in (run.results, run.results_hard, run.results_half):
-            if results:
-                commands.append(as_command(results["command"]))
+        commands += [as_command(results["command"]) for results in run.tests]
     lines += [code_block(commands), ""]
-    tests = [r for run in runs for r in (run.results, run.results_hard, run.results_half) if r]
+    tests = [results for run in runs for results in run.tests]
     train_hosts = epoch_hosts([run.history for run in runs])
     lines.append(f"Hardware: training {train_hosts}; testing {hosts(tests)}.")
     seconds = [run.train_seconds for run in runs]
@@ -204,8 +202,8 @@ def provenance(runs: list, wall_note: str = "") -> list:
 def test_wall_times(runs: list) -> dict:
     times = {}
     for run in runs:
-        for entry in (run.results or {}).get("hybrid", []):
-            times.setdefault(entry["n_timestep"], []).append(entry["wall_time_s"])
+        for n_timestep, entry in run.hybrid().items():
+            times.setdefault(n_timestep, []).append(entry["wall_time_s"])
     return dict(sorted(times.items()))
 
 
@@ -330,12 +328,16 @@ def pixelwise_section(root: Path, figures: Path):
         accuracy_figure(root / figure, "Pixel-wise sequential MNIST", modified, paper.PIXELWISE_HYBRID,
                         paper.PIXELWISE_ANN["ModifiedLSTMCell"], "")
         lines += [f"![pixel-wise accuracy vs T]({figure.as_posix()})", ""]
-    with_half = [run for run in modified if run.results and run.results_half]
+    with_half = [run for run in modified if run.hybrid() and run.hybrid(initial_potential="half")]
     if with_half:
-        rows, _ = potential_rows(with_half, grid.PIXELWISE_T, paper.PIXELWISE_HYBRID)
+        timesteps = sorted(set(grid.PIXELWISE_T).union(*grid.PIXELWISE_LOW_T.values()))
+        rows, curves = potential_rows(with_half, timesteps, paper.PIXELWISE_HYBRID)
+        figure = figures / "pixelwise_initial_potential_accuracy_vs_T.png"
+        potential_figure(root / figure, curves, paper.PIXELWISE_HYBRID, timesteps, "Pixel-wise hybrid: initial potential")
         lines += ["Beyond the paper, the same checkpoints with every potential starting at theta / 2 (see the "
-                  "row-wise section; all 10,000 test images):", "",
-                  table(["T", "paper (V0 = 1) %", "ours V0 = 1 %", "ours V0 = theta/2 %"], rows), ""]
+                  "row-wise section), and both below the paper's lowest T (all 10,000 test images):", "",
+                  table(["T", "paper (V0 = 1) %", "ours V0 = 1 %", "ours V0 = theta/2 %"], rows), "",
+                  f"![pixel-wise initial potential]({figure.as_posix()})", ""]
     plateau = [f"{cell} {run.ann:.2f}% after {run.epochs} epochs" for cell, cell_runs in runs.items()
                for run in cell_runs if run.ann < CHANCE_PLATEAU]
     if plateau:
