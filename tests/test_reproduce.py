@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from conftest import REPO
+from hybrid_lstm.run_folder import RunFolder, file_sha256, partial_path
 from reproduce import grid, make_report, paper, run_grid
 from reproduce.report import ReportError, seqmnist
 from reproduce.report import logs as report_logs
@@ -162,6 +163,10 @@ def logs(tmp_path):
         "test_samples": 10000, "host": "test CPU", "ann": {"accuracy": 90.0, "wall_time_s": 1.0},
         "hybrid": [{"n_timestep": t, "accuracy": a, "wall_time_s": 2.0, "reset": "soft", "initial_potential": "half"}
                    for t, a in ((4, 70.0), (8, 80.0))]})
+    pixelwise_chip = RunFolder(tmp_path / grid.seqmnist_folder("pixelwise", "ModifiedLSTMCell", 0))
+    write_json(pixelwise_chip.chip_results("soft-feedback", 1, True, "half"),
+               loihi_json("soft-feedback", 500, {16: 98.0, 32: 98.0}, "half"))
+    write_json(pixelwise_chip.chip_results("soft-feedback", 1, True), loihi_json("soft-feedback", 20, {1024: 97.0}))
     fake_seq_run(tmp_path, "pixelwise", "ModifiedLSTMCell", 1, 3, 11.0, None)  # still training
     fake_seq_run(tmp_path, "pixelwise", "BaselineLSTMCell", 0, grid.PIXELWISE_EPOCHS, 11.35, None)
     with open(tmp_path / grid.seqmnist_folder("pixelwise", "BaselineLSTMCell", 0) / "train.log", "a") as log:
@@ -210,6 +215,11 @@ def test_report_compares_with_the_paper_from_the_logs_alone(logs):
     assert "| 2 | 10000 | none of 8, 16 |  |  | 20000 |  |" in text
     assert "Over the 2 seed(s) that reach 98.31%: chip accuracy 98.45 ± 0.07%, CPU / Loihi 187.50 ± 88.39x, " \
            "3.35 times the paper's 55.9x." in text
+    # pixel-wise on the chip: the simulation's accuracy on all images beside the chip's on the emulated ones;
+    # theta / 2 first matches the paper's neurons at T = 1024 (50.00%) at T = 32 (60.00%), 10240 / 320 uJ
+    assert "| theta / 2 | 16 | missing | 500 | 98.00 | yes | 160.0 | 160.0 | 20000 | 125.0x |" in text
+    assert "| 1 (paper) | 1024 | 50.00 | 20 | 97.00 | **no** | 10240.0 | 10240.0 | 20000 | 2.0x |" in text
+    assert "at T = 1024 (50.00%) at T = 32 (60.00%), on 32.0 times less Loihi active energy" in text
     for name in ("rowwise_accuracy_vs_T", "pixelwise_accuracy_vs_T", "pixelwise_initial_potential_accuracy_vs_T",
                  "chip_semantics_accuracy_vs_T",
                  "chip_accuracy_vs_energy"):
@@ -355,8 +365,6 @@ def test_epochs_without_a_host_take_the_runs_only_where_no_epoch_has_one():
 
 
 def test_progress_shows_the_hybrid_accuracies_finished_so_far(tmp_path):
-    from hybrid_lstm.run_folder import RunFolder, file_sha256, partial_path
-
     folder = RunFolder(tmp_path)
     (tmp_path / RunFolder.BEST).write_bytes(b"weights")
     partial = {"checkpoint_sha256": file_sha256(tmp_path / RunFolder.BEST),

@@ -2,7 +2,7 @@
 and bars), markdown (formatting), figures (matplotlib), and one module per section."""
 from pathlib import Path
 
-from .chip import chip_semantics_section, energy_section
+from .chip import chip_semantics_section, energy_section, pixelwise_energy_section
 from .logs import ReportError
 from .seqmnist import pixelwise_section, potential_section, rowwise_section, summary
 from .translation import translation_section
@@ -24,6 +24,7 @@ def build_report(root: Path, figures: Path) -> str:
     lines += translation_section(root, figures)
     lines += energy_section(root, figures)
     lines += chip_semantics_section(root, figures, rowwise)
+    lines += pixelwise_energy_section(root)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -122,6 +122,14 @@ def loihi_results(root: Path) -> dict:
     return {chip_label(data): data for data in found if data}
 
 
+def pixelwise_chip_results(root: Path) -> dict:
+    """The finished loihi_sim benchmarks of grid.pixelwise_chip_run, by initial potential."""
+    run = grid.pixelwise_chip_run()
+    found = {potential: read_json(root / RunFolder(run.folder).chip_results("soft-feedback", 1, True, potential))
+             for potential, _, _ in grid.PIXELWISE_CHIP}
+    return {potential: data for potential, data in found.items() if data}
+
+
 def headline_results(root: Path) -> dict:
     """The headline chip benchmark (grid.headline_output) of every row-wise seed that has one, by seed."""
     found = {seed: read_json(root / grid.headline_output(grid.seqmnist_folder("rowwise", "ModifiedLSTMCell", seed)))
