@@ -70,7 +70,7 @@ def potential_figure(path: Path, curves: dict, published: dict, timesteps, title
     """Hybrid accuracy vs T per initial potential (curves[potential] = [(T, mean, std)]) beside the
     paper's (published {T: accuracy}, V0 = 1)."""
     figure, axes = plt.subplots(figsize=(5.5, 3.8))
-    for potential, label in (("one", "V0 = 1 (paper)"), ("half", "V0 = theta / 2")):
+    for potential, label in (("one", "ours, V0 = 1 (the paper's neurons)"), ("half", "ours, V0 = theta / 2")):
         if curves[potential]:
             t, mean, std = zip(*curves[potential])
             axes.errorbar(t, mean, yerr=std, marker="o", capsize=3, label=label)
