@@ -330,7 +330,7 @@ def pixelwise_section(root: Path, figures: Path):
         lines += [f"![pixel-wise accuracy vs T]({figure.as_posix()})", ""]
     with_half = [run for run in modified if run.hybrid() and run.hybrid(initial_potential="half")]
     if with_half:
-        timesteps = sorted(set(grid.PIXELWISE_T).union(*grid.PIXELWISE_LOW_T.values()))
+        timesteps = sorted(grid.PIXELWISE_LOW_T + grid.PIXELWISE_T)
         rows, curves = potential_rows(with_half, timesteps, paper.PIXELWISE_HYBRID)
         figure = figures / "pixelwise_initial_potential_accuracy_vs_T.png"
         potential_figure(root / figure, curves, paper.PIXELWISE_HYBRID, timesteps, "Pixel-wise hybrid: initial potential")
