@@ -6,7 +6,8 @@
 
 Runs fairseq-generate --beam 5 --remove-bpe on the test set for: the ANN of --cell-type
 default, the ANN of --cell-type modified (the converted checkpoint without overrides), and
-the hybrid at each T (--model-overrides "{'hybrid_timesteps': T}"). Reports fairseq's
+the hybrid at each T (--model-overrides "{'hybrid_timesteps': T}", with every IF potential
+starting at --initial-potential: 1, the paper's, or theta / 2). Reports fairseq's
 tokenised BLEU4 (the paper's metric) and sacrebleu's BLEU computed from the same tokenised,
 lowercased hypotheses and references (so not a detokenised sacrebleu score). Writes the
 table and every command to JSON; prints a table.
@@ -24,6 +25,7 @@ import sacrebleu
 from hybrid_lstm.cli import OneLineParser, positive_int
 from hybrid_lstm.files import RunError, check_output_path, write_json_atomic
 from hybrid_lstm.host import host_description
+from hybrid_lstm.neurons import INITIAL_POTENTIALS
 
 REPO = Path(__file__).resolve().parent
 PLUGIN = REPO / "fairseq_custom_modules"
@@ -83,6 +85,9 @@ def main(argv=None) -> int:
     parser.add_argument("--converted", required=True, help="modify_checkpoint_iwslt.py output (--cell-type modified)")
     parser.add_argument("--default-checkpoint", help="checkpoint of --cell-type default, for its ANN BLEU")
     parser.add_argument("--n-timestep", type=positive_int, nargs="+", default=[32, 64, 96, 128, 192, 256])
+    parser.add_argument("--initial-potential", choices=INITIAL_POTENTIALS, default="one",
+                        help="IF neurons' potential at the start of each LSTM step: one (the paper) or half "
+                             "(threshold / 2); default %(default)s")
     parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads per fairseq-generate")
     parser.add_argument("--output", required=True, help="JSON results path (its folder must exist)")
     args = parser.parse_args(argv)
@@ -100,7 +105,8 @@ def translate_all(args, argv):
     if args.default_checkpoint:
         runs.append(("ANN, --cell-type default", args.default_checkpoint, ""))
     runs.append(("ANN, --cell-type modified", args.converted, ""))
-    runs += [(f"hybrid T={t}", args.converted, f"{{'hybrid_timesteps': {t}}}") for t in args.n_timestep]
+    potential = "" if args.initial_potential == "one" else f", 'hybrid_initial_potential': '{args.initial_potential}'"
+    runs += [(f"hybrid T={t}", args.converted, f"{{'hybrid_timesteps': {t}{potential}}}") for t in args.n_timestep]
     rows = []
     for name, checkpoint, overrides in runs:
         result = dict(model=name, **generate(args.data, checkpoint, overrides, args.threads))
@@ -109,7 +115,8 @@ def translate_all(args, argv):
               f"({result['sentences']} sentences, {result['seconds']} s)", flush=True)
     report = {"command": " ".join(["bleu_vs_timesteps.py", *(sys.argv[1:] if argv is None else argv)]),
               "note": "BLEU on the corpus in --data; not comparable with IWSLT14 unless --data is IWSLT14",
-              "host": host_description(threads=args.threads), "results": rows}
+              "initial_potential": args.initial_potential, "host": host_description(threads=args.threads),
+              "results": rows}
     write_json_atomic(Path(args.output), report)
     print(f"wrote {args.output}")
 

@@ -44,6 +44,8 @@ DEEN_EPOCHS = 15  # the paper's schedule
 IWSLT14_EPOCHS = 15
 DEEN_SEED = 1
 DEEN_T = (32, 64, 96, 128, 192, 256)
+# beyond the paper: the converted model with every potential starting at theta / 2, down to T = 4
+DEEN_HALF_T = (4, 8, 16, 32, 64, 128)
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,15 @@ def pixelwise_chip_run(seed: int = 0) -> Run:
     return Run(f"chip-pixelwise-seed{seed}", "chip", folder, tuple(steps), after=f"pixelwise-ModifiedLSTMCell-seed{seed}")
 
 
+def translation_save_dir(corpus: str, cell: str) -> Path:
+    return DEEN_CHECKPOINTS / f"{corpus}-{cell}-seed{DEEN_SEED}"
+
+
+def converted_checkpoint(corpus: str) -> Path:
+    """modify_checkpoint_iwslt.py's output for the modified cell's best checkpoint."""
+    return translation_save_dir(corpus, "modified") / "checkpoint_best_modified.pt"
+
+
 def translation_run(corpus: str = "debian", epochs: int = DEEN_EPOCHS) -> Run:
     """Prepare the corpus, train both cell types, convert the modified one, BLEU vs T.
     The grid runs corpus "debian" (offline, not IWSLT14); "iwslt14" with the paper's 15
@@ -237,7 +248,7 @@ def translation_run(corpus: str = "debian", epochs: int = DEEN_EPOCHS) -> Run:
     data = Path(f"data/{corpus}.tokenized.de-en")
     binary = data / "bin"
     steps = [Step("prepare", ("prepare_deen.py", corpus, "--out", str(data)), exists(binary / "dict.de.txt"))]
-    saves = {cell: DEEN_CHECKPOINTS / f"{corpus}-{cell}-seed{DEEN_SEED}" for cell in ("modified", "default")}
+    saves = {cell: translation_save_dir(corpus, cell) for cell in ("modified", "default")}
     for cell, save_dir in saves.items():
         log = TRANSLATION / f"{corpus}-{cell}-seed{DEEN_SEED}" / "train.log"
         steps.append(Step(f"train-{cell}", (
@@ -247,7 +258,7 @@ def translation_run(corpus: str = "debian", epochs: int = DEEN_EPOCHS) -> Run:
             "--arch", "custom_baseline_iwslt", "--cell-type", cell, "--init-type", "orthogonal", "--batch-size", "64",
             "--seed", str(DEEN_SEED), "--cpu", "--no-progress-bar", "--log-interval", "50", "--no-epoch-checkpoints",
         ), log_contains(log, f"end of epoch {epochs} "), log))
-    converted = saves["modified"] / "checkpoint_best_modified.pt"
+    converted = converted_checkpoint(corpus)
     bleu = TRANSLATION / f"{corpus}-bleu_vs_t.json"
     steps.append(Step("convert", ("modify_checkpoint_iwslt.py", "--src-path", str(saves["modified"] / "checkpoint_best.pt"),
                                   "--des-path", str(converted)),
@@ -260,6 +271,18 @@ def translation_run(corpus: str = "debian", epochs: int = DEEN_EPOCHS) -> Run:
     return Run(f"translation-{corpus}", "translation", TRANSLATION, tuple(steps))
 
 
+def translation_half_run(corpus: str = "debian") -> Run:
+    """BLEU vs T of the converted model of translation_run with V0 = theta / 2 (needs its converted
+    checkpoint, which stays out of git)."""
+    binary = Path(f"data/{corpus}.tokenized.de-en") / "bin"
+    bleu = TRANSLATION / f"{corpus}-bleu_vs_t_half.json"
+    step = Step("bleu-half", ("bleu_vs_timesteps.py", "--data", str(binary), "--converted", str(converted_checkpoint(corpus)),
+                              "--n-timestep", *map(str, DEEN_HALF_T), "--initial-potential", "half",
+                              "--threads", "{threads}", "--output", str(bleu)),
+                exists(bleu), TRANSLATION / f"{corpus}-bleu_vs_t_half.log")
+    return Run(f"translation-{corpus}-half", "translation", TRANSLATION, (step,), after=f"translation-{corpus}")
+
+
 def experiment_grid() -> list:
     """All runs, longest first (so that --jobs 2 keeps both workers busy to the end)."""
     runs = [seqmnist_run("pixelwise", cell, seed, PIXELWISE_EPOCHS, PIXELWISE_T, INITIAL_POTENTIALS, PIXELWISE_LOW_T)
@@ -267,7 +290,7 @@ def experiment_grid() -> list:
     runs += [seqmnist_run("rowwise", cell, seed, ROWWISE_EPOCHS, ROWWISE_TEST_T, INITIAL_POTENTIALS)
              for cell in CELLS for seed in ROWWISE_SEEDS[cell]]
     runs += chip_runs() + [pixelwise_chip_run()]
-    runs.append(translation_run())
+    runs += [translation_run(), translation_half_run()]
     return runs
 
 

@@ -113,6 +113,22 @@ def test_bleu_vs_timesteps_on_the_tiny_model(trained, tmp_path, capsys):
     assert "hybrid T=256" in capsys.readouterr().out
 
 
+def test_bleu_vs_timesteps_runs_the_hybrid_with_the_initial_potential_asked_for(trained, tmp_path):
+    import bleu_vs_timesteps
+
+    work, _ = trained
+    output = tmp_path / "bleu_half.json"
+    assert bleu_vs_timesteps.main(["--data", str(work / "bin"), "--converted", str(work / "ck/converted.pt"),
+                                   "--n-timestep", "8", "--initial-potential", "half", "--threads", "1",
+                                   "--output", str(output)]) == 0
+    results = json.loads(output.read_text())
+    hybrid = results["results"][-1]
+    assert results["initial_potential"] == "half" and "'hybrid_initial_potential': 'half'" in hybrid["command"]
+    direct = generate(work, "--gen-subset", "test", "--model-overrides",
+                      "{'hybrid_timesteps': 8, 'hybrid_initial_potential': 'half'}")
+    assert hybrid["fairseq_bleu4"] == float(re.search(r"BLEU4 = ([0-9.]+)", direct).group(1))
+
+
 def test_hybrid_layer_equals_hybrid_lstm_cell():
     torch.manual_seed(0)
     layer = RecurrentLayer("modified", 6, 5, "orthogonal", converted=True, hybrid_timesteps=32)

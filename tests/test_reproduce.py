@@ -279,6 +279,17 @@ def test_translation_section_from_its_logs(tmp_path):
     assert "training --cell-type modified 58.3 min, --cell-type default 1.03 h (15 epochs" in text
     assert "--cell-type modified 6,500,008 parameters (26 MB in float32)" in text
     assert (tmp_path / "figures" / "translation_bleu_vs_T.png").read_bytes()[:8] == PNG_MAGIC
+    assert "Missing: run `python -m reproduce.run_grid --runs translation-debian-half`." in text
+    # V0 = theta / 2 beside V0 = 1, each as a share of its own file's ANN
+    half = [("ANN, --cell-type modified", 16.0), ("hybrid T=8", 12.0), ("hybrid T=32", 15.0)]
+    write_json(folder / "debian-bleu_vs_t_half.json", {"command": "bleu_vs_timesteps.py --initial-potential half",
+                                                        "host": "host C", "initial_potential": "half", "results": [
+        {"model": name, "fairseq_bleu4": bleu, "sacrebleu": bleu, "sentences": 2000, "seconds": 60.0}
+        for name, bleu in half]})
+    text = "\n".join(translation_section(tmp_path, Path("figures")))
+    assert "| 8 |  | not run | 12.00 (75.0%) |" in text and "| 32 | 27.8 | 4.00 (25.0%) | 15.00 (93.8%) |" in text
+    assert "| 256 | 97.3 | 15.20 (95.0%) | not run |" in text
+    assert "Command: `python bleu_vs_timesteps.py --initial-potential half` (host C)." in text
 
 
 def test_report_of_an_empty_tree_says_what_is_missing(tmp_path):

@@ -1,5 +1,4 @@
 """The report's figures: each function draws data it is given into one PNG; no log reading."""
-import re
 from pathlib import Path
 
 import matplotlib
@@ -8,6 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .. import grid, paper  # noqa: E402
+from .logs import hybrid_bleu  # noqa: E402
 from .stats import Stats  # noqa: E402
 
 
@@ -85,14 +85,14 @@ def potential_figure(path: Path, curves: dict, published: dict, timesteps, title
     save(figure, path)
 
 
-def bleu_figure(path: Path, results: dict, epochs: int):
+def bleu_figure(path: Path, results: dict, epochs: int, half: dict | None = None):
     """Left: BLEU4 of ours (offline corpus) and the paper's (IWSLT14) against T, with each ANN;
-    right: each hybrid as a percentage of its own ANN (modified cell), the comparable quantity."""
+    right: each hybrid as a percentage of its own ANN (modified cell), the comparable quantity,
+    and (half) the same model with V0 = theta / 2."""
     figure, (bleu_axes, share_axes) = plt.subplots(1, 2, figsize=(9.5, 3.9))
-    hybrid = sorted((int(re.match(r"hybrid T=(\d+)", e["model"]).group(1)), e["fairseq_bleu4"])
-                    for e in results["results"] if e["model"].startswith("hybrid"))
+    own_ann, hybrid = hybrid_bleu(results)
+    hybrid = list(hybrid.items())
     anns = {e["model"]: e["fairseq_bleu4"] for e in results["results"] if e["model"].startswith("ANN")}
-    own_ann = anns.get("ANN, --cell-type modified")
     paper_hybrid = sorted(paper.IWSLT14_HYBRID_BLEU.items())
     if hybrid:
         bleu_axes.plot(*zip(*hybrid), "-o", color="tab:blue", label=f"ours, hybrid ({epochs} epochs, offline corpus)")
@@ -105,14 +105,21 @@ def bleu_figure(path: Path, results: dict, epochs: int):
     bleu_axes.set_title("BLEU4 (different corpora)")
     if hybrid and own_ann:
         share_axes.plot([t for t, _ in hybrid], [100 * b / own_ann for _, b in hybrid], "-o", color="tab:blue",
-                        label="ours")
+                        label="ours, V0 = 1 (paper's neurons)")
+    half_ann, half_hybrid = hybrid_bleu(half) if half else (None, {})
+    if half_hybrid and half_ann:
+        share_axes.plot(list(half_hybrid), [100 * b / half_ann for b in half_hybrid.values()], "-o",
+                        color="tab:orange", label="ours, V0 = theta / 2")
     paper_ann = paper.IWSLT14_ANN_BLEU["modified"]
     share_axes.plot([t for t, _ in paper_hybrid], [100 * b / paper_ann for _, b in paper_hybrid], "-s",
                     color="tab:red", label="paper")
     share_axes.axhline(100, color="gray", linestyle=":", linewidth=1)
     share_axes.set_ylabel("hybrid BLEU / own ANN's (%)")
     share_axes.set_title("hybrid as a share of its own ANN (comparable)")
+    timesteps = sorted({t for t, _ in hybrid} | set(half_hybrid) | set(paper.IWSLT14_HYBRID_BLEU))
     for axes in (bleu_axes, share_axes):
+        axes.set_xscale("log", base=2)
+        axes.set_xticks(timesteps, [str(t) for t in timesteps])
         axes.set_xlabel("T (SNN steps per LSTM step)")
         axes.grid(alpha=0.3)
         axes.legend(fontsize=7, loc="lower right")

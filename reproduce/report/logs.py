@@ -89,6 +89,13 @@ def trained_epochs(root: Path) -> int:
     return min(epochs)
 
 
+def hybrid_bleu(results: dict) -> tuple:
+    """(BLEU4 of the modified cell's ANN or None, {T: the hybrid's BLEU4}) of a bleu_vs_timesteps.py JSON."""
+    own_ann = next((e["fairseq_bleu4"] for e in results["results"] if e["model"] == "ANN, --cell-type modified"), None)
+    return own_ann, dict(sorted((int(match.group(1)), e["fairseq_bleu4"]) for e in results["results"]
+                                if (match := re.match(r"hybrid T=(\d+)", e["model"]))))
+
+
 def translation_parameters(root: Path, cell: str) -> int | None:
     """The parameter count fairseq logged for one cell type's model, or None."""
     log = root / grid.TRANSLATION / f"debian-{cell}-seed{grid.DEEN_SEED}" / "train.log"

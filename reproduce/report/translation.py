@@ -5,8 +5,8 @@ from pathlib import Path
 
 from .. import grid, paper
 from .figures import bleu_figure
-from .logs import read_json, step_log, trained_epochs, translation_parameters
-from .markdown import NOT_RECORDED, code_block, grid_command, minutes, table
+from .logs import hybrid_bleu, read_json, step_log, trained_epochs, translation_parameters
+from .markdown import NOT_RECORDED, as_command, code_block, grid_command, minutes, table
 
 
 SHAPE_POINTS = 5.0  # a share within this many points of the paper's counts as the same shape
@@ -25,6 +25,26 @@ def shape_note(shares: dict) -> str:
         text += "; not at " + ", ".join(f"T = {t} ({ours:.1f}% against the paper's {theirs:.1f}%)"
                                         for t, (ours, theirs) in far.items())
     return text + "."
+
+
+def potential_lines(results: dict, half: dict | None) -> list:
+    """Beyond the paper: the converted model with V0 = theta / 2 beside V0 = 1, each hybrid's BLEU4 and
+    its share of the ANN's."""
+    lines = ["Beyond the paper, the same converted model with every potential starting at theta / 2 "
+             "(`--initial-potential half`; see the row-wise section):", ""]
+    if not half:
+        return lines + ["Missing: run `python -m reproduce.run_grid --runs translation-debian-half`.", ""]
+    curves = {"one": hybrid_bleu(results), "half": hybrid_bleu(half)}
+    rows = []
+    for t in sorted(set(curves["one"][1]) | set(curves["half"][1])):
+        published = paper.IWSLT14_HYBRID_BLEU.get(t)
+        cells = [f"{100 * published / paper.IWSLT14_ANN_BLEU['modified']:.1f}" if published is not None else ""]
+        for own_ann, bleu in curves.values():
+            cells.append(f"{bleu[t]:.2f} ({100 * bleu[t] / own_ann:.1f}%)" if t in bleu and own_ann else "not run")
+        rows.append([t, *cells])
+    return lines + [table(["T", "paper (V0 = 1): hybrid / ANN %", "ours V0 = 1: BLEU4 (of own ANN)",
+                           "ours V0 = theta/2: BLEU4 (of own ANN)"], rows), "",
+                    f"Command: `{as_command(half['command'])}` ({half.get('host', NOT_RECORDED)}).", ""]
 
 
 def models_note(root: Path) -> str:
@@ -74,8 +94,10 @@ def translation_section(root: Path, figures: Path) -> list:
     lines += [table(["model", "paper BLEU (IWSLT14)", "ours BLEU4 (offline corpus)", "sacrebleu (tokenised)",
                      "ours: hybrid / own ANN %", "paper: hybrid / ANN %", "sentences", "wall s"], rows), ""]
     lines += [shape_note(shares), ""]
+    half = read_json(root / grid.TRANSLATION / "debian-bleu_vs_t_half.json")
+    lines += potential_lines(results, half)
     figure = figures / "translation_bleu_vs_T.png"
-    bleu_figure(root / figure, results, trained_epochs(root))
+    bleu_figure(root / figure, results, trained_epochs(root), half)
     lines += [f"![BLEU vs T]({figure.as_posix()})", ""]
     trainings = {cell: step_log(root, run, f"train-{cell}") for cell in ("modified", "default")}
     train_times = [f"--cell-type {cell} {minutes(seconds)}" for cell, (seconds, _) in trainings.items() if seconds]
