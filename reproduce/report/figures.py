@@ -116,10 +116,10 @@ def bleu_figure(path: Path, results: dict, epochs: int, half: dict | None = None
     share_axes.axhline(100, color="gray", linestyle=":", linewidth=1)
     share_axes.set_ylabel("hybrid BLEU / own ANN's (%)")
     share_axes.set_title("hybrid as a share of its own ANN (comparable)")
-    timesteps = sorted({t for t, _ in hybrid} | set(half_hybrid) | set(paper.IWSLT14_HYBRID_BLEU))
     for axes in (bleu_axes, share_axes):
         axes.set_xscale("log", base=2)
-        axes.set_xticks(timesteps, [str(t) for t in timesteps])
+        powers_of_two = [2 ** k for k in range(2, 9) if axes.get_xlim()[0] <= 2 ** k <= axes.get_xlim()[1] * 1.01]
+        axes.set_xticks(powers_of_two, [str(t) for t in powers_of_two])
         axes.set_xlabel("T (SNN steps per LSTM step)")
         axes.grid(alpha=0.3)
         axes.legend(fontsize=7, loc="lower right")
