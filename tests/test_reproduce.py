@@ -196,6 +196,9 @@ def test_report_compares_with_the_paper_from_the_logs_alone(logs):
     assert "| ModifiedLSTMCell seed 0 | 50 of 50 | 90.00 (epoch 50) |" in text
     assert "| ANN BaselineLSTMCell | 97.71 | 11.35 | 11.35 | -86.36 |" in text
     assert "| 32 | 11.89 | 50.00 | 60.00 |" in text and "| 128 | 33.28 | 50.00 | missing |" in text  # V0 = theta/2
+    # what V0 = theta / 2 buys: the first T at which it is at least as good as V0 = 1 at the paper's largest T
+    assert "| pixel-wise MNIST | 1 seed | % accuracy | 50.00 at T = 1024 | 70.00 at T = 4 | 256x |" in text
+    assert "| row-wise MNIST |" not in text  # no row-wise run was tested with both potentials
     # below the paper's T, from a results file of its own
     assert "| 4 |  | missing | 70.00 |" in text and "| 16 |  | missing | missing |" in text
     assert "\npython run_seqmnist.py --mode test --n-timestep 4 8 --initial-potential half --output low.json\n" in text
@@ -437,3 +440,18 @@ def test_a_missed_pixelwise_baseline_is_explained_from_its_logs_and_memory(tmp_p
     assert "keeps 0.00058" not in "\n".join(seqmnist.pixelwise_diagnosis(tmp_path, runs, [missed]))  # stale
     met = Verdict("pixel-wise ANN BaselineLSTMCell", 97.71, Stats([97.5]), 1.0)
     assert seqmnist.pixelwise_diagnosis(tmp_path, runs, [met]) == []
+
+
+def test_potential_summary_compares_translation_at_the_papers_largest_t(tmp_path):
+    from reproduce.report.potential import potential_summary
+
+    def bleu_json(name, rows):
+        write_json(tmp_path / grid.TRANSLATION / name, {"results": [
+            {"model": model, "fairseq_bleu4": bleu, "sacrebleu": bleu, "sentences": 2000, "seconds": 1.0}
+            for model, bleu in rows]})
+
+    bleu_json("debian-bleu_vs_t.json", [("ANN, --cell-type modified", 27.0), ("hybrid T=32", 10.0), ("hybrid T=256", 26.0)])
+    bleu_json("debian-bleu_vs_t_half.json", [("ANN, --cell-type modified", 27.0), ("hybrid T=8", 18.0),
+                                             ("hybrid T=16", 25.9), ("hybrid T=32", 26.4)])
+    text = "\n".join(potential_summary(tmp_path, []))
+    assert "| translation (offline de-en) | 1 model | BLEU4 | 26.00 at T = 256 | 26.40 at T = 32 | 8x |" in text

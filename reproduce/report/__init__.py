@@ -4,6 +4,7 @@ from pathlib import Path
 
 from .chip import chip_semantics_section, energy_section, pixelwise_energy_section
 from .logs import ReportError
+from .potential import potential_summary
 from .seqmnist import pixelwise_section, potential_section, rowwise_section, summary
 from .translation import translation_section
 
@@ -18,6 +19,7 @@ def build_report(root: Path, figures: Path) -> str:
              "in `reproduce/paper.py`.", ""]
     pixelwise_lines, pixelwise_verdicts = pixelwise_section(root, figures)
     lines += summary(verdicts + pixelwise_verdicts)
+    lines += potential_summary(root, rowwise["ModifiedLSTMCell"])
     lines += rowwise_lines
     lines += potential_section(root, figures, rowwise["ModifiedLSTMCell"])
     lines += pixelwise_lines
