@@ -10,7 +10,9 @@ the hybrid at each T (--model-overrides "{'hybrid_timesteps': T}", with every IF
 starting at --initial-potential: 1, the paper's, or theta / 2). Reports fairseq's
 tokenised BLEU4 (the paper's metric) and sacrebleu's BLEU computed from the same tokenised,
 lowercased hypotheses and references (so not a detokenised sacrebleu score). Writes the
-table and every command to JSON; prints a table.
+table and every command to JSON; prints a table. An interrupted run keeps the models it has
+finished in OUTPUT.partial.json, and rerunning the same command (same data, checkpoints and
+neurons) resumes after them.
 """
 import argparse
 import os
@@ -26,6 +28,7 @@ from hybrid_lstm.cli import OneLineParser, positive_int
 from hybrid_lstm.files import RunError, check_output_path, write_json_atomic
 from hybrid_lstm.host import host_description
 from hybrid_lstm.neurons import INITIAL_POTENTIALS
+from hybrid_lstm.run_folder import file_sha256, partial_path, read_partial
 
 REPO = Path(__file__).resolve().parent
 PLUGIN = REPO / "fairseq_custom_modules"
@@ -97,6 +100,9 @@ def main(argv=None) -> int:
     except RunError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; rerun the same command to resume after the last finished model", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -107,10 +113,19 @@ def translate_all(args, argv):
     runs.append(("ANN, --cell-type modified", args.converted, ""))
     potential = "" if args.initial_potential == "one" else f", 'hybrid_initial_potential': '{args.initial_potential}'"
     runs += [(f"hybrid T={t}", args.converted, f"{{'hybrid_timesteps': {t}{potential}}}") for t in args.n_timestep]
+    partial = partial_path(args.output)
+    settings = {"data": str(Path(args.data).resolve()), "initial_potential": args.initial_potential,
+                **{f"{name}_sha256": file_sha256(path) for name, path in
+                   (("converted", args.converted), ("default", args.default_checkpoint)) if path}}
+    done = read_partial(partial, settings)
+    finished = {row["model"]: row for row in (done["results"] if done else [])}
+    if finished:
+        print(f"# resumed from {partial}: {', '.join(finished)} done", flush=True)
     rows = []
     for name, checkpoint, overrides in runs:
-        result = dict(model=name, **generate(args.data, checkpoint, overrides, args.threads))
+        result = finished.get(name) or dict(model=name, **generate(args.data, checkpoint, overrides, args.threads))
         rows.append(result)
+        write_json_atomic(partial, {**settings, "results": rows})
         print(f"{name:26} BLEU4 {result['fairseq_bleu4']:6.2f}  sacrebleu {result['sacrebleu']:6.2f}  "
               f"({result['sentences']} sentences, {result['seconds']} s)", flush=True)
     report = {"command": " ".join(["bleu_vs_timesteps.py", *(sys.argv[1:] if argv is None else argv)]),
@@ -118,6 +133,7 @@ def translate_all(args, argv):
               "initial_potential": args.initial_potential, "host": host_description(threads=args.threads),
               "results": rows}
     write_json_atomic(Path(args.output), report)
+    partial.unlink()
     print(f"wrote {args.output}")
 
 

@@ -296,6 +296,39 @@ def test_bleu_vs_timesteps_refuses_bad_inputs_before_translating(capsys, tmp_pat
     assert snapshot(tmp_path) == before
 
 
+def test_bleu_vs_timesteps_resumes_after_its_last_finished_model(capsys, tmp_path, monkeypatch):
+    """Interrupted during T = 16, the rerun translates T = 16 only; a changed checkpoint redoes everything."""
+    data_dir = tmp_path / "bin"
+    data_dir.mkdir()
+    for name in ("dict.de.txt", "dict.en.txt", "test.de-en.de.bin"):
+        (data_dir / name).write_text("")
+    (tmp_path / "converted.pt").write_bytes(b"weights")
+    calls = []
+
+    def generate(data, checkpoint, overrides, threads):
+        calls.append(overrides)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return {"fairseq_bleu4": 20.0 + len(calls), "sacrebleu": 21.0, "sentences": 3, "seconds": 0.1, "command": "x"}
+
+    monkeypatch.setattr(bleu_vs_timesteps, "generate", generate)
+    output = tmp_path / "bleu.json"
+    argv = ["--data", str(data_dir), "--converted", str(tmp_path / "converted.pt"), "--n-timestep", "8", "16",
+            "--output", str(output)]
+    assert bleu_vs_timesteps.main(argv) == 130 and "rerun the same command" in capsys.readouterr().err
+    partial = json.loads((tmp_path / "bleu.partial.json").read_text())
+    assert [row["model"] for row in partial["results"]] == ["ANN, --cell-type modified", "hybrid T=8"]
+    assert bleu_vs_timesteps.main(argv) == 0 and "# resumed from" in capsys.readouterr().out
+    assert calls == ["", "{'hybrid_timesteps': 8}", "{'hybrid_timesteps': 16}", "{'hybrid_timesteps': 16}"]
+    results = json.loads(output.read_text())["results"]
+    assert [(row["model"], row["fairseq_bleu4"]) for row in results] == \
+           [("ANN, --cell-type modified", 21.0), ("hybrid T=8", 22.0), ("hybrid T=16", 24.0)]
+    assert not (tmp_path / "bleu.partial.json").exists()
+    calls.clear()
+    (tmp_path / "bleu.partial.json").write_text(json.dumps({**partial, "converted_sha256": "another checkpoint"}))
+    assert bleu_vs_timesteps.main(argv) == 130 and len(calls) == 3  # nothing reused: interrupted at the third again
+
+
 def test_prepare_deen_refuses_a_package_dir_that_is_a_file(capsys, tmp_path):
     (tmp_path / "packages").write_text("x")
     before = snapshot(tmp_path)
