@@ -394,6 +394,8 @@ def test_progress_shows_the_hybrid_accuracies_finished_so_far(tmp_path):
     assert seqmnist.hybrid_tested(folder, "half") == ""
     partial_path(half).write_text(json.dumps({**partial, "checkpoint_sha256": file_sha256(tmp_path / RunFolder.BEST)}))
     assert seqmnist.hybrid_tested(folder, "half") == "T=32 10.68, T=128 42.05 (in progress)"
+    grid.low_t_results(tmp_path, "half").write_text(json.dumps({"hybrid": [{"n_timestep": 16, "accuracy": 96.58}]}))
+    assert seqmnist.hybrid_tested(folder, "half") == "T=16 96.58, T=32 10.68, T=128 42.05 (in progress)"
 
 
 def test_chance_epochs_are_the_falls_back_after_learning_started():

@@ -208,18 +208,20 @@ def test_wall_times(runs: list) -> dict:
 
 
 def hybrid_tested(folder: RunFolder, initial_potential: str = "one") -> str:
-    """The hybrid's accuracies at the T finished so far (the results file, else the partial one
-    of the current checkpoint_best), e.g. 'T=32 10.68, T=128 42.05 (in progress)'."""
-    results = read_json(folder.results(initial_potential=initial_potential))
-    in_progress = results is None
-    if in_progress:
-        partial = read_json(partial_path(folder.results(initial_potential=initial_potential)))
-        best = folder.path / RunFolder.BEST
-        if not partial or not best.is_file() or partial.get("checkpoint_sha256") != file_sha256(best):
-            return ""
-        results = {"hybrid": partial.get("results", [])}
-    tested = ", ".join(f"T={entry['n_timestep']} {entry['accuracy']:.2f}" for entry in results.get("hybrid", []))
-    return tested + (" (in progress)" if in_progress and tested else "")
+    """The hybrid's accuracies at the T finished so far, below the paper's T and at them (each from
+    its results file, else from the partial one of the current checkpoint_best), e.g.
+    'T=16 96.58, T=32 98.20, T=128 98.31 (in progress)'."""
+    entries, in_progress = [], False
+    best = folder.path / RunFolder.BEST
+    for path in (grid.low_t_results(folder.path, initial_potential), folder.results(initial_potential=initial_potential)):
+        results = read_json(path)
+        if results is None:
+            partial = read_json(partial_path(path))
+            if partial and best.is_file() and partial.get("checkpoint_sha256") == file_sha256(best):
+                results, in_progress = {"hybrid": partial.get("results", [])}, in_progress or bool(partial.get("results"))
+        entries += (results or {}).get("hybrid", [])
+    tested = ", ".join(f"T={entry['n_timestep']} {entry['accuracy']:.2f}" for entry in entries)
+    return tested + (" (in progress)" if in_progress else "")
 
 
 def pixelwise_progress(root: Path) -> list:
