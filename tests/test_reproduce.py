@@ -466,3 +466,15 @@ def test_potential_summary_compares_translation_at_the_papers_largest_t(tmp_path
                                              ("hybrid T=16", 25.9), ("hybrid T=32", 26.4)])
     text = "\n".join(potential_summary(tmp_path, []))
     assert "| translation (offline de-en) | 1 model | BLEU4 | 26.00 at T = 256 | 26.40 at T = 32 | 8x |" in text
+
+
+def test_potential_summary_averages_the_same_seeds_at_every_t():
+    from reproduce.report.potential import mean_curve
+
+    def run(seed, accuracies):
+        results = {"hybrid": [{"n_timestep": t, "accuracy": a, "reset": "soft", "initial_potential": "half"}
+                              for t, a in accuracies.items()]}
+        return report_logs.SeqRun(seed, Path("."), {}, (results,))
+
+    runs = [run(0, {16: 96.0, 32: 98.0, 1024: 98.5}), run(1, {16: 94.0, 32: 97.0})]
+    assert mean_curve(runs, "half") == {16: 95.0, 32: 97.5}  # T = 1024: seed 0 only, left out

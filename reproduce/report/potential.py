@@ -10,21 +10,22 @@ from .stats import Stats
 
 
 def mean_curve(runs: list, initial_potential: str) -> dict:
-    """{T: mean accuracy over the runs tested at T} of the hybrid with this initial potential."""
-    timesteps = sorted({t for run in runs for t in run.hybrid(initial_potential=initial_potential)})
-    return {t: Stats([run.hybrid(initial_potential=initial_potential)[t]["accuracy"] for run in runs
-                      if t in run.hybrid(initial_potential=initial_potential)]).mean for t in timesteps}
+    """{T: mean accuracy over the runs} of the hybrid with this initial potential, at the T where
+    every run was tested (so that each point averages the same models)."""
+    curves = [run.hybrid(initial_potential=initial_potential) for run in runs]
+    common = set.intersection(*(set(curve) for curve in curves))
+    return {t: Stats([curve[t]["accuracy"] for curve in curves]).mean for t in sorted(common)}
 
 
 def task_curves(root: Path, rowwise_modified: list) -> list:
     """(task, unit, paper's largest T, {T: V0 = 1 value}, {T: V0 = theta / 2 value}, models) per task
-    whose logs have both potentials."""
+    whose logs have both potentials; MNIST over the seeds tested at the paper's largest T."""
     tasks = []
     for task, runs, largest in (
             ("row-wise MNIST", rowwise_modified, max(paper.ROWWISE_HYBRID)),
             ("pixel-wise MNIST", seq_runs(root, "pixelwise", "ModifiedLSTMCell", grid.PIXELWISE_SEEDS["ModifiedLSTMCell"],
                                           grid.PIXELWISE_EPOCHS), max(paper.PIXELWISE_HYBRID))):
-        tested = [run for run in runs if run.hybrid() and run.hybrid(initial_potential="half")]
+        tested = [run for run in runs if largest in run.hybrid() and run.hybrid(initial_potential="half")]
         if tested:
             tasks.append((task, "% accuracy", largest, mean_curve(tested, "one"), mean_curve(tested, "half"),
                           f"{len(tested)} seeds, mean" if len(tested) > 1 else "1 seed"))
