@@ -95,7 +95,7 @@ def potential_rows(tested: list, timesteps, published_hybrid: dict):
         for potential in ("one", "half"):
             values = [run.hybrid(initial_potential=potential)[t]["accuracy"] for run in tested
                       if t in run.hybrid(initial_potential=potential)]
-            fewer = f" ({len(values)} seeds)" if 0 < len(values) < len(tested) else ""
+            fewer = f" ({len(values)} seed{'s' if len(values) > 1 else ''})" if 0 < len(values) < len(tested) else ""
             cells.append(Stats(values).text() + fewer if values else "missing")
             if values:
                 curves[potential].append((t, Stats(values).mean, Stats(values).std))
