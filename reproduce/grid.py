@@ -76,9 +76,9 @@ def exists(path: Path) -> Callable[[], bool]:
     return lambda: Path(path).exists()
 
 
-def benchmarked_on_all_images(path: Path, timesteps=(), images: int = MNIST_TEST_IMAGES) -> Callable[[], bool]:
-    """A loihi_sim benchmark JSON at path that covers the whole MNIST test set, or its first
-    `images`, (and these T)."""
+def benchmarked(path: Path, timesteps=(), images: int = MNIST_TEST_IMAGES) -> Callable[[], bool]:
+    """A loihi_sim benchmark JSON at path that covers these T on `images` test images (default:
+    the whole MNIST test set)."""
     def check():
         try:
             data = json.loads(Path(path).read_text())
@@ -197,13 +197,13 @@ def chip_runs() -> list:
                     argv += ("--initial-potential", potential)
                 suffix = ("_compensated" if compensated else "") + ("_half" if potential == "half" else "")
                 output = RunFolder(folder).chip_results(reset, 1, compensated, potential)
-                steps.append(Step(f"loihi-{reset}-delay1{suffix}", argv, benchmarked_on_all_images(output)))
+                steps.append(Step(f"loihi-{reset}-delay1{suffix}", argv, benchmarked(output)))
         output = headline_output(folder)
         headline = Step("loihi-headline-all-images", (
             "-m", "loihi_sim.benchmark", "--checkpoint-dir", str(folder), "--threads", "{threads}",
             "--reset", "soft-feedback", "--delay", "1", "--compensate-delay", "--initial-potential", "half",
             "--n-timestep", *map(str, CHIP_HEADLINE_T), "--output", str(output)),
-            benchmarked_on_all_images(output, CHIP_HEADLINE_T))
+            benchmarked(output, CHIP_HEADLINE_T))
         steps.insert(1, headline)  # before seed 0's long emulations
         runs.append(Run(f"chip-rowwise-seed{seed}", "chip", folder, tuple(steps),
                         after=f"rowwise-ModifiedLSTMCell-seed{seed}"))
@@ -213,13 +213,13 @@ def chip_runs() -> list:
 # beyond the paper, pixel-wise seed 0 on the chip (soft-feedback, delay compensated, so that its spike counts
 # are the simulation's, whose accuracy RESULTS.md has on all images): the energy per inference with
 # V0 = theta / 2 at the T where it first matches the paper's accuracy, and with the paper's V0 = 1 at the
-# paper's T = 1024; 784-step emulations are slow (about 1.5 s per image at T = 32 on one core), so on
+# paper's T = 1024; 784-step emulations are slow (about 25 s per image at T = 1024 on one core), so on
 # the first images only
 PIXELWISE_CHIP = (("half", (16, 32), 500), ("one", (1024,), 20))  # (initial potential, T, images)
 
 
 def pixelwise_chip_run(seed: int = 0) -> Run:
-    """Seed 0: the pixel-wise model tested with both initial potentials."""
+    """The chip benchmarks of PIXELWISE_CHIP on one pixel-wise ModifiedLSTMCell (the grid's: seed 0)."""
     folder = seqmnist_folder("pixelwise", "ModifiedLSTMCell", seed)
     steps = []
     for potential, timesteps, images in PIXELWISE_CHIP:
@@ -228,7 +228,7 @@ def pixelwise_chip_run(seed: int = 0) -> Run:
             "-m", "loihi_sim.benchmark", "--checkpoint-dir", str(folder), "--threads", "{threads}",
             "--reset", "soft-feedback", "--delay", "1", "--compensate-delay", "--initial-potential", potential,
             "--n-timestep", *map(str, timesteps), "--test-subset", str(images)),
-            benchmarked_on_all_images(output, timesteps, images)))
+            benchmarked(output, timesteps, images)))
     return Run(f"chip-pixelwise-seed{seed}", "chip", folder, tuple(steps), after=f"pixelwise-ModifiedLSTMCell-seed{seed}")
 
 

@@ -7,7 +7,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .. import grid, paper  # noqa: E402
-from .logs import hybrid_bleu  # noqa: E402
 from .stats import Stats  # noqa: E402
 
 
@@ -85,14 +84,13 @@ def potential_figure(path: Path, curves: dict, published: dict, timesteps, title
     save(figure, path)
 
 
-def bleu_figure(path: Path, results: dict, epochs: int, half: dict | None = None):
-    """Left: BLEU4 of ours (offline corpus) and the paper's (IWSLT14) against T, with each ANN;
-    right: each hybrid as a percentage of its own ANN (modified cell), the comparable quantity,
-    and (half) the same model with V0 = theta / 2."""
+def bleu_figure(path: Path, anns: dict, curves: dict, epochs: int):
+    """Left: BLEU4 of ours (offline corpus; anns {model: BLEU4}) and the paper's (IWSLT14) against T;
+    right: each hybrid as a percentage of its own ANN (modified cell), the comparable quantity, per
+    initial potential (curves {potential: (own ANN's BLEU4, {T: hybrid BLEU4})})."""
     figure, (bleu_axes, share_axes) = plt.subplots(1, 2, figsize=(9.5, 3.9))
-    own_ann, hybrid = hybrid_bleu(results)
+    own_ann, hybrid = curves["one"]
     hybrid = list(hybrid.items())
-    anns = {e["model"]: e["fairseq_bleu4"] for e in results["results"] if e["model"].startswith("ANN")}
     paper_hybrid = sorted(paper.IWSLT14_HYBRID_BLEU.items())
     if hybrid:
         bleu_axes.plot(*zip(*hybrid), "-o", color="tab:blue", label=f"ours, hybrid ({epochs} epochs, offline corpus)")
@@ -106,7 +104,7 @@ def bleu_figure(path: Path, results: dict, epochs: int, half: dict | None = None
     if hybrid and own_ann:
         share_axes.plot([t for t, _ in hybrid], [100 * b / own_ann for _, b in hybrid], "-o", color="tab:blue",
                         label="ours, V0 = 1 (paper's neurons)")
-    half_ann, half_hybrid = hybrid_bleu(half) if half else (None, {})
+    half_ann, half_hybrid = curves.get("half", (None, {}))
     if half_hybrid and half_ann:
         share_axes.plot(list(half_hybrid), [100 * b / half_ann for b in half_hybrid.values()], "-o",
                         color="tab:orange", label="ours, V0 = theta / 2")

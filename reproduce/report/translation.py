@@ -27,14 +27,14 @@ def shape_note(shares: dict) -> str:
     return text + "."
 
 
-def potential_lines(results: dict, half: dict | None) -> list:
+def potential_lines(curves: dict, half: dict | None) -> list:
     """Beyond the paper: the converted model with V0 = theta / 2 beside V0 = 1, each hybrid's BLEU4 and
-    its share of the ANN's."""
+    its share of the ANN's (curves {potential: (own ANN's BLEU4, {T: hybrid BLEU4})}; half: the
+    V0 = theta / 2 results file)."""
     lines = ["Beyond the paper, the same converted model with every potential starting at theta / 2 "
              "(`--initial-potential half`; see the row-wise section):", ""]
     if not half:
         return lines + ["Missing: run `python -m reproduce.run_grid --runs translation-debian-half`.", ""]
-    curves = {"one": hybrid_bleu(results), "half": hybrid_bleu(half)}
     rows = []
     for t in sorted(set(curves["one"][1]) | set(curves["half"][1])):
         published = paper.IWSLT14_HYBRID_BLEU.get(t)
@@ -95,9 +95,11 @@ def translation_section(root: Path, figures: Path) -> list:
                      "ours: hybrid / own ANN %", "paper: hybrid / ANN %", "sentences", "wall s"], rows), ""]
     lines += [shape_note(shares), ""]
     half = read_json(root / grid.TRANSLATION / "debian-bleu_vs_t_half.json")
-    lines += potential_lines(results, half)
+    curves = {"one": hybrid_bleu(results), **({"half": hybrid_bleu(half)} if half else {})}
+    lines += potential_lines(curves, half)
     figure = figures / "translation_bleu_vs_T.png"
-    bleu_figure(root / figure, results, trained_epochs(root), half)
+    anns = {e["model"]: e["fairseq_bleu4"] for e in results["results"] if e["model"].startswith("ANN")}
+    bleu_figure(root / figure, anns, curves, trained_epochs(root))
     lines += [f"![BLEU vs T]({figure.as_posix()})", ""]
     trainings = {cell: step_log(root, run, f"train-{cell}") for cell in ("modified", "default")}
     train_times = [f"--cell-type {cell} {minutes(seconds)}" for cell, (seconds, _) in trainings.items() if seconds]
