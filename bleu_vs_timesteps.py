@@ -24,7 +24,7 @@ from pathlib import Path
 
 import sacrebleu
 
-from hybrid_lstm.cli import OneLineParser, positive_int
+from hybrid_lstm.cli import OneLineParser, exit_status, positive_int
 from hybrid_lstm.files import RunError, check_output_path, write_json_atomic
 from hybrid_lstm.host import host_description
 from hybrid_lstm.neurons import INITIAL_POTENTIALS
@@ -94,16 +94,12 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads per fairseq-generate")
     parser.add_argument("--output", required=True, help="JSON results path (its folder must exist)")
     args = parser.parse_args(argv)
-    try:
+
+    def work():
         check_inputs(args)
         translate_all(args, argv)
-    except RunError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; rerun the same command to resume after the last finished model", file=sys.stderr)
-        return 130
-    return 0
+
+    return exit_status(PROG, work, "after the last finished model")
 
 
 def translate_all(args, argv):

@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 
 from hybrid_lstm.checkpoint import MODEL_DEFAULTS, TRAINING_KEYS
-from hybrid_lstm.cli import OneLineParser, positive_int, non_negative_int
+from hybrid_lstm.cli import OneLineParser, exit_status, non_negative_int, positive_int
 from hybrid_lstm.cells import CELL_CLASSES
-from hybrid_lstm.data import PIXELS, DataError, load_sequences
+from hybrid_lstm.data import PIXELS, load_sequences
 from hybrid_lstm.evaluation import evaluate, evaluate_hybrid, timed
 from hybrid_lstm.files import RunError, check_output_path, format_table, write_json_atomic
 from hybrid_lstm.host import host_description
@@ -221,22 +221,15 @@ def test(args, device):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
+
+    def work():
         check_settings(args)
         if args.threads:
             torch.set_num_threads(args.threads)
         device = resolve_device(args.device)
-        if args.mode == "train":
-            train(args, device)
-        else:
-            test(args, device)
-    except (RunError, DataError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; rerun the same command to resume from the last saved update", file=sys.stderr)
-        return 130
-    return 0
+        (train if args.mode == "train" else test)(args, device)
+
+    return exit_status(PROG, work, "from the last saved update")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,11 @@
-"""What every command line shares: a parser whose errors are one line (exit 2) and the integer
-argument types."""
+"""What every command line shares: a parser whose errors are one line (exit 2), the integer
+argument types, and the exit status of a command's work."""
 import argparse
+import sys
+from typing import Callable
+
+from .data import DataError
+from .files import RunError
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -20,3 +25,18 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
+
+
+def exit_status(prog: str, work: Callable[[], None], resume: str) -> int:
+    """Run a command's work: 0 when it finishes; 2 with one line on an error the user can fix (RunError,
+    DataError); 130 with how to resume (`resume`: what a rerun of the same command starts after) on
+    Ctrl-C or a SIGTERM turned into KeyboardInterrupt."""
+    try:
+        work()
+    except (RunError, DataError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; rerun the same command to resume {resume}", file=sys.stderr)
+        return 130
+    return 0

@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from hybrid_lstm.cli import positive_int
-from hybrid_lstm.data import DataError, load_sequences
+from hybrid_lstm.cli import exit_status, positive_int
+from hybrid_lstm.data import load_sequences
 from hybrid_lstm.neurons import INITIAL_POTENTIALS
 from hybrid_lstm.files import RunError, check_output_path, format_table, write_json_atomic
 from hybrid_lstm.evaluation import evaluate, timed
@@ -181,18 +181,14 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    try:
+
+    def work():
         output = check_settings(args)
         write_json_atomic(output, run(args, output))
         partial_path(output).unlink()
-    except (RunError, DataError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; rerun the same command to resume after the last finished T", file=sys.stderr)
-        return 130
-    print(f"wrote {output}")
-    return 0
+        print(f"wrote {output}")
+
+    return exit_status(PROG, work, "after the last finished T")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ ROWWISE_SEEDS = {"ModifiedLSTMCell": (0, 1, 2, 3, 4), "BaselineLSTMCell": (0, 1,
 ROWWISE_EPOCHS = 50  # the paper's schedule
 ROWWISE_T = (16, 32, 64, 128)  # the paper's
 # tested: the paper's T and two lower ones, with both initial potentials (beyond the paper)
-ROWWISE_TEST_T = (4, 8) + ROWWISE_T
+ROWWISE_LOW_T = (4, 8)
+ROWWISE_TEST_T = ROWWISE_LOW_T + ROWWISE_T
 INITIAL_POTENTIALS = ("one", "half")
 
 # the paper's schedule; a second seed of each cell, trained last: the BaselineLSTMCell's (is its miss
@@ -46,6 +47,9 @@ DEEN_SEED = 1
 DEEN_T = (32, 64, 96, 128, 192, 256)
 # beyond the paper: the converted model with every potential starting at theta / 2, down to T = 4
 DEEN_HALF_T = (4, 8, 16, 32, 64, 128)
+# beyond the paper: each potential also at the other's T (V0 = 1 below the paper's T, V0 = theta / 2 above
+# DEEN_HALF_T), in results files of their own, so that both curves span T = 4 ... 256
+DEEN_COMPLEMENT_T = {"one": (4, 8, 16), "half": (96, 192, 256)}
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,17 @@ def benchmarked(path: Path, timesteps=(), images: int = MNIST_TEST_IMAGES) -> Ca
             return False
         tested = {entry.get("n_timestep") for entry in data.get("results", [])}
         return data.get("test_samples") == images and set(timesteps) <= tested
+    return check
+
+
+def hybrid_tested(path: Path, timesteps) -> Callable[[], bool]:
+    """A run_seqmnist.py results JSON at path with the hybrid tested at every T of timesteps."""
+    def check():
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError):
+            return False
+        return set(timesteps) <= {entry.get("n_timestep") for entry in data.get("hybrid", [])}
     return check
 
 
@@ -157,6 +172,11 @@ def seqmnist_run(task: str, cell: str, seed: int, epochs: int, timesteps, potent
         if suffix:
             test += ("--output", str(output))
         steps.append(Step("test" + ("" if potential == "one" else f"-{potential}") + suffix, test, exists(output)))
+    if task == "rowwise":  # seeds tested with V0 = 1 before ROWWISE_LOW_T joined the grid: those T in a file of their own
+        output = low_t_results(folder, "one")
+        steps.append(Step("test-low-T", ("run_seqmnist.py", "--mode", "test", *common, "--n-timestep",
+                                         *map(str, ROWWISE_LOW_T), "--output", str(output)),
+                          either(exists(output), hybrid_tested(RunFolder(folder).results(), ROWWISE_LOW_T))))
     return Run(f"{task}-{cell}-seed{seed}", task, folder, tuple(steps))
 
 
@@ -241,6 +261,12 @@ def converted_checkpoint(corpus: str) -> Path:
     return translation_save_dir(corpus, "modified") / "checkpoint_best_modified.pt"
 
 
+def translation_bleu_results(corpus: str, initial_potential: str = "one", complement: bool = False) -> Path:
+    """bleu_vs_timesteps.py's JSON: CORPUS-bleu_vs_t[_half][_complement].json (its console log: .log)."""
+    return TRANSLATION / (f"{corpus}-bleu_vs_t" + ("_half" if initial_potential == "half" else "")
+                          + ("_complement" if complement else "") + ".json")
+
+
 def translation_run(corpus: str = "debian", epochs: int = DEEN_EPOCHS) -> Run:
     """Prepare the corpus, train both cell types, convert the modified one, BLEU vs T.
     The grid runs corpus "debian" (offline, not IWSLT14); "iwslt14" with the paper's 15
@@ -259,7 +285,7 @@ def translation_run(corpus: str = "debian", epochs: int = DEEN_EPOCHS) -> Run:
             "--seed", str(DEEN_SEED), "--cpu", "--no-progress-bar", "--log-interval", "50", "--no-epoch-checkpoints",
         ), log_contains(log, f"end of epoch {epochs} "), log))
     converted = converted_checkpoint(corpus)
-    bleu = TRANSLATION / f"{corpus}-bleu_vs_t.json"
+    bleu = translation_bleu_results(corpus)
     steps.append(Step("convert", ("modify_checkpoint_iwslt.py", "--src-path", str(saves["modified"] / "checkpoint_best.pt"),
                                   "--des-path", str(converted)),
                       either(exists(converted), exists(bleu)),  # the converted checkpoint stays out of git
@@ -267,7 +293,7 @@ def translation_run(corpus: str = "debian", epochs: int = DEEN_EPOCHS) -> Run:
     steps.append(Step("bleu", ("bleu_vs_timesteps.py", "--data", str(binary), "--converted", str(converted),
                                "--default-checkpoint", str(saves["default"] / "checkpoint_best.pt"),
                                "--n-timestep", *map(str, DEEN_T), "--threads", "{threads}", "--output", str(bleu)),
-                      exists(bleu), TRANSLATION / f"{corpus}-bleu_vs_t.log"))
+                      exists(bleu), bleu.with_suffix(".log")))
     return Run(f"translation-{corpus}", "translation", TRANSLATION, tuple(steps))
 
 
@@ -275,12 +301,28 @@ def translation_half_run(corpus: str = "debian") -> Run:
     """BLEU vs T of the converted model of translation_run with V0 = theta / 2 (needs its converted
     checkpoint, which stays out of git)."""
     binary = Path(f"data/{corpus}.tokenized.de-en") / "bin"
-    bleu = TRANSLATION / f"{corpus}-bleu_vs_t_half.json"
+    bleu = translation_bleu_results(corpus, "half")
     step = Step("bleu-half", ("bleu_vs_timesteps.py", "--data", str(binary), "--converted", str(converted_checkpoint(corpus)),
                               "--n-timestep", *map(str, DEEN_HALF_T), "--initial-potential", "half",
                               "--threads", "{threads}", "--output", str(bleu)),
-                exists(bleu), TRANSLATION / f"{corpus}-bleu_vs_t_half.log")
+                exists(bleu), bleu.with_suffix(".log"))
     return Run(f"translation-{corpus}-half", "translation", TRANSLATION, (step,), after=f"translation-{corpus}")
+
+
+def translation_complement_run(corpus: str = "debian") -> Run:
+    """The converted model of translation_run at DEEN_COMPLEMENT_T, once per initial potential."""
+    binary = Path(f"data/{corpus}.tokenized.de-en") / "bin"
+    steps = []
+    for potential, timesteps in DEEN_COMPLEMENT_T.items():
+        bleu = translation_bleu_results(corpus, potential, complement=True)
+        argv = ("bleu_vs_timesteps.py", "--data", str(binary), "--converted", str(converted_checkpoint(corpus)),
+                "--n-timestep", *map(str, timesteps))
+        if potential != "one":
+            argv += ("--initial-potential", potential)
+        steps.append(Step("bleu" + ("" if potential == "one" else f"-{potential}") + "-complement",
+                          argv + ("--threads", "{threads}", "--output", str(bleu)), exists(bleu), bleu.with_suffix(".log")))
+    return Run(f"translation-{corpus}-complement", "translation", TRANSLATION, tuple(steps),
+               after=f"translation-{corpus}")
 
 
 def experiment_grid() -> list:
@@ -290,7 +332,7 @@ def experiment_grid() -> list:
     runs += [seqmnist_run("rowwise", cell, seed, ROWWISE_EPOCHS, ROWWISE_TEST_T, INITIAL_POTENTIALS)
              for cell in CELLS for seed in ROWWISE_SEEDS[cell]]
     runs += chip_runs() + [pixelwise_chip_run()]
-    runs += [translation_run(), translation_half_run()]
+    runs += [translation_run(), translation_half_run(), translation_complement_run()]
     return runs
 
 

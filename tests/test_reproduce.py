@@ -106,6 +106,26 @@ def test_grid_covers_the_issue():
     assert all(run.after in runs for run in runs.values() if run.after)
 
 
+def test_a_rowwise_seed_tested_without_the_low_t_gets_them_in_a_file_of_its_own(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = grid.seqmnist_folder("rowwise", "ModifiedLSTMCell", 3)
+    folder.mkdir(parents=True)
+
+    def low_t_step():
+        run = grid.seqmnist_run("rowwise", "ModifiedLSTMCell", 3, 50, grid.ROWWISE_TEST_T, grid.INITIAL_POTENTIALS)
+        return next(step for step in run.steps if step.name == "test-low-T")
+
+    def tested(timesteps):
+        (folder / "test_results.json").write_text(json.dumps({"hybrid": [{"n_timestep": t} for t in timesteps]}))
+
+    tested(grid.ROWWISE_T)  # an older grid's test: the paper's T only
+    step = low_t_step()
+    assert not step.done()
+    assert step.argv[step.argv.index("--n-timestep") + 1:] == ("4", "8", "--output", str(folder / "test_results_low-T.json"))
+    tested(grid.ROWWISE_TEST_T)  # today's grid tests them in the main file
+    assert low_t_step().done()
+
+
 # ---------------------------------------------------------------------------------------------
 # the report, on a synthetic tree of logs
 
@@ -292,7 +312,17 @@ def test_translation_section_from_its_logs(tmp_path):
     text = "\n".join(translation_section(tmp_path, Path("figures")))
     assert "| 8 |  | not run | 12.00 (75.0%) |" in text and "| 32 | 27.8 | 4.00 (25.0%) | 15.00 (93.8%) |" in text
     assert "| 256 | 97.3 | 15.20 (95.0%) | not run |" in text
-    assert "Command: `python bleu_vs_timesteps.py --initial-potential half` (host C)." in text
+    assert "- `python bleu_vs_timesteps.py --initial-potential half` (host C)" in text
+    assert "Not run yet: `python -m reproduce.run_grid --runs translation-debian-complement`." in text
+    # the complement files add each potential's missing T to its own curve
+    for potential, rows in (("one", [("hybrid T=8", 1.0)]), ("half", [("hybrid T=256", 15.8)])):
+        write_json(folder / grid.translation_bleu_results("debian", potential, complement=True).name, {
+            "command": f"bleu_vs_timesteps.py --initial-potential {potential}", "host": "host D", "results": [
+                {"model": name, "fairseq_bleu4": bleu, "sacrebleu": bleu, "sentences": 2000, "seconds": 60.0}
+                for name, bleu in [("ANN, --cell-type modified", 16.0), *rows]]})
+    text = "\n".join(translation_section(tmp_path, Path("figures")))
+    assert "| 8 |  | 1.00 (6.2%) | 12.00 (75.0%) |" in text and "| 256 | 97.3 | 15.20 (95.0%) | 15.80 (98.8%) |" in text
+    assert "Not run yet" not in text and "- `python bleu_vs_timesteps.py --initial-potential one` (host D)" in text
 
 
 def test_report_of_an_empty_tree_says_what_is_missing(tmp_path):

@@ -96,6 +96,29 @@ def hybrid_bleu(results: dict) -> tuple:
                                 if (match := re.match(r"hybrid T=(\d+)", e["model"]))))
 
 
+def translation_results(root: Path, corpus: str = "debian") -> dict:
+    """{(initial potential, complement): bleu_vs_timesteps.py JSON} of the grid's results files that exist."""
+    found = {}
+    for complement in (False, True):
+        for potential in grid.INITIAL_POTENTIALS:
+            data = read_json(root / grid.translation_bleu_results(corpus, potential, complement))
+            if data:
+                found[(potential, complement)] = data
+    return found
+
+
+def translation_curves(results: dict) -> dict:
+    """{initial potential: (BLEU4 of the modified cell's ANN, {T: hybrid BLEU4})} of translation_results,
+    for each potential whose main file exists; its complement file adds T."""
+    curves = {}
+    for potential in grid.INITIAL_POTENTIALS:
+        if (potential, False) in results:
+            own_ann, curve = hybrid_bleu(results[(potential, False)])
+            extra = hybrid_bleu(results[(potential, True)])[1] if (potential, True) in results else {}
+            curves[potential] = (own_ann, dict(sorted({**curve, **extra}.items())))
+    return curves
+
+
 def translation_parameters(root: Path, cell: str) -> int | None:
     """The parameter count fairseq logged for one cell type's model, or None."""
     log = root / grid.TRANSLATION / f"debian-{cell}-seed{grid.DEEN_SEED}" / "train.log"

@@ -4,7 +4,7 @@ paper's largest T, from the same logs as the task sections."""
 from pathlib import Path
 
 from .. import grid, paper
-from .logs import hybrid_bleu, read_json, seq_runs
+from .logs import seq_runs, translation_curves, translation_results
 from .markdown import table
 from .stats import Stats
 
@@ -29,11 +29,10 @@ def task_curves(root: Path, rowwise_modified: list) -> list:
         if tested:
             tasks.append((task, "% accuracy", largest, mean_curve(tested, "one"), mean_curve(tested, "half"),
                           f"{len(tested)} seeds, mean" if len(tested) > 1 else "1 seed"))
-    one = read_json(root / grid.TRANSLATION / "debian-bleu_vs_t.json")
-    half = read_json(root / grid.TRANSLATION / "debian-bleu_vs_t_half.json")
-    if one and half:
-        tasks.append(("translation (offline de-en)", "BLEU4", max(paper.IWSLT14_HYBRID_BLEU), hybrid_bleu(one)[1],
-                      hybrid_bleu(half)[1], "1 model"))
+    curves = translation_curves(translation_results(root))
+    if {"one", "half"} <= set(curves):
+        tasks.append(("translation (offline de-en)", "BLEU4", max(paper.IWSLT14_HYBRID_BLEU), curves["one"][1],
+                      curves["half"][1], "1 model"))
     return tasks
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from .. import grid, paper
 from .figures import bleu_figure
-from .logs import hybrid_bleu, read_json, step_log, trained_epochs, translation_parameters
+from .logs import read_json, step_log, trained_epochs, translation_curves, translation_parameters, translation_results
 from .markdown import NOT_RECORDED, as_command, code_block, grid_command, minutes, table
 
 
@@ -27,13 +27,14 @@ def shape_note(shares: dict) -> str:
     return text + "."
 
 
-def potential_lines(curves: dict, half: dict | None) -> list:
+def potential_lines(curves: dict, results: dict) -> list:
     """Beyond the paper: the converted model with V0 = theta / 2 beside V0 = 1, each hybrid's BLEU4 and
-    its share of the ANN's (curves {potential: (own ANN's BLEU4, {T: hybrid BLEU4})}; half: the
-    V0 = theta / 2 results file)."""
+    its share of the ANN's (curves: logs.translation_curves; results: logs.translation_results, whose
+    files other than the paper's V0 = 1 are listed with their commands)."""
     lines = ["Beyond the paper, the same converted model with every potential starting at theta / 2 "
-             "(`--initial-potential half`; see the row-wise section):", ""]
-    if not half:
+             "(`--initial-potential half`; see the row-wise section), and both potentials at T = "
+             f"{min(min(t) for t in grid.DEEN_COMPLEMENT_T.values())} ... {max(grid.DEEN_T)}:", ""]
+    if "half" not in curves:
         return lines + ["Missing: run `python -m reproduce.run_grid --runs translation-debian-half`.", ""]
     rows = []
     for t in sorted(set(curves["one"][1]) | set(curves["half"][1])):
@@ -42,9 +43,13 @@ def potential_lines(curves: dict, half: dict | None) -> list:
         for own_ann, bleu in curves.values():
             cells.append(f"{bleu[t]:.2f} ({100 * bleu[t] / own_ann:.1f}%)" if t in bleu and own_ann else "not run")
         rows.append([t, *cells])
-    return lines + [table(["T", "paper (V0 = 1): hybrid / ANN %", "ours V0 = 1: BLEU4 (of own ANN)",
-                           "ours V0 = theta/2: BLEU4 (of own ANN)"], rows), "",
-                    f"Command: `{as_command(half['command'])}` ({half.get('host', NOT_RECORDED)}).", ""]
+    lines += [table(["T", "paper (V0 = 1): hybrid / ANN %", "ours V0 = 1: BLEU4 (of own ANN)",
+                     "ours V0 = theta/2: BLEU4 (of own ANN)"], rows), ""]
+    if not all((potential, True) in results for potential in grid.DEEN_COMPLEMENT_T):
+        lines += ["Not run yet: `python -m reproduce.run_grid --runs translation-debian-complement`.", ""]
+    lines += ["Commands:", ""] + [f"- `{as_command(data['command'])}` ({data.get('host', NOT_RECORDED)})"
+                                  for key, data in results.items() if key != ("one", False)] + [""]
+    return lines
 
 
 def models_note(root: Path) -> str:
@@ -61,7 +66,8 @@ def models_note(root: Path) -> str:
 
 def translation_section(root: Path, figures: Path) -> list:
     run = grid.translation_run("debian")
-    results = read_json(root / grid.TRANSLATION / "debian-bleu_vs_t.json")
+    every_results = translation_results(root)
+    results = every_results.get(("one", False))
     lines = ["## Translation: BLEU vs T", ""]
     if not results:
         return lines + ["Missing: run `python -m reproduce.run_grid --only translation`.", ""]
@@ -94,9 +100,8 @@ def translation_section(root: Path, figures: Path) -> list:
     lines += [table(["model", "paper BLEU (IWSLT14)", "ours BLEU4 (offline corpus)", "sacrebleu (tokenised)",
                      "ours: hybrid / own ANN %", "paper: hybrid / ANN %", "sentences", "wall s"], rows), ""]
     lines += [shape_note(shares), ""]
-    half = read_json(root / grid.TRANSLATION / "debian-bleu_vs_t_half.json")
-    curves = {"one": hybrid_bleu(results), **({"half": hybrid_bleu(half)} if half else {})}
-    lines += potential_lines(curves, half)
+    curves = translation_curves(every_results)
+    lines += potential_lines(curves, every_results)
     figure = figures / "translation_bleu_vs_T.png"
     anns = {e["model"]: e["fairseq_bleu4"] for e in results["results"] if e["model"].startswith("ANN")}
     bleu_figure(root / figure, anns, curves, trained_epochs(root))
