@@ -483,6 +483,25 @@ def test_a_missed_pixelwise_baseline_is_explained_from_its_logs_and_memory(tmp_p
     assert seqmnist.pixelwise_diagnosis(tmp_path, runs, [met]) == []
 
 
+def test_a_missed_pixelwise_hybrid_bar_is_read_against_the_same_checkpoints_with_v0_theta_half(tmp_path):
+    from reproduce.report.stats import Stats, Verdict
+
+    def run(seed, ann, one, half):
+        results = [{"n_timestep": t, "accuracy": a, "reset": "soft", "initial_potential": p}
+                   for p, curve in (("one", one), ("half", half)) for t, a in curve.items()]
+        return report_logs.SeqRun(seed, Path("."), {"best": {"accuracy": ann}}, ({"hybrid": results},))
+
+    runs = {"ModifiedLSTMCell": [run(0, 98.3, {512: 96.6}, {512: 98.3}), run(1, 98.5, {512: 90.0}, {})]}
+    missed = Verdict("pixel-wise hybrid T=512", 96.03, Stats([96.6, 90.0]), 1.5)
+    text = "\n".join(seqmnist.pixelwise_diagnosis(tmp_path, runs, [missed]))
+    assert ("T=512: seed 0 96.60% with V0 = 1, 98.30% with V0 = theta / 2 (ANN 98.30%); seed 1 90.00% with V0 = 1, "
+            "not yet tested with V0 = theta / 2 (ANN 98.50%)") in text
+    assert "Where V0 = theta / 2 has been tested" in text and "ANN BaselineLSTMCell" not in text
+    runs["ModifiedLSTMCell"][1] = run(1, 98.5, {512: 90.0}, {512: 98.4})
+    text = "\n".join(seqmnist.pixelwise_diagnosis(tmp_path, runs, [missed]))
+    assert "every one of these checkpoints stays within 1.0 point of its ANN at the same T" in text
+
+
 def test_potential_summary_compares_translation_at_the_papers_largest_t(tmp_path):
     from reproduce.report.potential import potential_summary
 
