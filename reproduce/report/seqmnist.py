@@ -429,7 +429,8 @@ def hybrid_miss_reading(modified: list, timesteps: list) -> str:
         text += "Where V0 = theta / 2 has been tested it shows how much of the loss the neurons' start causes; "
     return text + ("with V0 = 1 every rate is rounded down, a bias of about -1/(2T) per neuron that compounds over "
                    "784 recurrent steps, and how much accuracy a model loses to it depends on its weights far more "
-                   "than its ANN accuracy does. The paper reports one model and does not say its seed.")
+                   "than its ANN accuracy does. The paper's figures are means over a number of seeds it does not "
+                   "state; seeds this far apart at the same T show how far such a mean can move.")
 
 
 def memory_reading(root: Path, baseline_runs: list) -> str:
