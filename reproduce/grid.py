@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from hybrid_lstm.run_folder import RunFolder, file_sha256
+from hybrid_lstm.run_folder import RunFolder, file_sha256, partial_path
 from reproduce.memory_horizon import RESULTS_NAME as MEMORY_HORIZON
 
 SEQMNIST = Path("runs/seqmnist")
@@ -58,6 +58,7 @@ class Step:
     argv: tuple  # after the Python interpreter; "{threads}" is replaced by the runner
     done: Callable[[], bool]
     log: Path | None = None  # where the command's console output goes (default: the run's runner.log)
+    progress: Callable[[], str] = lambda: ""  # how far an unfinished step got, in words ('' for nothing yet)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,26 @@ def hybrid_tested(path: Path, timesteps) -> Callable[[], bool]:
             return False
         return set(timesteps) <= {entry.get("n_timestep") for entry in data.get("hybrid", [])}
     return check
+
+
+def partial_progress(output: Path) -> Callable[[], str]:
+    """What the partial record of an interrupted test or benchmark holds: 'T = 32, 128 done', or the
+    models a BLEU run has translated."""
+    def describe():
+        try:
+            finished = json.loads(partial_path(output).read_text())["results"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return ""
+        timesteps = [str(entry["n_timestep"]) for entry in finished if "n_timestep" in entry]
+        if timesteps:
+            return f"T = {', '.join(timesteps)} done"
+        return f"{len(finished)} model{'s' if len(finished) != 1 else ''} done" if finished else ""
+    return describe
+
+
+def epochs_progress(folder: Path, epochs: int) -> Callable[[], str]:
+    """'N of EPOCHS epochs' of a run_seqmnist.py training."""
+    return lambda: f"{RunFolder(folder).epochs_done()} of {epochs} epochs"
 
 
 def trained(folder: Path, epochs: int) -> Callable[[], bool]:
@@ -153,14 +174,16 @@ def seqmnist_run(task: str, cell: str, seed: int, epochs: int, timesteps, potent
     input_size = {"rowwise": 28, "pixelwise": 1}[task]
     common = ("--checkpoint-dir", str(folder), "--threads", "{threads}")
     steps = [Step("train", ("run_seqmnist.py", *common, "--input-size", str(input_size), "--lstm-cell-class", cell,
-                            "--seed", str(seed), "--end-epoch", str(epochs)), trained(folder, epochs))]
+                            "--seed", str(seed), "--end-epoch", str(epochs)), trained(folder, epochs),
+                  progress=epochs_progress(folder, epochs))]
     if task == "pixelwise":  # the evidence for RESULTS.md's account of a pixel-wise miss
         steps.append(Step("memory", ("-m", "reproduce.memory_horizon", str(folder), "--threads", "{threads}"),
                           memory_measured(folder, epochs)))
     if cell != "ModifiedLSTMCell":
         test = ("run_seqmnist.py", "--mode", "test", *common)
         return Run(f"{task}-{cell}-seed{seed}", task, folder,
-                   (*steps, Step("test", test, exists(RunFolder(folder).results()))))
+                   (*steps, Step("test", test, exists(RunFolder(folder).results()),
+                                 progress=partial_progress(RunFolder(folder).results()))))
     tests = [(potential, low_timesteps, low_t_results(folder, potential), "-low-T")
              for potential in potentials if low_timesteps]
     tests += [(potential, timesteps, RunFolder(folder).results(initial_potential=potential), "")
@@ -171,12 +194,14 @@ def seqmnist_run(task: str, cell: str, seed: int, epochs: int, timesteps, potent
             test += ("--initial-potential", potential)
         if suffix:
             test += ("--output", str(output))
-        steps.append(Step("test" + ("" if potential == "one" else f"-{potential}") + suffix, test, exists(output)))
+        steps.append(Step("test" + ("" if potential == "one" else f"-{potential}") + suffix, test, exists(output),
+                          progress=partial_progress(output)))
     if task == "rowwise":  # seeds tested with V0 = 1 before ROWWISE_LOW_T joined the grid: those T in a file of their own
         output = low_t_results(folder, "one")
         steps.append(Step("test-low-T", ("run_seqmnist.py", "--mode", "test", *common, "--n-timestep",
                                          *map(str, ROWWISE_LOW_T), "--output", str(output)),
-                          either(exists(output), hybrid_tested(RunFolder(folder).results(), ROWWISE_LOW_T))))
+                          either(exists(output), hybrid_tested(RunFolder(folder).results(), ROWWISE_LOW_T)),
+                          progress=partial_progress(output)))
     return Run(f"{task}-{cell}-seed{seed}", task, folder, tuple(steps))
 
 
@@ -206,7 +231,8 @@ def chip_runs() -> list:
         steps = [Step("test-hard-reset", ("run_seqmnist.py", "--mode", "test", "--checkpoint-dir", str(folder),
                                           "--threads", "{threads}", "--reset", "hard",
                                           "--n-timestep", *map(str, ROWWISE_T)),
-                      exists(RunFolder(folder).results(reset="hard")))]
+                      exists(RunFolder(folder).results(reset="hard")),
+                      progress=partial_progress(RunFolder(folder).results(reset="hard")))]
         if seed == CHIP_SEED:
             for reset, potential, compensated in CHIP_CONFIGS:
                 argv = ("-m", "loihi_sim.benchmark", "--checkpoint-dir", str(folder), "--threads", "{threads}",
@@ -217,13 +243,14 @@ def chip_runs() -> list:
                     argv += ("--initial-potential", potential)
                 suffix = ("_compensated" if compensated else "") + ("_half" if potential == "half" else "")
                 output = RunFolder(folder).chip_results(reset, 1, compensated, potential)
-                steps.append(Step(f"loihi-{reset}-delay1{suffix}", argv, benchmarked(output)))
+                steps.append(Step(f"loihi-{reset}-delay1{suffix}", argv, benchmarked(output),
+                                  progress=partial_progress(output)))
         output = headline_output(folder)
         headline = Step("loihi-headline-all-images", (
             "-m", "loihi_sim.benchmark", "--checkpoint-dir", str(folder), "--threads", "{threads}",
             "--reset", "soft-feedback", "--delay", "1", "--compensate-delay", "--initial-potential", "half",
             "--n-timestep", *map(str, CHIP_HEADLINE_T), "--output", str(output)),
-            benchmarked(output, CHIP_HEADLINE_T))
+            benchmarked(output, CHIP_HEADLINE_T), progress=partial_progress(output))
         steps.insert(1, headline)  # before seed 0's long emulations
         runs.append(Run(f"chip-rowwise-seed{seed}", "chip", folder, tuple(steps),
                         after=f"rowwise-ModifiedLSTMCell-seed{seed}"))
@@ -248,7 +275,7 @@ def pixelwise_chip_run(seed: int = 0) -> Run:
             "-m", "loihi_sim.benchmark", "--checkpoint-dir", str(folder), "--threads", "{threads}",
             "--reset", "soft-feedback", "--delay", "1", "--compensate-delay", "--initial-potential", potential,
             "--n-timestep", *map(str, timesteps), "--test-subset", str(images)),
-            benchmarked(output, timesteps, images)))
+            benchmarked(output, timesteps, images), progress=partial_progress(output)))
     return Run(f"chip-pixelwise-seed{seed}", "chip", folder, tuple(steps), after=f"pixelwise-ModifiedLSTMCell-seed{seed}")
 
 
@@ -293,7 +320,7 @@ def translation_run(corpus: str = "debian", epochs: int = DEEN_EPOCHS) -> Run:
     steps.append(Step("bleu", ("bleu_vs_timesteps.py", "--data", str(binary), "--converted", str(converted),
                                "--default-checkpoint", str(saves["default"] / "checkpoint_best.pt"),
                                "--n-timestep", *map(str, DEEN_T), "--threads", "{threads}", "--output", str(bleu)),
-                      exists(bleu), bleu.with_suffix(".log")))
+                      exists(bleu), bleu.with_suffix(".log"), partial_progress(bleu)))
     return Run(f"translation-{corpus}", "translation", TRANSLATION, tuple(steps))
 
 
@@ -305,7 +332,7 @@ def translation_half_run(corpus: str = "debian") -> Run:
     step = Step("bleu-half", ("bleu_vs_timesteps.py", "--data", str(binary), "--converted", str(converted_checkpoint(corpus)),
                               "--n-timestep", *map(str, DEEN_HALF_T), "--initial-potential", "half",
                               "--threads", "{threads}", "--output", str(bleu)),
-                exists(bleu), bleu.with_suffix(".log"))
+                exists(bleu), bleu.with_suffix(".log"), partial_progress(bleu))
     return Run(f"translation-{corpus}-half", "translation", TRANSLATION, (step,), after=f"translation-{corpus}")
 
 
@@ -320,7 +347,8 @@ def translation_complement_run(corpus: str = "debian") -> Run:
         if potential != "one":
             argv += ("--initial-potential", potential)
         steps.append(Step("bleu" + ("" if potential == "one" else f"-{potential}") + "-complement",
-                          argv + ("--threads", "{threads}", "--output", str(bleu)), exists(bleu), bleu.with_suffix(".log")))
+                          argv + ("--threads", "{threads}", "--output", str(bleu)), exists(bleu), bleu.with_suffix(".log"),
+                          partial_progress(bleu)))
     return Run(f"translation-{corpus}-complement", "translation", TRANSLATION, tuple(steps),
                after=f"translation-{corpus}")
 

@@ -2,7 +2,7 @@
 
     python -m reproduce.run_grid                        # everything not yet done, 2 jobs
     python -m reproduce.run_grid --only rowwise chip    # some groups
-    python -m reproduce.run_grid --list                 # what is done and what is pending
+    python -m reproduce.run_grid --list                 # what is done, what is pending and how far it got
 
 Every run logs to its own folder (runs/...): the commands' own logs and results, and
 runner.log with each step's command, start, end and exit status. Finished steps are
@@ -126,7 +126,7 @@ def parse_args(argv=None):
                         help="run these runs only, by name (see --list), in the order given")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once (default 2)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads per run (default 1)")
-    parser.add_argument("--list", action="store_true", help="print each run's pending steps and exit")
+    parser.add_argument("--list", action="store_true", help="print each run's pending steps, with how far an interrupted one got, and exit")
     args = parser.parse_args(argv)
     if args.jobs < 1 or args.threads < 1:
         parser.error("--jobs and --threads must be >= 1")
@@ -145,7 +145,8 @@ def main(argv=None) -> int:
         return 2
     if args.list:
         for run in runs:
-            pending = [step.name for step in run.pending_steps()]
+            pending = [step.name + (f" ({progress})" if (progress := step.progress()) else "")
+                       for step in run.pending_steps()]
             print(f"{run.name:36s} {run.folder}: " + (f"pending {', '.join(pending)}" if pending else "done"))
         return 0
     signal.signal(signal.SIGTERM, stop)

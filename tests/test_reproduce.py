@@ -30,7 +30,8 @@ def fake_grid(tmp_path: Path) -> list:
             Step("two", write_step(a / "two.txt"), exists(a / "two.txt")),
         )),
         Run("broken", "pixelwise", b, (
-            Step("fails", ("-c", "import sys; print('boom'); sys.exit(3)"), exists(b / "never")),
+            Step("fails", ("-c", "import sys; print('boom'); sys.exit(3)"), exists(b / "never"),
+                 progress=grid.partial_progress(b / "never.json")),
             Step("after-failure", write_step(b / "not-run.txt"), exists(b / "not-run.txt")),
         )),
         Run("dependent", "chip", b, (Step("x", write_step(b / "x.txt"), exists(b / "x.txt")),), after="broken"),
@@ -69,6 +70,10 @@ def test_runner_skips_finished_runs_and_lists_what_is_pending(fake, capsys):
     listing = capsys.readouterr().out
     assert "first" in listing and "done" in listing.splitlines()[0]
     assert "pending fails, after-failure" in listing
+    (tmp_path / "b").mkdir(exist_ok=True)
+    (tmp_path / "b" / "never.partial.json").write_text(json.dumps({"results": [{"n_timestep": 32}, {"n_timestep": 128}]}))
+    run_grid.main(["--list"])
+    assert "pending fails (T = 32, 128 done), after-failure" in capsys.readouterr().out
     assert run_grid.main(["--only", "rowwise"]) == 0
     assert "all runs done" in capsys.readouterr().out
 
