@@ -126,7 +126,8 @@ def parse_args(argv=None):
                         help="run these runs only, by name (see --list), in the order given")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once (default 2)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads per run (default 1)")
-    parser.add_argument("--list", action="store_true", help="print each run's pending steps, with how far an interrupted one got, and exit")
+    parser.add_argument("--list", action="store_true",
+                        help="print each run's pending steps, with how far an interrupted one got, and exit")
     args = parser.parse_args(argv)
     if args.jobs < 1 or args.threads < 1:
         parser.error("--jobs and --threads must be >= 1")
