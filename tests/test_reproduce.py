@@ -533,3 +533,16 @@ def test_potential_summary_averages_the_same_seeds_at_every_t():
 
     runs = [run(0, {16: 96.0, 32: 98.0, 1024: 98.5}), run(1, {16: 94.0, 32: 97.0})]
     assert mean_curve(runs, "half") == {16: 95.0, 32: 97.5}  # T = 1024: seed 0 only, left out
+
+
+def test_potential_summary_leaves_out_a_seed_whose_theta_half_test_is_still_running(tmp_path):
+    from reproduce.report.potential import potential_summary
+
+    def run(seed, one, half):
+        results = [{"n_timestep": t, "accuracy": a, "reset": "soft", "initial_potential": p}
+                   for p, curve in (("one", one), ("half", half)) for t, a in curve.items()]
+        return report_logs.SeqRun(seed, Path("."), {}, ({"hybrid": results},))
+
+    runs = [run(0, {32: 98.0, 128: 98.9}, {8: 98.5, 32: 99.0, 128: 99.0}), run(1, {32: 97.0, 128: 98.9}, {8: 90.0})]
+    text = "\n".join(potential_summary(tmp_path, runs))
+    assert "| row-wise MNIST | 1 seed | % accuracy | 98.90 at T = 128 | 99.00 at T = 32 | 4x |" in text

@@ -19,13 +19,14 @@ def mean_curve(runs: list, initial_potential: str) -> dict:
 
 def task_curves(root: Path, rowwise_modified: list) -> list:
     """(task, unit, paper's largest T, {T: V0 = 1 value}, {T: V0 = theta / 2 value}, models) per task
-    whose logs have both potentials; MNIST over the seeds tested at the paper's largest T."""
+    whose logs have both potentials; MNIST over the seeds tested with both up to the paper's largest T
+    (a seed whose V0 = theta / 2 test is still running would cut the common T short)."""
     tasks = []
     for task, runs, largest in (
             ("row-wise MNIST", rowwise_modified, max(paper.ROWWISE_HYBRID)),
             ("pixel-wise MNIST", seq_runs(root, "pixelwise", "ModifiedLSTMCell", grid.PIXELWISE_SEEDS["ModifiedLSTMCell"],
                                           grid.PIXELWISE_EPOCHS), max(paper.PIXELWISE_HYBRID))):
-        tested = [run for run in runs if largest in run.hybrid() and run.hybrid(initial_potential="half")]
+        tested = [run for run in runs if largest in run.hybrid() and largest in run.hybrid(initial_potential="half")]
         if tested:
             tasks.append((task, "% accuracy", largest, mean_curve(tested, "one"), mean_curve(tested, "half"),
                           f"{len(tested)} seeds, mean" if len(tested) > 1 else "1 seed"))
