@@ -81,14 +81,20 @@ def exists(path: Path) -> Callable[[], bool]:
     return lambda: Path(path).exists()
 
 
+def read_record(path: Path) -> dict:
+    """The JSON object at path; {} when the file is missing, unreadable or not an object."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def benchmarked(path: Path, timesteps=(), images: int = MNIST_TEST_IMAGES) -> Callable[[], bool]:
     """A loihi_sim benchmark JSON at path that covers these T on `images` test images (default:
     the whole MNIST test set)."""
     def check():
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, ValueError):
-            return False
+        data = read_record(path)
         tested = {entry.get("n_timestep") for entry in data.get("results", [])}
         return data.get("test_samples") == images and set(timesteps) <= tested
     return check
@@ -97,11 +103,8 @@ def benchmarked(path: Path, timesteps=(), images: int = MNIST_TEST_IMAGES) -> Ca
 def hybrid_tested(path: Path, timesteps) -> Callable[[], bool]:
     """A run_seqmnist.py results JSON at path with the hybrid tested at every T of timesteps."""
     def check():
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, ValueError):
-            return False
-        return set(timesteps) <= {entry.get("n_timestep") for entry in data.get("hybrid", [])}
+        tested = {entry.get("n_timestep") for entry in read_record(path).get("hybrid", [])}
+        return bool(tested) and set(timesteps) <= tested
     return check
 
 
@@ -109,10 +112,7 @@ def partial_progress(output: Path) -> Callable[[], str]:
     """What the partial record of an interrupted test or benchmark holds: 'T = 32, 128 done', or the
     models a BLEU run has translated."""
     def describe():
-        try:
-            finished = json.loads(partial_path(output).read_text())["results"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return ""
+        finished = read_record(partial_path(output)).get("results", [])
         timesteps = [str(entry["n_timestep"]) for entry in finished if "n_timestep" in entry]
         if timesteps:
             return f"T = {', '.join(timesteps)} done"
@@ -147,10 +147,10 @@ def memory_measured(folder: Path, epochs: int) -> Callable[[], bool]:
     """The run is trained and its memory_horizon.json measured its current checkpoint_best.pt (and its
     last checkpoint: older files lack that)."""
     def check():
+        measured = read_record(Path(folder) / MEMORY_HORIZON)
         try:
-            measured = json.loads((Path(folder) / MEMORY_HORIZON).read_text())
             best = file_sha256(Path(folder) / RunFolder.BEST)
-        except (OSError, ValueError):
+        except OSError:
             return False
         return (RunFolder(folder).epochs_done() >= epochs and measured.get("checkpoint_sha256") == best
                 and "last_checkpoint" in measured)
