@@ -153,12 +153,24 @@ class _LSTMLayer(torch.autograd.Function):
     8x slower per step than one zero fill (CPU)."""
 
     @staticmethod
-    def forward(ctx, inputs, weight_ih, weight_hh, bias, h0, c0, limit: float, modified: bool):
-        """inputs (L, B, D) time-major -> outputs (L, B, H), h_L, c_L."""
+    def forward(ctx, inputs, weight_ih, weight_hh, bias, h0, c0, limit: float, modified: bool,
+                projection_per_step: bool = False):
+        """inputs (L, B, D) time-major -> outputs (L, B, H), h_L, c_L. The input projections
+        W_x x_t + b are one (L B, D) product, or with projection_per_step one (B, D) product per
+        step, of x_t copied to a fresh (aligned) tensor: a BLAS product's rows can round
+        differently with the number of rows and with the operands' alignment, and per step they
+        equal those of a one-step call (streaming) exactly. (The buffers of z, h and c are
+        slices of one tensor each, so step t's start at 64-byte boundaries where B H is a
+        multiple of 16.)"""
         ctx.set_materialize_grads(False)
         steps, batch, _ = inputs.shape
         hidden = weight_hh.shape[1]
-        z = torch.addmm(bias, inputs.reshape(steps * batch, -1), weight_ih.t()).view(steps, batch, 4 * hidden)
+        if projection_per_step:
+            z = inputs.new_empty(steps, batch, 4 * hidden)
+            for t in range(steps):
+                torch.addmm(bias, inputs[t].clone(), weight_ih.t(), out=z[t])
+        else:
+            z = torch.addmm(bias, inputs.reshape(steps * batch, -1), weight_ih.t()).view(steps, batch, 4 * hidden)
         z, h, c = _run_steps("forward_steps", _graphed_forward_steps, z, hidden, z, h0, c0, weight_hh, limit, modified)
         ctx.save_for_backward(inputs, weight_ih, weight_hh, z, h, c)
         ctx.limit, ctx.modified = limit, modified
@@ -177,7 +189,7 @@ class _LSTMLayer(torch.autograd.Function):
         grad_inputs = (dz @ weight_ih).view(inputs.shape) if ctx.needs_input_grad[0] else None
         grad_weight_ih = dz.t() @ inputs.reshape(steps * batch, -1)
         grad_weight_hh = dz.t() @ h[:-1].reshape(steps * batch, -1)
-        return grad_inputs, grad_weight_ih, grad_weight_hh, dz.sum(0), dh, dc, None, None
+        return grad_inputs, grad_weight_ih, grad_weight_hh, dz.sum(0), dh, dc, None, None, None
 
 
 def stepped_layer(cell, inputs: torch.Tensor, state, cell_state_limit: float = NO_LIMIT):
