@@ -48,6 +48,8 @@ def build_parser() -> OneLineParser:
     model.add_argument("--dropout", type=float, help="between stacked layers, default 0.5 (no effect with one layer)")
     model.add_argument("--permute", type=int, nargs="?", const=0, metavar="SEED",
                        help="apply a fixed random pixel permutation (seeded by SEED, default 0)")
+    model.add_argument("--no-clamps", dest="clamps", action="store_const", const=False,
+                       help="a diagnostic: neither c nor the parameters clamped to [-1, 1] (the paper clamps both)")
     training = parser.add_argument_group("training")
     training.add_argument("--batch-size", type=positive_int, default=128, help="train and test batch size (default %(default)s)")
     training.add_argument("--lr", type=float, default=1e-3, help="RMSprop learning rate (default %(default)s)")
@@ -130,6 +132,9 @@ def model_config(args, recorded=None) -> dict:
     for key, default in MODEL_DEFAULTS.items():
         given = getattr(args, key)
         if recorded is not None and given is not None and given != recorded[key]:
+            if key == "clamps":
+                raise RunError("the checkpoint was trained with the clamps of c and the parameters; --no-clamps "
+                               "does not apply to it")
             flag = "--" + key.replace("_", "-")
             raise RunError(f"the checkpoint was trained with {flag} {recorded[key]}, not {given}")
         config[key] = given if given is not None else (recorded[key] if recorded is not None else default)

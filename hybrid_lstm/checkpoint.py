@@ -23,8 +23,10 @@ from .model import SequenceClassifier
 CHECKPOINT_FORMAT = "hybrid_lstm.seqmnist.v1"
 MODEL_DEFAULTS = {
     "lstm_cell_class": "ModifiedLSTMCell", "input_size": 28, "hidden_size": 128, "num_layer": 1,
-    "dropout": 0.5, "permute": None,
+    "dropout": 0.5, "permute": None, "clamps": True,
 }
+# model fields added after the first checkpoints were written, with the value those checkpoints imply
+LATER_FIELDS = {"clamps": True}
 TRAINING_KEYS = ("seed", "lr", "momentum", "grad_clip", "batch_size", "validation_size", "train_subset", "test_subset")
 
 
@@ -39,13 +41,15 @@ CONFIG_CHECKS = {  # the model fields every checkpoint records, and what each mu
     "num_layer": (_positive_int, "a positive integer"),
     "dropout": (lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "a number in [0, 1)"),
     "permute": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)), "None or an integer"),
+    "clamps": (lambda v: isinstance(v, bool), "True or False"),
 }
 
 
 def build_model(config: dict) -> SequenceClassifier:
-    """A freshly initialised classifier of config's model fields."""
+    """A freshly initialised classifier of config's model fields (LATER_FIELDS at their defaults if absent)."""
+    config = {**LATER_FIELDS, **config}
     return SequenceClassifier(config["lstm_cell_class"], config["input_size"], config["hidden_size"],
-                              num_layers=config["num_layer"], dropout=config["dropout"])
+                              num_layers=config["num_layer"], dropout=config["dropout"], clamps=config["clamps"])
 
 
 @dataclass
@@ -74,6 +78,8 @@ class Checkpoint:
             raise RunError(f"cannot read checkpoint {path}: it is corrupt or not a checkpoint ({type(error).__name__})")
         if not isinstance(content, dict) or content.get("format") != CHECKPOINT_FORMAT:
             raise RunError(f"{path} is not a run_seqmnist.py checkpoint")
+        if isinstance(content.get("config"), dict):
+            content["config"] = {**LATER_FIELDS, **content["config"]}
         problem = schema_problem(content)
         if problem:
             raise RunError(f"{path} is not a valid run_seqmnist.py checkpoint: {problem}")

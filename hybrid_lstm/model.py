@@ -7,7 +7,7 @@ from torch import nn
 
 from .cells import CELL_CLASSES, BaselineLSTMCell, ModifiedLSTMCell
 from .hybrid import HybridLSTMCell
-from .sequence import lstm_layer, stepped_layer
+from .sequence import NO_LIMIT, lstm_layer, stepped_layer
 from .spikes import SpikeRecord
 
 CELL_STATE_LIMIT = 1.0  # c is clamped to [-1, 1] after every LSTM step ("to avoid overflow on Loihi")
@@ -17,13 +17,17 @@ PARAMETER_LIMIT = 1.0  # every weight and bias is clamped to [-1, 1] after every
 class SequenceClassifier(nn.Module):
     """num_layers stacked cells over a (B, L, D) sequence; logits = Linear(final h of the top layer).
 
+    clamps (the paper's, default): c is clamped to [-1, 1] after every LSTM step and every weight
+    and bias to [-1, 1] after every optimizer step; without them neither is (a diagnostic: a
+    sigmoid cell is never converted, so it does not need Loihi's ranges).
     Dropout acts on the stacked outputs of a layer before they feed the next layer; the
     classifier reads the final h before dropout (so with one layer dropout has no effect).
     """
 
     def __init__(self, cell_class: str, input_size: int, hidden_size: int, num_layers: int = 1,
-                 num_classes: int = 10, dropout: float = 0.0):
+                 num_classes: int = 10, dropout: float = 0.0, clamps: bool = True):
         super().__init__()
+        self.clamps = bool(clamps)  # the paper's clamps of c and of the parameters (Loihi's ranges)
         if cell_class not in CELL_CLASSES:
             raise ValueError(f"unknown cell class {cell_class!r}; choose from {sorted(CELL_CLASSES)}")
         if num_layers < 1:
@@ -44,11 +48,13 @@ class SequenceClassifier(nn.Module):
                 layer_input = self.dropout(layer_input)
             state = cell.init_state(x.shape[0], x.device, x.dtype)
             run_layer = lstm_layer if isinstance(cell, (BaselineLSTMCell, ModifiedLSTMCell)) else stepped_layer
-            layer_input, state = run_layer(cell, layer_input, state, CELL_STATE_LIMIT)
+            layer_input, state = run_layer(cell, layer_input, state, CELL_STATE_LIMIT if self.clamps else NO_LIMIT)
         return self.classifier(state[0])
 
     def clamp_parameters_(self):
-        """Clamp every weight and bias to [-1, 1] in place (after each optimizer step)."""
+        """Clamp every weight and bias to [-1, 1] in place (after each optimizer step), with clamps."""
+        if not self.clamps:
+            return
         with torch.no_grad():
             for parameter in self.parameters():
                 parameter.clamp_(-PARAMETER_LIMIT, PARAMETER_LIMIT)

@@ -15,7 +15,7 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from .checkpoint import Checkpoint
+from .checkpoint import LATER_FIELDS, Checkpoint
 from .files import RunError, write_json_atomic
 from .neurons import INITIAL_POTENTIALS, RESET_MODES
 
@@ -33,11 +33,13 @@ def partial_path(results: Path) -> Path:
 def read_partial(path: Path, settings: dict):
     """The partial record at path if it was made with these settings (compared as JSON holds
     them) and has finished results under "results"; else None: work of other settings is
-    redone, never mixed in."""
+    redone, never mixed in. A recorded model config lacking a later field had its default."""
     try:
         record = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
+    if isinstance(record, dict) and isinstance(record.get("config"), dict):
+        record["config"] = {**LATER_FIELDS, **record["config"]}
     expected = json.loads(json.dumps(settings))
     same = isinstance(record, dict) and all(record.get(key) == value for key, value in expected.items())
     return record if same and isinstance(record.get("results"), list) else None

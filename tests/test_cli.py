@@ -167,6 +167,38 @@ def test_checkpoint_of_another_shape(capsys, run_copy):
                  "--overwrite")
 
 
+def test_resume_or_test_without_the_clamps_is_refused(capsys, run_copy):
+    expect_error(capsys, run_copy, "was trained with other settings (clamps: True -> False)",
+                 "--mode", "train", "--end-epoch", "3", "--no-clamps")
+    expect_error(capsys, run_copy, "trained with the clamps of c and the parameters; --no-clamps does not apply",
+                 "--mode", "test", "--no-clamps", "--overwrite")
+
+
+def test_a_run_without_clamps_records_it_and_trains_unclamped(capsys, tmp_path, mnist_root):
+    """--no-clamps: the config says so, the weights may leave [-1, 1], and the test reads it back."""
+    from hybrid_lstm.checkpoint import Checkpoint
+
+    folder = tmp_path / "unclamped"
+    code, out, err = run_cli(capsys, "--mode", "train", "--checkpoint-dir", folder, "--data-dir", mnist_root,
+                             "--train-subset", "256", "--test-subset", "64", "--threads", "1", "--end-epoch", "1",
+                             "--lr", "0.5", "--no-clamps", "--lstm-cell-class", "BaselineLSTMCell")
+    assert code == 0, err
+    checkpoint = Checkpoint.load(folder / "checkpoint_last.pt")
+    model = checkpoint.classifier()
+    assert checkpoint.config["clamps"] is False and not model.clamps
+    assert max(parameter.abs().max() for parameter in model.parameters()) > 1.0
+    code, out, err = run_cli(capsys, "--mode", "test", "--checkpoint-dir", folder, "--data-dir", mnist_root,
+                             "--test-subset", "64", "--threads", "1")
+    assert code == 0, err
+
+
+def test_checkpoints_from_before_the_clamps_field_load_as_clamped(tmp_path):
+    from hybrid_lstm.checkpoint import Checkpoint
+
+    checkpoint = Checkpoint.load(REPO / "runs/seqmnist/rowwise-ModifiedLSTMCell-seed0/checkpoint_best.pt")
+    assert checkpoint.config["clamps"] is True and checkpoint.classifier().clamps
+
+
 def test_resume_with_other_settings(capsys, run_copy):
     expect_error(capsys, run_copy, "was trained with other settings (lr: 0.001 -> 0.01)",
                  "--mode", "train", "--end-epoch", "3", "--lr", "0.01")
