@@ -32,6 +32,11 @@ INITIAL_POTENTIALS = ("one", "half")
 PIXELWISE_SEEDS = {"ModifiedLSTMCell": (0, 1, 2), "BaselineLSTMCell": (0, 1, 2)}
 PIXELWISE_EPOCHS = 50
 PIXELWISE_T = (32, 128, 256, 512, 1024)
+# diagnostics of the pixel-wise BaselineLSTMCell's miss, apart from the reproduced rows: which part of the
+# recipe the sigmoid cell fails under, each on a reduced schedule, one seed, the ANN tested
+RECIPE_DIAGNOSTICS = {"no-clamps": ("--no-clamps",), "lr3e-4": ("--lr", "3e-4")}
+RECIPE_DIAGNOSTIC_EPOCHS = 15
+RECIPE_DIAGNOSTIC_SEED = 0
 # beyond the paper: how low T can go on 784-step sequences, each potential, in results files of their own
 # (tested before the paper's T: minutes, against hours at T = 1024)
 PIXELWISE_LOW_T = (4, 8, 16)
@@ -220,6 +225,19 @@ def headline_output(folder: Path) -> Path:
     return folder / "loihi_benchmark_soft-feedback_delay1_compensated_half_all-images.json"
 
 
+def recipe_diagnostic_run(variant: str) -> Run:
+    """Pixel-wise BaselineLSTMCell under one RECIPE_DIAGNOSTICS change: train, test the ANN."""
+    cell, seed = "BaselineLSTMCell", RECIPE_DIAGNOSTIC_SEED
+    folder = SEQMNIST / f"pixelwise-{cell}-seed{seed}-{variant}"
+    common = ("--checkpoint-dir", str(folder), "--threads", "{threads}")
+    train = Step("train", ("run_seqmnist.py", *common, "--input-size", "1", "--lstm-cell-class", cell, "--seed",
+                           str(seed), "--end-epoch", str(RECIPE_DIAGNOSTIC_EPOCHS), *RECIPE_DIAGNOSTICS[variant]),
+                 trained(folder, RECIPE_DIAGNOSTIC_EPOCHS), progress=epochs_progress(folder, RECIPE_DIAGNOSTIC_EPOCHS))
+    test = Step("test", ("run_seqmnist.py", "--mode", "test", *common), exists(RunFolder(folder).results()),
+                progress=partial_progress(RunFolder(folder).results()))
+    return Run(f"pixelwise-{cell}-seed{seed}-{variant}", "pixelwise", folder, (train, test))
+
+
 def chip_runs() -> list:
     """Beyond the paper, row-wise: Loihi's hard reset (hybrid_lstm, every seed, full test set),
     the emulated chip (loihi_sim, one seed, one-step delay) for each reset realisation, and the
@@ -357,6 +375,7 @@ def experiment_grid() -> list:
     pixelwise = [seqmnist_run("pixelwise", cell, seed, PIXELWISE_EPOCHS, PIXELWISE_T, INITIAL_POTENTIALS, PIXELWISE_LOW_T)
                  for cell in CELLS for seed in PIXELWISE_SEEDS[cell]]
     runs = sorted(pixelwise, key=lambda run: run.steps[0].done())  # untrained first: training is the longest step
+    runs += [recipe_diagnostic_run(variant) for variant in RECIPE_DIAGNOSTICS]
     runs += [seqmnist_run("rowwise", cell, seed, ROWWISE_EPOCHS, ROWWISE_TEST_T, INITIAL_POTENTIALS)
              for cell in CELLS for seed in ROWWISE_SEEDS[cell]]
     runs += chip_runs() + [pixelwise_chip_run()]
