@@ -22,6 +22,7 @@ TANH_THRESHOLD = 512  # g
 WEIGHT_SCALE = 256
 WEIGHT_LIMIT = 254
 BIAS_SCALE = 256
+INT32_MAX = 2**31 - 1
 SIGMOID_BIAS_OFFSET = 512  # = SIGMOID_THRESHOLD / 2, the rate 1/2 at z = 0
 SIGMOID_GATES = ("i", "f", "o")
 # the spiking layout: the sigmoid-type blocks, then the ternary g (simulate_gates, loihi_sim)
@@ -52,12 +53,17 @@ def quantize_weight(weight: torch.Tensor) -> torch.Tensor:
 
 
 def quantize_bias(bias: torch.Tensor) -> torch.Tensor:
-    """b^ = round(256 * b), plus 512 in the i, f and o blocks, as int32; bias is (4H,)."""
-    quantized = torch.round(BIAS_SCALE * bias.detach().double()).int()
+    """b^ = round(256 * b), plus 512 in the i, f and o blocks, as int32; bias is (4H,). A b^ beyond
+    int32 is a ValueError (the one check of the integer range, for every simulation)."""
+    quantized = torch.round(BIAS_SCALE * bias.detach().double())
     for gate, block in zip(GATES, quantized.chunk(4)):
         if gate in SIGMOID_GATES:
             block += SIGMOID_BIAS_OFFSET
-    return quantized
+    if quantized.numel() and quantized.abs().max() > INT32_MAX:
+        largest = float(bias.detach().abs().max())
+        raise ValueError(f"cannot convert: a bias of {largest:g} gives an integer bias beyond int32 "
+                         f"(|b^| <= {INT32_MAX}, i.e. |b| below about {INT32_MAX // BIAS_SCALE:g})")
+    return quantized.int()
 
 
 def convert_weights(weight_ih: torch.Tensor, weight_hh: torch.Tensor, bias: torch.Tensor) -> ConvertedWeights:

@@ -52,6 +52,7 @@ import ctypes
 import ctypes.util
 import functools
 import os
+import threading
 import time
 import warnings
 
@@ -319,12 +320,30 @@ class FastGateSimulator:
         self.requested_kernel = product_kernel
         self.kernel = None  # chosen on first use
         self._prepared_key = self._prepared = None
-        self._workspace_key = self._workspace = None
+        self._inference_weights = None  # copies of inference-mode weights, which have no version counter
+        self._scratch = threading.local()  # each thread's own workspace: one simulator serves many threads
         self._graphed_simulation = GraphedFunction(self._simulate)
+
+    def __getstate__(self):  # copies and pickles get scratch of their own
+        return {name: value for name, value in vars(self).items() if name != "_scratch"}
+
+    def __setstate__(self, state):
+        vars(self).update(state)
+        self._scratch = threading.local()
 
     @staticmethod
     def _version_key(weights: ConvertedWeights, kernel: str):
-        return tuple((t.data_ptr(), t._version, t.device, tuple(t.shape)) for t in weights) + (kernel,)
+        """Storage, version counter (None for inference tensors), device and shape of each weight tensor."""
+        return tuple((t.data_ptr(), None if t.is_inference() else t._version, t.device, tuple(t.shape))
+                     for t in weights) + (kernel,)
+
+    def _unchanged(self, weights: ConvertedWeights, key) -> bool:
+        """The prepared weights still stand for these: same key and, for inference tensors (which
+        can change in place without a version), the same values as when they were prepared."""
+        if key != self._prepared_key:
+            return False
+        return self._inference_weights is None or all(
+            torch.equal(t, copy) for t, copy in zip(weights, self._inference_weights))
 
     def prepare(self, weights: ConvertedWeights) -> dict:
         """The padded weight, bias and per-column thresholds for the chosen kernel, rebuilt
@@ -336,7 +355,7 @@ class FastGateSimulator:
         columns, padded_fanin = _round_up(hidden4, 8), max(16, _round_up(fanin, 8))
         kernel = choose_product_kernel(device, padded_fanin, columns, self.requested_kernel)
         key = self._version_key(weights, kernel)
-        if key == self._prepared_key:
+        if self._unchanged(weights, key):
             return self._prepared
         check_fast_weights(weights, self.n_timestep, self.initial_potential)
         hidden = hidden4 // 4
@@ -356,6 +375,7 @@ class FastGateSimulator:
             "lower_start": per_gate(NO_LOWER_THRESHOLD, 2 * v0_tanh - TANH_THRESHOLD),
             "lower_after_reset": per_gate(NO_LOWER_THRESHOLD, -TANH_THRESHOLD),
         }
+        self._inference_weights = tuple(t.clone() for t in weights) if any(t.is_inference() for t in weights) else None
         self._prepared_key = key
         self.kernel = kernel
         return self._prepared
@@ -367,17 +387,19 @@ class FastGateSimulator:
 
     def workspace(self, rows: int, product: ExactProduct, device):
         """(rows, F) spike and (max(rows, 17), N) product buffers in the kernel's dtypes: reused
-        from call to call, except inside a CUDA graph capture, which gets buffers of its own."""
+        from call to call of the same thread, except inside a CUDA graph capture, which gets
+        buffers of its own."""
         key = (rows, product.fanin, product.columns, product.kernel, device)
         capturing = device.type == "cuda" and torch.cuda.is_current_stream_capturing()
-        if self._workspace_key != key or capturing:
+        scratch = self._scratch
+        if getattr(scratch, "key", None) != key or capturing:
             workspace = (torch.empty(rows, product.fanin, dtype=product.spike_dtype, device=device),
                          torch.empty(max(rows, MIN_MATMUL_ROWS), product.columns, dtype=product.out_dtype,
                                      device=device))
             if capturing:
                 return workspace
-            self._workspace, self._workspace_key = workspace, key
-        return self._workspace
+            scratch.workspace, scratch.key = workspace, key
+        return scratch.workspace
 
     def __call__(self, u: torch.Tensor, weights: ConvertedWeights) -> GateSpikeCounts:
         prepared = self.prepare(weights)

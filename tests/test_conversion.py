@@ -49,3 +49,16 @@ def test_rounding_ties_go_to_the_even_integer():
                               torch.tensor([0.5, 1.5, 0.5, 2.5]) / 256)
     assert weights.weight[:, 0].tolist() == [4] * 4 and weights.weight[:, 1].tolist() == [8] * 4
     assert weights.bias.tolist() == [512 + 0, 512 + 2, 0, 512 + 2]
+
+
+@pytest.mark.parametrize("value", [1e7, -1e7])
+def test_a_bias_beyond_int32_is_refused_not_wrapped(value):
+    """round(256 b) + 512 above 2^31 - 1 once wrapped to -2^31 and the reference path scored it."""
+    cell = ModifiedLSTMCell(3, 4)
+    with torch.no_grad():
+        cell.bias.fill_(value)
+    with pytest.raises(ValueError, match="beyond int32"):
+        convert_cell(cell)
+    with torch.no_grad():
+        cell.bias.fill_(8e6)  # 2.048e9 + 512 still fits
+    assert convert_cell(cell).bias.min() > 0

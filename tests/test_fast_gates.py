@@ -256,3 +256,46 @@ def test_compiled_survives_torch_moving_its_private_error_module(monkeypatch):
         monkeypatch.undo()
         importlib.reload(compiled)
     assert RuntimeError not in compiled.COMPILATION_ERRORS
+
+
+def test_one_simulator_shared_by_threads_gives_each_its_own_result():
+    """A served model: one hybrid, several request threads (the scratch buffers are per thread)."""
+    import threading
+
+    from hybrid_lstm.nn import LSTM, convert
+
+    torch.manual_seed(0)
+    model = convert(LSTM(28, 128), 64).eval()
+    inputs = [torch.randn(3, 64, 28) for _ in range(2)]
+    with torch.no_grad():
+        expected = [model(x)[0] for x in inputs]
+    wrong = []
+
+    def serve(index):
+        for _ in range(10):
+            with torch.no_grad():
+                wrong.append(not torch.equal(model(inputs[index])[0], expected[index]))
+
+    threads = [threading.Thread(target=serve, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(wrong) == 20 and not any(wrong)
+
+
+def test_inference_mode_weights_are_simulated_and_their_changes_seen():
+    from hybrid_lstm.nn import LSTM, convert
+
+    torch.manual_seed(1)
+    x = torch.randn(4, 2, 6)
+    with torch.inference_mode():
+        model = convert(LSTM(6, 16), 8)  # its integer buffers are inference tensors
+        first = model(x)[0]
+        assert torch.equal(model(x)[0], first)
+        model.cells[0].bias.add_(300)  # in place, without a version counter
+        changed = model(x)[0]
+    reference = convert(LSTM(6, 16), 8, simulation="reference")
+    reference.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        assert torch.equal(reference(x)[0], changed) and not torch.equal(changed, first)
