@@ -238,6 +238,21 @@ def recipe_diagnostic_run(variant: str) -> Run:
     return Run(f"pixelwise-{cell}-seed{seed}-{variant}", "pixelwise", folder, (train, test))
 
 
+EXAMPLE_FOLDER = Path("runs/examples/psmnist-seed0")
+
+
+def example_run() -> Run:
+    """examples/permuted_mnist.py's full run (50 epochs, all test images): beyond the paper, public API only."""
+    results = EXAMPLE_FOLDER / "results.json"
+
+    def finished() -> bool:
+        return read_record(results).get("test_images") == MNIST_TEST_IMAGES
+
+    step = Step("example", ("examples/permuted_mnist.py", "--output", str(EXAMPLE_FOLDER), "--threads", "{threads}"),
+                finished, EXAMPLE_FOLDER / "example.log")
+    return Run("example-psmnist-seed0", "examples", EXAMPLE_FOLDER, (step,))
+
+
 def chip_runs() -> list:
     """Beyond the paper, row-wise: Loihi's hard reset (hybrid_lstm, every seed, full test set),
     the emulated chip (loihi_sim, one seed, one-step delay) for each reset realisation, and the
@@ -375,7 +390,7 @@ def experiment_grid() -> list:
     pixelwise = [seqmnist_run("pixelwise", cell, seed, PIXELWISE_EPOCHS, PIXELWISE_T, INITIAL_POTENTIALS, PIXELWISE_LOW_T)
                  for cell in CELLS for seed in PIXELWISE_SEEDS[cell]]
     runs = sorted(pixelwise, key=lambda run: run.steps[0].done())  # untrained first: training is the longest step
-    runs += [recipe_diagnostic_run(variant) for variant in RECIPE_DIAGNOSTICS]
+    runs += [recipe_diagnostic_run(variant) for variant in RECIPE_DIAGNOSTICS] + [example_run()]
     runs += [seqmnist_run("rowwise", cell, seed, ROWWISE_EPOCHS, ROWWISE_TEST_T, INITIAL_POTENTIALS)
              for cell in CELLS for seed in ROWWISE_SEEDS[cell]]
     runs += chip_runs() + [pixelwise_chip_run()]
@@ -383,4 +398,4 @@ def experiment_grid() -> list:
     return runs
 
 
-GROUPS = ("rowwise", "pixelwise", "chip", "translation")
+GROUPS = ("rowwise", "pixelwise", "chip", "translation", "examples")
