@@ -27,6 +27,18 @@ def zero_state(batch_size: int, hidden_size: int, device=None, dtype=torch.float
     return zeros, zeros.clone()
 
 
+def paper_init_(weight_ih: torch.Tensor, weight_hh: torch.Tensor, bias: torch.Tensor, *other_biases):
+    """In place: every gate block of W_x and W_h orthogonal (gain 1); bias's forget block 1, every
+    other bias (and other_biases, for layers with two bias vectors) 0."""
+    with torch.no_grad():
+        for weight in (weight_ih, weight_hh):
+            for block in gate_blocks(weight).values():
+                nn.init.orthogonal_(block)
+        for vector in (bias, *other_biases):
+            vector.zero_()
+        gate_blocks(bias)["f"].fill_(1.0)
+
+
 class _LSTMCell(nn.Module):
     """Shared wiring; subclasses choose the gate and output nonlinearities."""
 
@@ -43,12 +55,7 @@ class _LSTMCell(nn.Module):
 
     def reset_parameters(self):
         """Orthogonal init (gain 1) of every gate block of W_x and W_h; b_f = 1, other biases 0."""
-        with torch.no_grad():
-            for weight in (self.weight_ih, self.weight_hh):
-                for block in gate_blocks(weight).values():
-                    nn.init.orthogonal_(block)
-            self.bias.zero_()
-            gate_blocks(self.bias)["f"].fill_(1.0)
+        paper_init_(self.weight_ih, self.weight_hh, self.bias)
 
     def init_state(self, batch_size: int, device=None, dtype=torch.float32):
         return zero_state(batch_size, self.hidden_size, device, dtype)

@@ -27,6 +27,11 @@ MODEL_DEFAULTS = {
 }
 # model fields added after the first checkpoints were written, with the value those checkpoints imply
 LATER_FIELDS = {"clamps": True}
+
+
+def with_later_fields(config: dict) -> dict:
+    """A recorded model config read in the current schema: LATER_FIELDS at their defaults where absent."""
+    return {**LATER_FIELDS, **config}
 TRAINING_KEYS = ("seed", "lr", "momentum", "grad_clip", "batch_size", "validation_size", "train_subset", "test_subset")
 
 
@@ -47,7 +52,7 @@ CONFIG_CHECKS = {  # the model fields every checkpoint records, and what each mu
 
 def build_model(config: dict) -> SequenceClassifier:
     """A freshly initialised classifier of config's model fields (LATER_FIELDS at their defaults if absent)."""
-    config = {**LATER_FIELDS, **config}
+    config = with_later_fields(config)
     return SequenceClassifier(config["lstm_cell_class"], config["input_size"], config["hidden_size"],
                               num_layers=config["num_layer"], dropout=config["dropout"], clamps=config["clamps"])
 
@@ -79,7 +84,7 @@ class Checkpoint:
         if not isinstance(content, dict) or content.get("format") != CHECKPOINT_FORMAT:
             raise RunError(f"{path} is not a run_seqmnist.py checkpoint")
         if isinstance(content.get("config"), dict):
-            content["config"] = {**LATER_FIELDS, **content["config"]}
+            content["config"] = with_later_fields(content["config"])
         problem = schema_problem(content)
         if problem:
             raise RunError(f"{path} is not a valid run_seqmnist.py checkpoint: {problem}")

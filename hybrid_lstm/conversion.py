@@ -66,6 +66,17 @@ def quantize_bias(bias: torch.Tensor) -> torch.Tensor:
     return quantized.int()
 
 
+def dequantize(weights: ConvertedWeights, input_size: int) -> tuple:
+    """The float (W_x, W_h, b) whose conversion gives weights, up to rounding: W = W^ / 256,
+    b = (b^ - 512) / 256 for i, f, o and b^ / 256 for g (float64)."""
+    weight = weights.weight.double() / WEIGHT_SCALE
+    bias = weights.bias.double().clone()
+    for gate, block in gate_blocks(bias).items():
+        if gate in SIGMOID_GATES:
+            block -= SIGMOID_BIAS_OFFSET
+    return weight[:, :input_size], weight[:, input_size:], bias / BIAS_SCALE
+
+
 def convert_weights(weight_ih: torch.Tensor, weight_hh: torch.Tensor, bias: torch.Tensor) -> ConvertedWeights:
     """Convert float (4H, D), (4H, H) and (4H,) cell parameters to ConvertedWeights."""
     hidden4 = bias.shape[0]

@@ -73,10 +73,7 @@ class SequenceClassifier(nn.Module):
 
     def spike_record(self) -> SpikeRecord:
         """Spikes of all hybrid layers since their last reset_spike_record()."""
-        record = SpikeRecord()
-        for cell in self.cells:
-            record.merge(cell.spike_record)
-        return record
+        return SpikeRecord.merged(cell.spike_record for cell in self.cells)
 
     def reset_spike_record(self):
         for cell in self.cells:

@@ -15,7 +15,7 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from .checkpoint import LATER_FIELDS, Checkpoint
+from .checkpoint import Checkpoint, with_later_fields
 from .files import RunError, write_json_atomic
 from .neurons import INITIAL_POTENTIALS, RESET_MODES
 
@@ -39,7 +39,7 @@ def read_partial(path: Path, settings: dict):
     except (OSError, ValueError):
         return None
     if isinstance(record, dict) and isinstance(record.get("config"), dict):
-        record["config"] = {**LATER_FIELDS, **record["config"]}
+        record["config"] = with_later_fields(record["config"])
     expected = json.loads(json.dumps(settings))
     same = isinstance(record, dict) and all(record.get(key) == value for key, value in expected.items())
     return record if same and isinstance(record.get("results"), list) else None

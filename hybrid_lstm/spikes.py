@@ -39,6 +39,14 @@ class SpikeRecord:
             self.spikes[population] = self.spikes[population] + tensor.sum()
             self.updates[population] += tensor.numel() * n_timestep
 
+    @classmethod
+    def merged(cls, records) -> "SpikeRecord":
+        """One record summing every record of records."""
+        total = cls()
+        for record in records:
+            total.merge(record)
+        return total
+
     def merge(self, other: "SpikeRecord"):
         for population in POPULATIONS:
             self.spikes[population] = self.spikes[population] + other.spikes[population]

@@ -31,6 +31,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from hybrid_lstm.cells import ModifiedLSTMCell
+from hybrid_lstm.conversion import dequantize
 from hybrid_lstm.files import format_table
 from hybrid_lstm.hybrid import HybridLSTMCell
 from hybrid_lstm.nn import HybridLSTM, LSTM
@@ -109,12 +110,7 @@ def ann_twin(model: nn.Module) -> nn.Module:
 
 
 def _dequantised(cell: HybridLSTMCell):
-    weight = cell.weight.double() / 256
-    bias = cell.bias.double().clone()
-    hidden = cell.hidden_size
-    for block in (0, 1, 3):  # i, f, o carry the sigmoid-type offset 512
-        bias[block * hidden:(block + 1) * hidden] -= 512
-    return weight[:, :cell.input_size], weight[:, cell.input_size:], bias / 256
+    return dequantize(cell.weights(), cell.input_size)
 
 
 def _ann_of(module):
@@ -233,16 +229,16 @@ def estimate(model: nn.Module, example_inputs, samples: int = None, reset: str =
     twin = ann_twin(model).cpu().eval()
     cpu = cpu_cost(twin, cpu_inputs, cpu_active_power_w, repeats=cpu_repeats) if cpu_inputs is not None else None
 
-    spike_pj = (events.synaptic_ops * costs.synaptic_op_pj + events.spikes * costs.spike_extra_pj
-                + events.spike_messages * costs.spike_out_pj + events.hops_east_west * costs.hop_east_west_pj
-                + events.hops_north_south * costs.hop_north_south_pj) * 1e-12 / samples
-    fixed_j = loihi.active_j - spike_pj
+    silent = copy.copy(events)  # the same run without a spike: what does not scale with the rate
+    silent.synaptic_ops = silent.spikes = silent.spike_messages = silent.hops_east_west = silent.hops_north_south = 0
+    fixed_j = loihi_cost(silent, samples, costs, tiles, chips, host_power_w, host_ops_per_s).active_j
+    spike_j = loihi.active_j - fixed_j
     neuron_steps = sum(rec["updates"] for layer in layers for cell in _cells(layer)
                        for rec in cell.spike_record.totals().values())
     mean_rate = sum(rec["spikes"] for layer in layers for cell in _cells(layer)
                     for rec in cell.spike_record.totals().values()) / max(1, neuron_steps)
     cpu_j = cpu.active_j if cpu else float("nan")
-    break_even = mean_rate * (cpu_j - fixed_j) / spike_pj if spike_pj > 0 else float("inf")
+    break_even = mean_rate * (cpu_j - fixed_j) / spike_j if spike_j > 0 else float("inf")
     return EnergyReport(samples, reset, preset, layer_reports, cores, chips,
                         {k: (v / samples if not isinstance(v, dict) else v) for k, v in vars(events).items()},
                         as_dict(loihi), ann_flops / samples, as_dict(cpu) if cpu else {},

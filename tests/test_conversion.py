@@ -62,3 +62,16 @@ def test_a_bias_beyond_int32_is_refused_not_wrapped(value):
     with torch.no_grad():
         cell.bias.fill_(8e6)  # 2.048e9 + 512 still fits
     assert convert_cell(cell).bias.min() > 0
+
+
+def test_dequantize_inverts_the_conversion():
+    """Converting the dequantised weights gives back the same integers (the ANN twin of an estimate)."""
+    from hybrid_lstm.conversion import dequantize
+
+    torch.manual_seed(3)
+    cell = ModifiedLSTMCell(5, 8)
+    with torch.no_grad():
+        cell.bias.uniform_(-1, 1)
+    converted = convert_cell(cell)
+    again = convert_weights(*dequantize(converted, 5))
+    assert torch.equal(again.weight, converted.weight) and torch.equal(again.bias, converted.bias)

@@ -11,6 +11,7 @@ from torch import nn
 
 from ..conversion import convert_weights
 from ..hybrid import HybridLSTMCell
+from ..sequence import stepped_layer
 from ..spikes import SpikeRecord
 from .lstm import LSTM, LayerStack
 
@@ -39,10 +40,7 @@ class HybridLSTM(LayerStack):
 
     @property
     def spike_record(self) -> SpikeRecord:
-        record = SpikeRecord()
-        for cell in self.cells:
-            record.merge(cell.spike_record)
-        return record
+        return SpikeRecord.merged(cell.spike_record for cell in self.cells)
 
     def reset_spike_record(self):
         for cell in self.cells:
@@ -56,12 +54,10 @@ class HybridLSTM(LayerStack):
     def _run(self, sequence, h0, c0):
         h_n, c_n, layer_input = [], [], sequence
         for layer in range(self.num_layers):
-            h, c, outputs = h0[layer], c0[layer], []
-            for x in layer_input:
-                h, c = self._cell_step(layer, x, h, c)
-                outputs.append(h)
+            outputs, (h, c) = stepped_layer(self.cells[layer], layer_input.transpose(0, 1), (h0[layer], c0[layer]),
+                                            self.limit)
             h_n.append(h), c_n.append(c)
-            layer_input = self._between_layers(torch.stack(outputs), layer)
+            layer_input = self._between_layers(outputs.transpose(0, 1), layer)
         return layer_input, torch.stack(h_n), torch.stack(c_n)
 
     @torch.no_grad()

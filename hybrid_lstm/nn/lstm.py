@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
-from ..cells import gate_blocks
+from ..cells import paper_init_
 from ..sequence import NO_LIMIT, _LSTMLayer
 
 CELLS = ("modified", "baseline")
@@ -182,16 +182,13 @@ class LSTM(LayerStack):
         self.reset_parameters()
 
     def reset_parameters(self):
-        """Orthogonal init of every gate block; forget bias 1 (in b_ih), every other bias 0."""
-        with torch.no_grad():
-            for layer in range(self.num_layers):
-                for weight in self.layer_weights(layer)[:2]:
-                    for block in gate_blocks(weight).values():
-                        nn.init.orthogonal_(block)
-                if self.bias:
-                    bias_ih, bias_hh = self.layer_weights(layer)[2:]
-                    bias_ih.zero_(), bias_hh.zero_()
-                    gate_blocks(bias_ih)["f"].fill_(1.0)
+        """cells.paper_init_ per layer: forget bias 1 (in b_ih), every other bias 0."""
+        for layer in range(self.num_layers):
+            weight_ih, weight_hh, *biases = self.layer_weights(layer)
+            if biases:
+                paper_init_(weight_ih, weight_hh, *biases)
+            else:
+                paper_init_(weight_ih, weight_hh, weight_ih.new_zeros(4 * self.hidden_size))
 
     def layer_weights(self, layer: int) -> tuple:
         """(weight_ih, weight_hh[, bias_ih, bias_hh]) of one layer."""

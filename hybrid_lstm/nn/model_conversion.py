@@ -71,10 +71,7 @@ def hybrid_layers(model: nn.Module) -> list:
 
 def spike_record(model: nn.Module) -> SpikeRecord:
     """Spikes and neuron updates per population of every hybrid layer of model since reset_spike_record."""
-    record = SpikeRecord()
-    for layer in hybrid_layers(model):
-        record.merge(layer.spike_record)
-    return record
+    return SpikeRecord.merged(layer.spike_record for layer in hybrid_layers(model))
 
 
 def reset_spike_record(model: nn.Module):
