@@ -95,7 +95,7 @@ class EnergyReport:
             f"CPU / Loihi active energy {self.energy_ratio_cpu_over_loihi:.1f}x; "
             + (f"the chip wins below a mean rate of {self.break_even_rate:.3f} spikes per neuron per SNN step"
                if self.break_even_rate < 1 else "the chip wins at every rate (up to 1 spike per neuron per SNN step)")
-            + f" (now {self.mean_rate:.3f})"])
+            + f" (this run: {self.mean_rate:.3f})"])
 
 
 def ann_twin(model: nn.Module) -> nn.Module:

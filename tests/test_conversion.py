@@ -53,7 +53,7 @@ def test_rounding_ties_go_to_the_even_integer():
 
 @pytest.mark.parametrize("value", [1e7, -1e7])
 def test_a_bias_beyond_int32_is_refused_not_wrapped(value):
-    """round(256 b) + 512 above 2^31 - 1 once wrapped to -2^31 and the reference path scored it."""
+    """round(256 b) + 512 above 2^31 - 1 would wrap to -2^31 in int32; conversion refuses it instead."""
     cell = ModifiedLSTMCell(3, 4)
     with torch.no_grad():
         cell.bias.fill_(value)
