@@ -24,11 +24,11 @@ from pathlib import Path
 
 import sacrebleu
 
-from hybrid_lstm.cli import OneLineParser, exit_status, positive_int
-from hybrid_lstm.files import RunError, check_output_path, write_json_atomic
-from hybrid_lstm.host import host_description
-from hybrid_lstm.neurons import INITIAL_POTENTIALS
-from hybrid_lstm.run_folder import file_sha256, partial_path, read_partial
+from hybrid_lstm.runs.cli import INITIAL_POTENTIAL_HELP, OneLineParser, exit_status, initial_potential, positive_int
+from hybrid_lstm.runs.files import RunError, check_output_path
+from hybrid_lstm.runs.host import host_description
+from hybrid_lstm.runs.run_folder import file_sha256
+from hybrid_lstm.runs.sweep import ResumableSweep
 
 REPO = Path(__file__).resolve().parent
 PLUGIN = REPO / "fairseq_custom_modules"
@@ -88,9 +88,8 @@ def main(argv=None) -> int:
     parser.add_argument("--converted", required=True, help="modify_checkpoint_iwslt.py output (--cell-type modified)")
     parser.add_argument("--default-checkpoint", help="checkpoint of --cell-type default, for its ANN BLEU")
     parser.add_argument("--n-timestep", type=positive_int, nargs="+", default=[32, 64, 96, 128, 192, 256])
-    parser.add_argument("--initial-potential", choices=INITIAL_POTENTIALS, default="one",
-                        help="IF neurons' potential at the start of each LSTM step: one (the paper) or half "
-                             "(threshold / 2); default %(default)s")
+    parser.add_argument("--initial-potential", type=initial_potential, default="one",
+                        help=INITIAL_POTENTIAL_HELP + "; default %(default)s")
     parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads per fairseq-generate")
     parser.add_argument("--output", required=True, help="JSON results path (its folder must exist)")
     args = parser.parse_args(argv)
@@ -109,27 +108,25 @@ def translate_all(args, argv):
     runs.append(("ANN, --cell-type modified", args.converted, ""))
     potential = "" if args.initial_potential == "one" else f", 'hybrid_initial_potential': '{args.initial_potential}'"
     runs += [(f"hybrid T={t}", args.converted, f"{{'hybrid_timesteps': {t}{potential}}}") for t in args.n_timestep]
-    partial = partial_path(args.output)
     settings = {"data": str(Path(args.data).resolve()), "initial_potential": args.initial_potential,
                 **{f"{name}_sha256": file_sha256(path) for name, path in
                    (("converted", args.converted), ("default", args.default_checkpoint)) if path}}
-    done = read_partial(partial, settings)
-    finished = {row["model"]: row for row in (done["results"] if done else [])}
-    if finished:
-        print(f"# resumed from {partial}: {', '.join(finished)} done", flush=True)
-    rows = []
-    for name, checkpoint, overrides in runs:
-        result = finished.get(name) or dict(model=name, **generate(args.data, checkpoint, overrides, args.threads))
-        rows.append(result)
-        write_json_atomic(partial, {**settings, "results": rows})
+    sweep = ResumableSweep(Path(args.output), settings, "model")
+    if sweep.resumed():
+        print(sweep.resumed(), flush=True)
+    by_name = {name: (checkpoint, overrides) for name, checkpoint, overrides in runs}
+
+    def translate(name: str) -> dict:
+        return dict(model=name, **generate(args.data, *by_name[name], args.threads))
+
+    for name, result in sweep.run(by_name, translate):
         print(f"{name:26} BLEU4 {result['fairseq_bleu4']:6.2f}  sacrebleu {result['sacrebleu']:6.2f}  "
               f"({result['sentences']} sentences, {result['seconds']} s)", flush=True)
     report = {"command": " ".join(["bleu_vs_timesteps.py", *(sys.argv[1:] if argv is None else argv)]),
               "note": "BLEU on the corpus in --data; not comparable with IWSLT14 unless --data is IWSLT14",
               "initial_potential": args.initial_potential, "host": host_description(threads=args.threads),
-              "results": rows}
-    write_json_atomic(Path(args.output), report)
-    partial.unlink()
+              "results": sweep.results}
+    sweep.finish(report)
     print(f"wrote {args.output}")
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from hybrid_lstm.cli import OneLineParser
+from hybrid_lstm.runs.cli import OneLineParser
 from hybrid_lstm import convert_weights
-from hybrid_lstm.files import RunError, check_output_path, save_atomic
+from hybrid_lstm.runs.files import RunError, check_output_path, save_atomic
 
 PROG = "modify_checkpoint_iwslt.py"
 LAYERS = ("encoder.rnn", "decoder.rnn")

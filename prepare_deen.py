@@ -30,7 +30,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from hybrid_lstm.cli import positive_int
+from hybrid_lstm.runs.cli import positive_int
 
 IWSLT14_URL = "http://dl.fbaipublicfiles.com/fairseq/data/iwslt14/de-en.tgz"
 IWSLT14_TEST_SETS = ["IWSLT14.TED.dev2010", "IWSLT14.TEDX.dev2012", "IWSLT14.TED.tst2010", "IWSLT14.TED.tst2011",

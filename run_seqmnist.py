@@ -18,17 +18,20 @@ from pathlib import Path
 
 import torch
 
-from hybrid_lstm.checkpoint import MODEL_DEFAULTS, TRAINING_KEYS
-from hybrid_lstm.cli import OneLineParser, exit_status, non_negative_int, positive_int
-from hybrid_lstm.cells import CELL_CLASSES
-from hybrid_lstm.data import PIXELS, load_sequences
-from hybrid_lstm.evaluation import evaluate, evaluate_hybrid, timed
-from hybrid_lstm.files import RunError, check_output_path, format_table, write_json_atomic
-from hybrid_lstm.host import host_description
-from hybrid_lstm.hybrid import SIMULATIONS
-from hybrid_lstm.neurons import INITIAL_POTENTIALS, RESET_MODES
-from hybrid_lstm.run_folder import RunFolder, file_sha256, partial_path, read_partial
-from hybrid_lstm.training import fit, training_sets
+from hybrid_lstm.runs.checkpoint import MODEL_DEFAULTS, TRAINING_KEYS
+from hybrid_lstm.runs.cli import (INITIAL_POTENTIAL_HELP, OneLineParser, exit_status, initial_potential, non_negative_int,
+                                   positive_int)
+from hybrid_lstm.nn.cells import CELL_CLASSES
+from hybrid_lstm.runs.data import PIXELS, load_sequences
+from hybrid_lstm.runs.evaluation import evaluate, evaluate_hybrid, timed
+from hybrid_lstm.runs.files import RunError, check_output_path, format_table
+from hybrid_lstm.runs.host import host_description
+from hybrid_lstm.snn.hybrid import SIMULATIONS
+from hybrid_lstm.snn.neurons import RESET_MODES, parse_initial_potential
+from hybrid_lstm.snn.spikes import POPULATIONS
+from hybrid_lstm.runs.run_folder import RunFolder, file_sha256
+from hybrid_lstm.runs.sweep import ResumableSweep
+from hybrid_lstm.runs.training import fit, training_sets
 
 PROG = "run_seqmnist.py"
 DEVICE_TYPES = ("cpu", "cuda")
@@ -70,9 +73,8 @@ def build_parser() -> OneLineParser:
                          help="SNN time-steps per LSTM step; several values are tested in turn (default 128)")
     testing.add_argument("--reset", choices=RESET_MODES, default="soft",
                          help="IF neurons' reset after a spike: soft (subtract threshold, the paper) or hard (to 0, Loihi); default %(default)s")
-    testing.add_argument("--initial-potential", choices=INITIAL_POTENTIALS, default="one",
-                         help="IF neurons' potential at the start of each LSTM step: one (the paper) or half "
-                              "(threshold / 2, unbiased rates); default %(default)s")
+    testing.add_argument("--initial-potential", type=initial_potential, default="one",
+                         help=INITIAL_POTENTIAL_HELP + "; default %(default)s")
     testing.add_argument("--simulation", choices=SIMULATIONS, default="fast",
                          help="hybrid simulation: fast or the plain per-SNN-step reference; their spike counts are "
                               "bit-identical (default %(default)s)")
@@ -170,7 +172,6 @@ def test(args, device):
     checkpoint = folder.load_best()
     config = model_config(args, checkpoint.config)
     results_path = Path(args.output) if args.output else folder.results(args.reset, args.initial_potential)
-    partial = partial_path(results_path)
     if results_path.exists() and not args.overwrite:
         raise RunError(f"{results_path} exists; pass --overwrite to replace it")
     folder.check_writable()
@@ -185,42 +186,42 @@ def test(args, device):
     test_x, test_y = load_split(args, config, False, args.test_subset, device)
     settings = {"checkpoint_sha256": file_sha256(folder.best), "config": config, "test_samples": len(test_x),
                 "reset": args.reset, "initial_potential": args.initial_potential, "simulation": args.simulation}
-    done = read_partial(partial, settings) if not args.overwrite else None
-    if done:
-        print(f"# resumed from {partial}: the ANN and T = "
-              f"{', '.join(str(r['n_timestep']) for r in done['results']) or 'none'} are done", flush=True)
-        ann_accuracy, ann_seconds = done["ann"]["accuracy"], done["ann"]["wall_time_s"]
-    else:
-        ann_accuracy, ann_seconds = timed(evaluate, model, test_x, test_y, args.batch_size, "ANN")
+    sweep = ResumableSweep(results_path, settings, "n_timestep", fresh=args.overwrite)
+    if sweep.resumed():
+        print(sweep.resumed(), flush=True)
+
+    def test_ann():
+        accuracy, seconds = timed(evaluate, model, test_x, test_y, args.batch_size, "ANN")
+        return {"accuracy": accuracy, "wall_time_s": seconds}
+
+    ann = sweep.compute_once("ann", test_ann)
+    ann_accuracy, ann_seconds = ann["accuracy"], ann["wall_time_s"]
     print(f"ANN: accuracy {ann_accuracy:.2f}% on {len(test_x)} test images ({ann_seconds:.1f} s)", flush=True)
     rows = [["ANN " + config["lstm_cell_class"], "-", f"{ann_accuracy:.2f}", "", "", "", "", "", f"{ann_seconds:.1f}"]]
     if not convertible:
         print(f"note: a {config['lstm_cell_class']} has no spiking equivalent; hybrid evaluation skipped")
-    neurons = f"{args.reset} reset" + (", V0 = theta/2" if args.initial_potential == "half" else "")
-    finished = {r["n_timestep"]: r for r in (done["results"] if done else [])}
-    hybrid_results = []
-    record = {**settings, "ann": {"accuracy": ann_accuracy, "wall_time_s": ann_seconds}, "results": hybrid_results}
-    write_json_atomic(partial, record)
-    for n_timestep, hybrid in hybrids.items():
-        result = finished.get(n_timestep) or {
-            **evaluate_hybrid(hybrid, n_timestep, test_x, test_y, args.batch_size), "reset": args.reset,
-            "initial_potential": args.initial_potential, "simulation": args.simulation}
-        hybrid_results.append(result)
-        write_json_atomic(partial, record)
+    halves = [name for name, choice in parse_initial_potential(args.initial_potential).items() if choice == "half"]
+    neurons = f"{args.reset} reset" + (", V0 = theta/2" if len(halves) == len(POPULATIONS) else
+                                       f", V0 = theta/2 for {', '.join(halves)}" if halves else "")
+
+    def test_hybrid(n_timestep):
+        return {**evaluate_hybrid(hybrids[n_timestep], n_timestep, test_x, test_y, args.batch_size),
+                "reset": args.reset, "initial_potential": args.initial_potential, "simulation": args.simulation}
+
+    for n_timestep, result in sweep.run(hybrids, test_hybrid):
         print(f"hybrid T={n_timestep}: accuracy {result['accuracy']:.2f}% ({result['wall_time_s']:.1f} s)", flush=True)
         rows.append([f"hybrid ({neurons})", n_timestep, f"{result['accuracy']:.2f}",
                      *(f"{result['spike_rates'][p]:.3f}" for p in ("encoder", "i", "f", "g", "o")),
                      f"{result['wall_time_s']:.1f}"])
-    if hybrid_results:
+    if sweep.results:
         print(format_table(["model", "T", "accuracy %", "enc", "i", "f", "g", "o", "time s"], rows))
         print("(enc, i, f, g, o: spikes per neuron per SNN step)")
-    write_json_atomic(results_path, {
+    sweep.finish({
         "command": args.command, "checkpoint": str(folder.best), "epochs_done": checkpoint.epochs_done,
         "selected_on": checkpoint.selected_on, "config": config, "test_samples": len(test_x),
         "device": str(device), "host": host_description(device), "ann": {"accuracy": ann_accuracy, "wall_time_s": ann_seconds},
-        "hybrid": hybrid_results,
+        "hybrid": sweep.results,
     })
-    partial.unlink()
     print(f"wrote {results_path}")
 
 

@@ -37,8 +37,10 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hybrid_lstm import ModifiedLSTMCell, convert_cell, cuda_graphs, simulate_gates  # noqa: E402
-from hybrid_lstm.fast_gates import PRODUCT_KERNELS, FastGateSimulator  # noqa: E402
+from hybrid_lstm import ModifiedLSTMCell, convert_cell, simulate_gates  # noqa: E402
+from hybrid_lstm.kernels import cuda_graphs  # noqa: E402
+from hybrid_lstm.snn.fast_gates import PRODUCT_KERNELS, FastGateSimulator  # noqa: E402
+from hybrid_lstm.snn.neurons import SpikingConfig  # noqa: E402
 
 HIDDEN = 128
 CASES = [  # name, input size D, T, batch, target ratio
@@ -108,7 +110,7 @@ def cpu_capabilities() -> str:
 def peak_memory_case(device, kernel: str) -> str:
     """Memory of one fast LSTM step at pixel-wise T = 1024, batch 128."""
     weights = converted_cell(1, device)
-    simulator = FastGateSimulator(1024, product_kernel=kernel)
+    simulator = FastGateSimulator(SpikingConfig(1024), product_kernel=kernel)
     u = lstm_step_inputs(1, 128, device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -146,7 +148,7 @@ def main():
     for case, input_size, n_timestep, batch, target in CASES:
         weights = converted_cell(input_size, device)
         u = lstm_step_inputs(input_size, batch, device)
-        simulator = FastGateSimulator(n_timestep, product_kernel=args.kernel)
+        simulator = FastGateSimulator(SpikingConfig(n_timestep), product_kernel=args.kernel)
         reference = simulate_gates(u, weights, n_timestep)
         fast = simulator(u, weights)  # also compiles, and chooses the kernel
         if not all(torch.equal(a, b) for a, b in zip(reference, fast)):

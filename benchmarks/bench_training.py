@@ -24,9 +24,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hybrid_lstm import SequenceClassifier, cuda_graphs  # noqa: E402
-from hybrid_lstm.model import CELL_STATE_LIMIT  # noqa: E402
-from hybrid_lstm import sequence  # noqa: E402
+from hybrid_lstm import SequenceClassifier  # noqa: E402
+from hybrid_lstm.kernels import cuda_graphs  # noqa: E402
+from hybrid_lstm.nn.model import CELL_STATE_LIMIT  # noqa: E402
+from hybrid_lstm.nn import sequence  # noqa: E402
 
 HIDDEN, BATCH = 128, 128
 CASES = [("row-wise", 28, 28), ("pixel-wise", 784, 1)]  # name, steps, input size

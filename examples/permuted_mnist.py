@@ -24,8 +24,8 @@ from tqdm import tqdm
 
 import hybrid_lstm
 import loihi_sim
-from hybrid_lstm.data import load_mnist, pixel_permutation, to_sequences
-from hybrid_lstm.host import host_description
+from hybrid_lstm.runs.data import load_mnist, pixel_permutation, to_sequences
+from hybrid_lstm.runs.host import host_description
 
 HIDDEN = 128
 

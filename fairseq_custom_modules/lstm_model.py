@@ -25,7 +25,8 @@ from fairseq.models import (
 )
 from torch import nn
 
-from hybrid_lstm.neurons import INITIAL_POTENTIALS, RESET_MODES
+from hybrid_lstm.runs.cli import INITIAL_POTENTIAL_HELP, initial_potential
+from hybrid_lstm.snn.neurons import RESET_MODES
 
 from .recurrent import CELL_TYPES, INIT_TYPES, RecurrentLayer
 
@@ -167,9 +168,7 @@ class CustomLSTMModel(FairseqEncoderDecoderModel):
         parser.add_argument("--hybrid-timesteps", type=int,
                             help="0: analog LSTM; T > 0: hybrid LSTM at T SNN steps (converted checkpoints)")
         parser.add_argument("--hybrid-reset", choices=RESET_MODES, help="IF reset rule of the hybrid")
-        parser.add_argument("--hybrid-initial-potential", choices=INITIAL_POTENTIALS,
-                            help="IF neurons' potential at each LSTM step's start: one (the paper) or half "
-                                 "(threshold / 2)")
+        parser.add_argument("--hybrid-initial-potential", type=initial_potential, help=INITIAL_POTENTIAL_HELP)
 
     @classmethod
     def build_model(cls, args, task):

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from hybrid_lstm import ConvertedWeights, HybridLSTMCell, ModifiedLSTMCell
-from hybrid_lstm.cells import gate_blocks
+from hybrid_lstm.nn.functional import gate_blocks
 
 CELL_TYPES = ("default", "modified")
 INIT_TYPES = ("orthogonal", "uniform")

@@ -2,11 +2,13 @@
 
 The library in three calls: hybrid_lstm.nn.LSTM (torch.nn.LSTM's drop-in with the convertible
 cell), hybrid_lstm.convert(model, T) (its hybrid), and the energy estimate of loihi_sim.
+Subpackages: nn (networks and their functions), snn (neurons, conversion, the hybrid cell and
+its simulation backends), kernels (fast exact implementations), runs (data, training, run folders).
 """
 from . import nn
-from .activations import pl1, pl2
-from .cells import GATES, BaselineLSTMCell, ModifiedLSTMCell
-from .conversion import (
+from .nn.cells import BaselineLSTMCell, ModifiedLSTMCell
+from .nn.functional import GATES, pl1, pl2
+from .snn.conversion import (
     ENCODER_THRESHOLD,
     SIGMOID_THRESHOLD,
     TANH_THRESHOLD,
@@ -14,15 +16,17 @@ from .conversion import (
     convert_cell,
     convert_weights,
 )
-from .hybrid import HybridLSTMCell, simulate_gates
-from .spikes import POPULATIONS, GateSpikeCounts, SpikeRecord
-from .model import SequenceClassifier
+from .snn.fast_gates import FastGateSimulator
+from .snn.hybrid import SIMULATIONS, HybridLSTMCell, ReferenceSimulation, simulate_gates
+from .snn.spikes import POPULATIONS, GateSpikeCounts, SpikeRecord
+from .nn.model import SequenceClassifier
 from .nn import convert
-from .neurons import IFNeuron, SignedInputEncoder, TernaryIFNeuron
+from .snn.neurons import IFNeuron, SignedInputEncoder, SpikingConfig, TernaryIFNeuron
 
 __all__ = [
     "pl1", "pl2", "GATES", "BaselineLSTMCell", "ModifiedLSTMCell",
     "ENCODER_THRESHOLD", "SIGMOID_THRESHOLD", "TANH_THRESHOLD", "ConvertedWeights", "convert_cell",
     "convert_weights", "POPULATIONS", "GateSpikeCounts", "HybridLSTMCell", "SpikeRecord", "simulate_gates",
     "SequenceClassifier", "IFNeuron", "SignedInputEncoder", "TernaryIFNeuron", "nn", "convert",
+    "SpikingConfig", "SIMULATIONS", "ReferenceSimulation", "FastGateSimulator",
 ]

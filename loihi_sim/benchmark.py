@@ -17,20 +17,22 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from hybrid_lstm.cli import exit_status, positive_int
-from hybrid_lstm.data import load_sequences
-from hybrid_lstm.neurons import INITIAL_POTENTIALS
-from hybrid_lstm.files import RunError, check_output_path, format_table, write_json_atomic
-from hybrid_lstm.evaluation import evaluate, timed
-from hybrid_lstm.host import host_description
-from hybrid_lstm.run_folder import RunFolder, file_sha256, partial_path, read_partial
+from hybrid_lstm.snn.conversion import convert_cell
+from hybrid_lstm.runs.cli import INITIAL_POTENTIAL_HELP, exit_status, initial_potential, positive_int
+from hybrid_lstm.runs.data import load_sequences
+from hybrid_lstm.runs.files import RunError, check_output_path, format_table
+from hybrid_lstm.runs.evaluation import evaluate, timed
+from hybrid_lstm.runs.host import host_description
+from hybrid_lstm.runs.run_folder import RunFolder, file_sha256
+from hybrid_lstm.runs.sweep import ResumableSweep
 
+from .compartment import OverflowMonitor
 from .emulator import DELAYS, EmulatedHybridCell, EventCounts
 from .energy import (
-    CPU_ACTIVE_POWER_W, HOST_OPS_PER_S, HOST_POWER_W, PAPER_ENERGY_RATIO, CpuCost, as_dict, cpu_cost, loihi_cost,
+    CPU_ACTIVE_POWER_W, HOST_OPS_PER_S, HOST_POWER_W, PAPER_ENERGY_RATIO, DeviceCost, ann_cost, as_dict, loihi_cost,
 )
 from .hardware import PRESETS, CoreLimits
-from .mapping import CHIP_RESETS
+from .mapping import CHIP_RESETS, HybridLayerNetwork, MappingError, allocate
 
 PROG = "python -m loihi_sim.benchmark"
 
@@ -47,8 +49,8 @@ def parse_args(argv=None):
     parser.add_argument("--compensate-delay", action="store_true",
                         help="with --delay 1: run T + 1 steps, gates starting at V0 - bias, so that the chip's spike "
                              "counts equal the paper's simulation (loihi_sim/emulator.py)")
-    parser.add_argument("--initial-potential", choices=INITIAL_POTENTIALS, default="one",
-                        help="every neuron's potential at each LSTM step's start: one (the paper) or half (theta / 2)")
+    parser.add_argument("--initial-potential", type=initial_potential, default="one",
+                        help=INITIAL_POTENTIAL_HELP + "; default %(default)s")
     parser.add_argument("--delay", type=int, choices=DELAYS, default=1,
                         help="synaptic delay in time-steps (default %(default)s: Loihi's)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="davies2018", help="energy/time per event table")
@@ -76,10 +78,10 @@ def emulated_model(model: nn.Module, n_timestep: int, args) -> nn.Module:
                                                             args.compensate_delay))
 
 
-def run(args, output: Path) -> dict:
-    """The benchmark's record. After the CPU baseline and after each T, what is finished is kept in
-    output's .partial.json: a rerun with the same checkpoint, data and chip settings resumes after
-    the last finished T (with the CPU baseline measured the first time)."""
+def run(args, output: Path):
+    """Write the benchmark's record to output. A ResumableSweep over T: a rerun with the same
+    checkpoint, data and chip settings resumes after the last finished T (with the ANN's accuracy
+    and the CPU baseline measured the first time)."""
     folder = RunFolder(args.checkpoint_dir)
     path = folder.best
     checkpoint = folder.load_best()
@@ -89,6 +91,12 @@ def run(args, output: Path) -> dict:
     if args.input_size is not None and args.input_size != config["input_size"]:
         raise RunError(f"the checkpoint was trained with --input-size {config['input_size']}, not {args.input_size}")
     model = checkpoint.classifier().eval()
+    try:  # a layer that does not fit the chip is refused before any compute
+        for cell in model.cells:
+            allocate(HybridLayerNetwork.from_converted(convert_cell(cell), cell.input_size, OverflowMonitor()),
+                     CoreLimits(), args.reset)
+    except MappingError as error:
+        raise RunError(f"{path} does not fit Loihi: {error}")
     inputs, labels = load_sequences(args.data_dir, config, False, args.test_subset)
     chip_settings = {"reset": args.reset, "delay": args.delay, "preset": args.preset, "overflow": args.overflow,
                      "initial_potential": args.initial_potential, "compensate_delay": args.compensate_delay}
@@ -97,26 +105,18 @@ def run(args, output: Path) -> dict:
                    "synaptic_memory": "dense, 8-bit weights packed in 64-bit words, no header"}
     settings = {"checkpoint_sha256": file_sha256(path), "config": config, "test_samples": len(inputs),
                 "chip": chip_settings, "assumptions": assumptions, "cpu_sequences": args.cpu_sequences}
-    partial = partial_path(output)
-    done = read_partial(partial, settings)
-    if done:
-        ann_accuracy, cpu = done["ann_accuracy"], CpuCost(**done["cpu"])
-        print(f"# resumed from {partial}: T = {', '.join(str(r['n_timestep']) for r in done['results']) or 'none'} "
-              "done", flush=True)
-    else:
-        ann_accuracy, _ = timed(evaluate, model, inputs, labels, args.batch_size, "ANN")
-        cpu = cpu_cost(model, inputs[: args.cpu_sequences], args.cpu_active_power_w)
-    finished = {r["n_timestep"]: r for r in (done["results"] if done else [])}
-    results = []
-    record = {**settings, "ann_accuracy": ann_accuracy, "cpu": as_dict(cpu), "results": results}
-    write_json_atomic(partial, record)
+    sweep = ResumableSweep(output, settings, "n_timestep")
+    if sweep.resumed():
+        print(sweep.resumed(), flush=True)
+    ann_accuracy = sweep.compute_once("ann_accuracy", lambda: timed(evaluate, model, inputs, labels, args.batch_size,
+                                                                     "ANN")[0])
+    cpu = DeviceCost(**sweep.compute_once(
+        "cpu", lambda: as_dict(ann_cost(model, inputs[: args.cpu_sequences], "cpu", active_power_w=args.cpu_active_power_w))))
     print(f"ANN accuracy {ann_accuracy:.2f}% on {len(inputs)} test images; CPU batch-1 latency "
           f"{cpu.latency_s * 1e3:.3f} ms, active energy {cpu.active_j * 1e3:.3f} mJ ({cpu.energy_source})", flush=True)
     costs = PRESETS[args.preset]
-    for n_timestep in args.n_timestep:
-        if n_timestep in finished:
-            results.append(finished[n_timestep])
-            continue
+
+    def benchmark(n_timestep: int) -> dict:
         hybrid = model.to_hybrid(n_timestep, initial_potential=args.initial_potential)
         hybrid_accuracy, hybrid_s = timed(evaluate, hybrid, inputs, labels, args.batch_size,
                                           f"hybrid T={n_timestep}")
@@ -130,18 +130,22 @@ def run(args, output: Path) -> dict:
         limits = CoreLimits()
         chips, tiles = -(-cores // limits.cores_per_chip), -(-cores // limits.cores_per_tile)
         loihi = loihi_cost(events, len(inputs), costs, tiles, chips, args.host_power_w, args.host_ops_per_second)
-        ratio = cpu.active_j / loihi.active_j
-        results.append({
+        return {
             "n_timestep": n_timestep, "hybrid_accuracy": hybrid_accuracy, "chip_accuracy": chip_accuracy,
-            "cores": cores, "chips": chips, "loihi": as_dict(loihi), "energy_ratio_cpu_over_loihi": ratio,
+            "cores": cores, "chips": chips, "loihi": as_dict(loihi),
+            "energy_ratio_cpu_over_loihi": cpu.active_j / loihi.active_j,
             "events_per_inference": {k: (v / len(inputs) if not isinstance(v, dict) else v)
                                      for k, v in vars(events).items()},
             "wall_time_s": {"hybrid": hybrid_s, "chip": chip_s},
-        })
-        write_json_atomic(partial, record)
-        print(f"T={n_timestep}: hybrid {hybrid_accuracy:.2f}%, chip {chip_accuracy:.2f}%, {cores} cores, "
-              f"Loihi {loihi.latency_s * 1e3:.3f} ms / {loihi.active_j * 1e6:.1f} uJ active, CPU/Loihi {ratio:.1f}x"
-              + (f"; overflows {events.overflows}" if events.overflows else ""), flush=True)
+        }
+
+    for n_timestep, result in sweep.run(args.n_timestep, benchmark):
+        loihi, overflows = result["loihi"], result["events_per_inference"]["overflows"]
+        print(f"T={n_timestep}: hybrid {result['hybrid_accuracy']:.2f}%, chip {result['chip_accuracy']:.2f}%, "
+              f"{result['cores']} cores, Loihi {loihi['latency_s'] * 1e3:.3f} ms / {loihi['active_j'] * 1e6:.1f} uJ "
+              f"active, CPU/Loihi {result['energy_ratio_cpu_over_loihi']:.1f}x"
+              + (f"; overflows {overflows}" if overflows else ""), flush=True)
+    results = sweep.results
 
     rows = [[r["n_timestep"], f"{ann_accuracy:.2f}", f"{r['hybrid_accuracy']:.2f}", f"{r['chip_accuracy']:.2f}",
              r["cores"], f"{r['loihi']['latency_s'] * 1e3:.3f}", f"{r['loihi']['active_j'] * 1e6:.1f}",
@@ -154,13 +158,13 @@ def run(args, output: Path) -> dict:
           "energies per inference, active = above idle; "
           f"preset {args.preset}; host {args.host_power_w:g} W at {args.host_ops_per_second:g} ops/s assumed; "
           f"CPU energy {cpu.energy_source})")
-    return {
+    sweep.finish({
         "command": args.command, "checkpoint": str(path), "config": config, "test_samples": len(inputs),
         "chip": chip_settings, "assumptions": assumptions,
         "ann_accuracy": ann_accuracy, "cpu": as_dict(cpu), "paper_energy_ratio": PAPER_ENERGY_RATIO,
         "results": results, "torch_threads": torch.get_num_threads(),
         "host": host_description(),
-    }
+    })
 
 
 def check_settings(args) -> Path:
@@ -184,8 +188,7 @@ def main(argv=None) -> int:
 
     def work():
         output = check_settings(args)
-        write_json_atomic(output, run(args, output))
-        partial_path(output).unlink()
+        run(args, output)
         print(f"wrote {output}")
 
     return exit_status(PROG, work, "after the last finished T")

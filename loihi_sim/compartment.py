@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from hybrid_lstm.fast_gates import MIN_MATMUL_ROWS, ExactProduct
+from hybrid_lstm.kernels.exact_product import MIN_MATMUL_ROWS, ExactProduct
+from hybrid_lstm.snn.neurons import after_spike, fire
 
 from .hardware import (
     BIAS_EXP_MAX, BIAS_MANT_BITS, CURRENT_BITS, DECAY_BITS, DECAY_UNITY, SYNAPSE_INPUT_SHIFT, THRESHOLD_SHIFT,
@@ -130,17 +131,14 @@ def integrate(u, v, synaptic_input, params: CompartmentParams, monitor: Overflow
     return u, v.clamp(-VOLTAGE_LIMIT, VOLTAGE_LIMIT)
 
 
-def reset_after_spike(v, spikes, threshold, reset: str = "hard"):
-    """The compartment's reset: hard (the chip's) v = 0 where it spiked; soft (the paper's
-    rule, an idealisation on Loihi 1) v -= threshold where it spiked."""
-    return v.masked_fill(spikes, 0) if reset == "hard" else v - threshold * spikes
-
-
 def step(u, v, synaptic_input, params: CompartmentParams, monitor: OverflowMonitor, reset: str = "hard"):
-    """One time-step of independent compartments: returns (u, v, spikes as bool)."""
+    """One time-step of independent compartments: returns (u, v, spikes as bool). The threshold
+    test and the reset are hybrid_lstm's neuron rule (neurons.fire, neurons.after_spike): hard
+    (the chip's) v = 0 where it spiked; soft (the paper's rule, an idealisation on Loihi 1)
+    v -= threshold where it spiked."""
     u, v = integrate(u, v, synaptic_input, params, monitor)
-    spikes = v > params.threshold
-    return u, reset_after_spike(v, spikes, params.threshold, reset), spikes
+    spikes = fire(v, params.threshold)
+    return u, after_spike(v, spikes, params.threshold, reset), spikes
 
 
 class DenseSynapses:

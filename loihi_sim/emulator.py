@@ -26,20 +26,20 @@ their tile hops, barrier synchronisations (one per time-step), and the per-step 
 the slowest core.
 """
 from dataclasses import dataclass, field
+import functools
 
 import torch
 from torch import nn
 
-from hybrid_lstm.cells import zero_state
-from hybrid_lstm.conversion import ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD, convert_cell
-from hybrid_lstm.hybrid import analog_step
-from hybrid_lstm.neurons import SignedInputEncoder, check_initial_potential, start_potential
-from hybrid_lstm.spikes import GateSpikeCounts, SpikeRecord
+from hybrid_lstm.snn.conversion import ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD, ConvertedWeights, convert_cell
+from hybrid_lstm.snn.hybrid import HybridLSTMCell
+from hybrid_lstm.snn.neurons import SignedInputEncoder, SpikingConfig, after_spike, fire
+from hybrid_lstm.snn.spikes import GateSpikeCounts
 
-from .compartment import DenseSynapses, OverflowMonitor, integrate, reset_after_spike, split_bias
+from .compartment import DenseSynapses, OverflowMonitor, integrate, split_bias
 from .hardware import SYNAPSE_INPUT_SHIFT
 from .hardware import CoreLimits, EventCosts, PRESETS
-from .mapping import Allocation, HybridLayerNetwork, allocate, check_chip_reset
+from .mapping import Allocation, HybridLayerNetwork, allocate, check_chip_reset, neuron_reset
 
 DELAYS = (0, 1)
 FEEDBACK_WEIGHT = 128  # |w| of a soft-feedback synapse; its weight_exp makes it theta exactly
@@ -120,10 +120,11 @@ class LoihiLayerEmulator:
         self.network, self.allocation = network, allocation
         self.n_timestep, self.reset, self.delay = int(n_timestep), check_chip_reset(reset), delay
         self.feedback = self.reset == "soft-feedback"
-        hidden, potential = network.hidden_size, check_initial_potential(initial_potential)
-        self.encoder_v0 = start_potential(ENCODER_THRESHOLD, potential)
-        self.gate_v0 = torch.tensor([start_potential(SIGMOID_THRESHOLD, potential)] * 3 * hidden
-                                    + [start_potential(TANH_THRESHOLD, potential)] * 2 * hidden)
+        config = SpikingConfig(n_timestep, neuron_reset(self.reset), initial_potential)
+        hidden = network.hidden_size
+        self.encoder_v0 = config.v0("encoder")
+        # compartments i, f, o, g+, g- (mapping.GATE_POPULATIONS)
+        self.gate_v0 = torch.tensor([config.v0(gate) for gate in ("i", "f", "o", "g", "g") for _ in range(hidden)])
         if self.feedback:
             self.encoder_feedback = FeedbackSynapses(network.encoder_compartments, ENCODER_THRESHOLD, False)
             self.sigmoid_feedback = FeedbackSynapses(3 * hidden, SIGMOID_THRESHOLD, False)
@@ -156,16 +157,14 @@ class LoihiLayerEmulator:
         act at the next step)."""
         if self.feedback:
             return v
+        rule = neuron_reset(self.reset)
         if not pair or self.reset == "hard-independent":
-            return reset_after_spike(v, spikes, threshold, "soft" if self.reset == "soft" else "hard")
+            return after_spike(v, spikes, threshold, rule)
         v_pos, v_neg = v.chunk(2, dim=1)
         p, n = spikes.chunk(2, dim=1)
         theta = threshold[: v_pos.shape[1]]
-        if self.reset == "soft":
-            moved = theta * (p.long() - n.long())
-            return torch.cat([v_pos - moved, v_neg + moved], dim=1)
-        fired = p | n
-        return torch.cat([v_pos.masked_fill(fired, 0), v_neg.masked_fill(fired, 0)], dim=1)
+        output = p.long() - n.long()  # the ternary neuron's pair (neurons.TernaryIFNeuron)
+        return torch.cat([after_spike(v_pos, output, theta, rule), after_spike(v_neg, -output, theta, rule)], dim=1)
 
     def run(self, u: torch.Tensor) -> GateSpikeCounts:
         """One LSTM step for u (B, F); returns hybrid_lstm's GateSpikeCounts and counts events."""
@@ -197,7 +196,7 @@ class LoihiLayerEmulator:
         for step in range(chip_steps):
             encoder_input = self.encoder_feedback.input(last_encoder_spikes) if self.feedback else zero_input
             u_enc, v_enc = integrate(u_enc, v_enc, encoder_input, net.encoder_params, self.monitor, bias=encoder_bias)
-            encoder_spikes = v_enc > encoder_threshold
+            encoder_spikes = fire(v_enc, encoder_threshold)
             v_enc = self._reset(v_enc, encoder_spikes, encoder_threshold, pair=False)
             delivered = encoder_spikes if self.delay == 0 else in_flight
             in_flight = encoder_spikes
@@ -206,7 +205,7 @@ class LoihiLayerEmulator:
                 synaptic_input += torch.cat([self.sigmoid_feedback.input(last_gate_spikes[:, :split]),
                                              self.tanh_feedback.input(last_gate_spikes[:, split:])], dim=1)
             u_gate, v_gate = integrate(u_gate, v_gate, synaptic_input, net.gate_params, self.monitor, bias=gate_bias)
-            gate_spikes = v_gate > gate_threshold
+            gate_spikes = fire(v_gate, gate_threshold)
             v_gate = torch.cat([self._reset(v_gate[:, :split], gate_spikes[:, :split], gate_threshold[:split], False),
                                 self._reset(v_gate[:, split:], gate_spikes[:, split:], gate_threshold[split:], True)],
                                dim=1)
@@ -268,26 +267,64 @@ class LoihiLayerEmulator:
         events.core_time_ns += float(time_ns.max(dim=1).values.sum())
 
 
-class EmulatedHybridCell(nn.Module):
-    """Drop-in cell like hybrid_lstm.HybridLSTMCell whose gates run on the emulated chip."""
+class LoihiSimulation:
+    """The emulated chip as a simulation backend of hybrid_lstm.HybridLSTMCell: built from the
+    cell's SpikingConfig, called with (u, weights), returning the spike counts of one LSTM step
+    and counting the chip's events (self.emulator.events).
+
+    chip_reset: how the chip realises config.reset (mapping.CHIP_RESETS; default config.reset).
+    The layer is mapped onto cores when the weights are first checked or seen, and again when
+    they change: a layer that does not fit the chip is refused (MappingError) before any step.
+    """
+
+    def __init__(self, config: SpikingConfig, chip_reset: str = None, delay: int = 1, overflow: str = "count",
+                 limits: CoreLimits = CoreLimits(), costs: EventCosts = PRESETS["davies2018"],
+                 compensate_delay: bool = False):
+        self.config = config
+        self.chip_reset = check_chip_reset(chip_reset or config.reset)
+        if neuron_reset(self.chip_reset) != config.reset:
+            raise ValueError(f"chip reset {self.chip_reset!r} does not realise the {config.reset} reset")
+        self.delay, self.overflow, self.limits, self.costs = delay, overflow, limits, costs
+        self.compensate_delay = compensate_delay
+        self.emulator = None
+        self._key = None
+
+    @classmethod
+    def factory(cls, **options):
+        """A backend factory for HybridLSTMCell(simulation=...): the options above, less config."""
+        return functools.partial(cls, **options)
+
+    def check_weights(self, weights: ConvertedWeights):
+        """Map these weights onto cores unless they are the ones mapped already."""
+        key = tuple((t.data_ptr(), None if t.is_inference() else t._version, tuple(t.shape)) for t in weights)
+        if key == self._key:
+            return
+        monitor = OverflowMonitor(self.overflow)
+        input_size = weights.weight.shape[1] - weights.bias.shape[0] // 4
+        network = HybridLayerNetwork.from_converted(ConvertedWeights(*(t.cpu() for t in weights)), input_size, monitor)
+        allocation = allocate(network, self.limits, self.chip_reset)
+        self.emulator = LoihiLayerEmulator(network, allocation, self.config.n_timestep, self.chip_reset, self.delay,
+                                           monitor, self.costs, self.config.initial_potential, self.compensate_delay)
+        self._key = key
+
+    def __call__(self, u: torch.Tensor, weights: ConvertedWeights) -> GateSpikeCounts:
+        self.check_weights(weights)
+        return self.emulator.run(u)
+
+
+class EmulatedHybridCell(HybridLSTMCell):
+    """A trained ModifiedLSTMCell converted to a HybridLSTMCell whose gates run on the emulated
+    chip (LoihiSimulation); emulator, network and allocation are the backend's."""
 
     def __init__(self, cell: nn.Module, n_timestep: int, reset: str = "hard", delay: int = 1,
                  overflow: str = "count", limits: CoreLimits = CoreLimits(), costs: EventCosts = PRESETS["davies2018"],
                  initial_potential: str = "one", compensate_delay: bool = False):
-        super().__init__()
-        monitor = OverflowMonitor(overflow)
-        self.network = HybridLayerNetwork.from_converted(convert_cell(cell), cell.input_size, monitor)
-        self.allocation = allocate(self.network, limits, reset)
-        self.emulator = LoihiLayerEmulator(self.network, self.allocation, n_timestep, reset, delay, monitor, costs,
-                                           initial_potential, compensate_delay)
-        self.input_size, self.hidden_size, self.n_timestep = cell.input_size, cell.hidden_size, int(n_timestep)
-        self.spike_record = SpikeRecord()
+        backend = LoihiSimulation.factory(chip_reset=reset, delay=delay, overflow=overflow, limits=limits, costs=costs,
+                                          compensate_delay=compensate_delay)
+        super().__init__(convert_cell(cell), cell.input_size, n_timestep, neuron_reset(reset), backend,
+                         initial_potential)
+        self.to(cell.weight_ih.device)
 
-    def init_state(self, batch_size: int, device=None, dtype=torch.float32):
-        return zero_state(batch_size, self.hidden_size, device, dtype)
-
-    def forward(self, x, state):
-        h, c = state
-        counts = self.emulator.run(torch.cat([x, h], dim=1))
-        self.spike_record.add(counts, self.n_timestep)
-        return analog_step(counts, c, self.n_timestep)
+    emulator = property(lambda self: self.backend.emulator)
+    network = property(lambda self: self.backend.emulator.network)
+    allocation = property(lambda self: self.backend.emulator.allocation)

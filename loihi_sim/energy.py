@@ -12,15 +12,15 @@ Loihi, per inference (docs/loihi.md), with E_x the preset's energy per event:
     latency             = chip time + host time
     static energy       = static power per chip * chips * latency      (reported apart)
 
-CPU baseline: batch-1 latency of the same model's ANN measured here; its active energy is
-read from RAPL (energy above idle) where the machine exposes it, otherwise modelled as
-latency * cpu_active_power_w (default: the i7-6700's 65 W TDP shared by its 4 cores, for a
-single-threaded inference); the report says which.
+The ANN baseline: the same model's batch-1 latency measured on a device here (the CPU, or a
+CUDA GPU), and its active energy per inference measured with the zeus library (RAPL package
+counters on the CPU, NVML on an NVIDIA GPU; energy above idle: the busy window minus an idle
+window as long) where the counters are readable, otherwise modelled as latency x the active
+power of a named device profile (DEVICE_PROFILES, each with its source); the record says which.
 """
 import statistics
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 
@@ -29,9 +29,26 @@ from .hardware import EventCosts
 
 HOST_POWER_W = 0.0232  # x86 dynamic power of Intel's NxSDK sMNIST benchmark (docs/loihi.md)
 HOST_OPS_PER_S = 1e8  # assumed: one simple operation per cycle at 100 MHz on an embedded x86 core
-CPU_ACTIVE_POWER_W = 65.0 / 4  # i7-6700: 65 W TDP over 4 cores, one busy core (assumption)
-RAPL_ENERGY = Path("/sys/class/powercap/intel-rapl:0/energy_uj")
 PAPER_ENERGY_RATIO = 55.9
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """A conventional device's active power while it runs one batch-1 inference (an assumption, cited)."""
+
+    kind: str  # "cpu" or "cuda"
+    active_power_w: float
+    source: str
+
+
+DEVICE_PROFILES = {
+    "i7-6700": DeviceProfile("cpu", 65.0 / 4, "Intel Core i7-6700 (the paper's CPU): 65 W TDP (Intel ARK) "
+                             "shared by 4 cores, one busy"),
+    "jetson-nano": DeviceProfile("cuda", 10.0, "NVIDIA Jetson Nano module in its 10 W power mode (NVIDIA data sheet)"),
+    "a100-pcie": DeviceProfile("cuda", 250.0, "NVIDIA A100 PCIe: 250 W TDP (NVIDIA data sheet)"),
+}
+DEFAULT_PROFILES = {"cpu": "i7-6700", "cuda": "a100-pcie"}
+CPU_ACTIVE_POWER_W = DEVICE_PROFILES["i7-6700"].active_power_w
 
 
 @dataclass
@@ -70,43 +87,86 @@ def loihi_cost(events: EventCounts, inferences: int, costs: EventCosts, tiles: i
 
 
 @dataclass
-class CpuCost:
+class DeviceCost:
+    """The ANN's batch-1 inference on a conventional device."""
+
     latency_s: float
     active_j: float
-    energy_source: str  # "RAPL" or "modelled: ..."
+    energy_source: str  # "zeus: ..." (measured) or "modelled: ..."
+    device: str = "cpu"
 
 
-def read_rapl_uj():
+def energy_monitor(device: torch.device):
+    """A zeus ZeusMonitor over the device's energy counters (RAPL for the CPU, NVML for a GPU), or
+    None where zeus or the counters are missing."""
     try:
-        return int(RAPL_ENERGY.read_text())
-    except (OSError, ValueError):
+        from zeus.exception import ZeusBaseError
+        from zeus.monitor import ZeusMonitor
+    except ImportError:
         return None
+    try:
+        if device.type == "cuda":
+            return ZeusMonitor(gpu_indices=[device.index or 0], cpu_indices=[])
+        monitor = ZeusMonitor(gpu_indices=[], cpu_indices=None)
+    except ZeusBaseError:
+        return None
+    return monitor if monitor.cpu_indices else None
 
 
-def cpu_cost(model: torch.nn.Module, sequences: torch.Tensor, cpu_active_power_w: float = CPU_ACTIVE_POWER_W,
-             repeats: int = 3) -> CpuCost:
-    """Median batch-1 latency of model over the given sequences (each run `repeats` times), and
-    active energy per inference (RAPL above idle if readable, else modelled)."""
-    model.eval()
+def window_energy_j(measurement, device: torch.device):
+    """The joules of a zeus Measurement on this device, or None where it holds none."""
+    energies = measurement.gpu_energy if device.type == "cuda" else measurement.cpu_energy
+    return sum(energies.values()) if energies else None
+
+
+def ann_cost(model: torch.nn.Module, sequences: torch.Tensor, device="cpu", profile: str = None,
+             active_power_w: float = None, repeats: int = 3) -> DeviceCost:
+    """Median batch-1 latency of model on device over the given sequences (each run `repeats` times),
+    and the active energy per inference: measured (zeus, above idle) where readable, else latency x
+    active_power_w, or x the power of DEVICE_PROFILES[profile] (default: the device kind's
+    DEFAULT_PROFILES entry)."""
+    device = torch.device(device)
+    if device.type not in DEFAULT_PROFILES:
+        raise ValueError(f"device must be a CPU or a CUDA GPU, got {device}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device cuda: no CUDA GPU on this machine")
+    profile = profile or DEFAULT_PROFILES[device.type]
+    if active_power_w is None:
+        power_w, assumed = DEVICE_PROFILES[profile].active_power_w, f"profile {profile}"
+    else:
+        power_w, assumed = active_power_w, "assumed"
+    model = model.to(device).eval()
+    sequences = sequences.to(device)
+
+    def synchronize():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    monitor = energy_monitor(device)
     times = []
-    start_energy, start = read_rapl_uj(), time.perf_counter()
     with torch.no_grad():
         model(sequences[:1])  # warm-up
+        synchronize()
+        if monitor is not None:
+            monitor.begin_window("ann")
+        start = time.perf_counter()
         for _ in range(repeats):
             for sequence in sequences:
                 begin = time.perf_counter()
                 model(sequence[None])
+                synchronize()
                 times.append(time.perf_counter() - begin)
-    busy_s, end_energy = time.perf_counter() - start, read_rapl_uj()
+        busy_s = time.perf_counter() - start
     latency = statistics.median(times)
-    if start_energy is not None and end_energy is not None and end_energy >= start_energy:
-        idle_start = read_rapl_uj()
+    busy_j = window_energy_j(monitor.end_window("ann"), device) if monitor is not None else None
+    if busy_j is not None:
+        monitor.begin_window("idle")
         time.sleep(busy_s)
-        idle_uj = read_rapl_uj() - idle_start
-        active_uj = (end_energy - start_energy) - idle_uj
-        return CpuCost(latency, active_uj * 1e-6 / len(times), "RAPL (package energy above idle)")
-    return CpuCost(latency, latency * cpu_active_power_w,
-                   f"modelled: measured latency x {cpu_active_power_w:g} W (no RAPL on this machine)")
+        idle_j = window_energy_j(monitor.end_window("idle"), device)
+        counters = "NVML" if device.type == "cuda" else "RAPL"
+        return DeviceCost(latency, (busy_j - idle_j) / len(times), f"zeus: {counters} energy above idle", str(device))
+    return DeviceCost(latency, latency * power_w, f"modelled: measured latency x {power_w:g} W ({assumed}; "
+                      "no readable energy counters)", str(device))
 
 
 def as_dict(cost) -> dict:

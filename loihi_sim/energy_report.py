@@ -18,10 +18,11 @@ no delay, or "soft-feedback" with the delay compensated, T + 1 chip steps):
     host          = the emulator's writes, reads and analog flops per LSTM step, plus the model's
                     other operations (counted by torch.utils.flop_counter)
 and energy.loihi_cost turns them into energy and latency. The ANN it came from (the same shapes,
-dequantised weights) is timed at batch 1 on this CPU for the CPU figure (energy.cpu_cost: RAPL
-where readable, else latency x an active power, said in the report). The break-even spike rate
-is the mean rate at which the chip's active energy would equal the CPU's, with everything that
-does not scale with spikes held fixed.
+dequantised weights) is timed at batch 1 on a device here, the CPU or a CUDA GPU, for the ANN's
+figure (energy.ann_cost: measured with zeus where the counters are readable, else latency x the
+active power of a named device profile; the report says which). The break-even spike rate is the
+mean rate at which the chip's active energy would equal the ANN's, with everything that does not
+scale with spikes held fixed.
 """
 import copy
 from dataclasses import asdict, dataclass, field
@@ -30,17 +31,17 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from hybrid_lstm.cells import ModifiedLSTMCell
-from hybrid_lstm.conversion import dequantize
-from hybrid_lstm.files import format_table
-from hybrid_lstm.hybrid import HybridLSTMCell
+from hybrid_lstm.nn.cells import ModifiedLSTMCell
+from hybrid_lstm.snn.conversion import dequantize
+from hybrid_lstm.runs.files import format_table
+from hybrid_lstm.snn.hybrid import HybridLSTMCell
 from hybrid_lstm.nn import HybridLSTM, LSTM
 from hybrid_lstm.nn.model_conversion import hybrid_layers, reset_spike_record
-from hybrid_lstm.spikes import SpikeRecord
+from hybrid_lstm.snn.spikes import SpikeRecord
 
 from .compartment import OverflowMonitor
 from .emulator import EventCounts
-from .energy import CPU_ACTIVE_POWER_W, HOST_OPS_PER_S, HOST_POWER_W, as_dict, cpu_cost, loihi_cost
+from .energy import DEFAULT_PROFILES, DEVICE_PROFILES, HOST_OPS_PER_S, HOST_POWER_W, ann_cost, as_dict, loihi_cost
 from .hardware import PRESETS, CoreLimits
 from .mapping import HybridLayerNetwork, allocate
 
@@ -61,7 +62,8 @@ class LayerEstimate:
 
 @dataclass
 class EnergyReport:
-    """Per inference: Loihi's energy and latency, its resources and events, and the CPU's figures."""
+    """Per inference: Loihi's energy and latency, its resources and events, and the ANN's figures on a
+    conventional device (field cpu: its energy.DeviceCost, whose device may be a GPU)."""
     samples: int
     reset: str
     preset: str
@@ -71,7 +73,7 @@ class EnergyReport:
     events: dict  # EventCounts fields per inference
     loihi: dict  # energy.LoihiCost fields (joules, seconds)
     ann_flops: float
-    cpu: dict  # energy.CpuCost fields
+    cpu: dict  # energy.DeviceCost fields of the ANN on the chosen device
     energy_ratio_cpu_over_loihi: float
     break_even_rate: float  # mean spikes per neuron per SNN step at which Loihi's active energy = the CPU's
     mean_rate: float
@@ -79,6 +81,10 @@ class EnergyReport:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def device_label(self) -> str:
+        return "GPU" if self.cpu.get("device", "cpu").startswith("cuda") else "CPU"
 
     def table(self) -> str:
         rows = [[f"layer {index}", f"{layer.input_size} -> {layer.hidden_size}", layer.n_timestep, layer.cores,
@@ -90,9 +96,9 @@ class EnergyReport:
             f"{loihi['active_j'] * 1e6:.2f} uJ active ({loihi['static_j'] * 1e6:.2f} uJ static), "
             f"{loihi['latency_s'] * 1e3:.3f} ms; {self.events['synaptic_ops']:.3g} synaptic ops, "
             f"{self.events['spikes']:.3g} spikes",
-            f"CPU (the ANN, batch 1): {cpu['active_j'] * 1e6:.2f} uJ active, {cpu['latency_s'] * 1e3:.3f} ms, "
-            f"{self.ann_flops:.3g} flops ({cpu['energy_source']})",
-            f"CPU / Loihi active energy {self.energy_ratio_cpu_over_loihi:.1f}x; "
+            f"{self.device_label} (the ANN, batch 1): {cpu['active_j'] * 1e6:.2f} uJ active, "
+            f"{cpu['latency_s'] * 1e3:.3f} ms, {self.ann_flops:.3g} flops ({cpu['energy_source']})",
+            f"{self.device_label} / Loihi active energy {self.energy_ratio_cpu_over_loihi:.1f}x; "
             + (f"the chip wins below a mean rate of {self.break_even_rate:.3f} spikes per neuron per SNN step"
                if self.break_even_rate < 1 else "the chip wins at every rate (up to 1 spike per neuron per SNN step)")
             + f" (this run: {self.mean_rate:.3f})"])
@@ -183,12 +189,19 @@ def _layer_events(cell: HybridLSTMCell, record: SpikeRecord, reset: str, limits:
 
 
 def estimate(model: nn.Module, example_inputs, samples: int = None, reset: str = "soft-feedback",
-             preset: str = "davies2018", limits: CoreLimits = CoreLimits(), cpu_active_power_w: float = CPU_ACTIVE_POWER_W,
-             host_power_w: float = HOST_POWER_W, host_ops_per_s: float = HOST_OPS_PER_S,
-             cpu_repeats: int = 3) -> EnergyReport:
+             preset: str = "davies2018", limits: CoreLimits = CoreLimits(), host_power_w: float = HOST_POWER_W,
+             host_ops_per_s: float = HOST_OPS_PER_S, cpu_repeats: int = 3, device="cpu",
+             profile: str = None) -> EnergyReport:
     """The report of the module doc for a converted model on example_inputs (a tensor, or a tuple of
     the model's positional arguments); samples: the inferences they hold (default: the first
-    tensor's first dimension)."""
+    tensor's first dimension). device: where the ANN is timed ("cpu" or "cuda"); profile: the
+    energy.DEVICE_PROFILES entry whose power models its energy where no counter is readable
+    (default: the device kind's DEFAULT_PROFILES entry)."""
+    device = torch.device(device)
+    profile = profile or DEFAULT_PROFILES.get(device.type)
+    if profile not in DEVICE_PROFILES or DEVICE_PROFILES[profile].kind != device.type:
+        raise ValueError(f"profile must be one of {sorted(n for n, p in DEVICE_PROFILES.items() if p.kind == device.type)} "
+                         f"for device {device}, got {profile!r}")
     if reset not in ESTIMATE_RESETS:
         raise ValueError(f"reset must be one of {ESTIMATE_RESETS} (the chip realisations that reproduce the "
                          f"simulation's spike counts), got {reset!r}")
@@ -226,8 +239,8 @@ def estimate(model: nn.Module, example_inputs, samples: int = None, reset: str =
 
     first = arguments[0]
     cpu_inputs = first[: min(samples, 20)].cpu() if len(arguments) == 1 else None
-    twin = ann_twin(model).cpu().eval()
-    cpu = cpu_cost(twin, cpu_inputs, cpu_active_power_w, repeats=cpu_repeats) if cpu_inputs is not None else None
+    twin = ann_twin(model).eval()
+    cpu = ann_cost(twin, cpu_inputs, device, profile, repeats=cpu_repeats) if cpu_inputs is not None else None
 
     silent = copy.copy(events)  # the same run without a spike: what does not scale with the rate
     silent.synaptic_ops = silent.spikes = silent.spike_messages = silent.hops_east_west = silent.hops_north_south = 0
@@ -244,6 +257,6 @@ def estimate(model: nn.Module, example_inputs, samples: int = None, reset: str =
                         as_dict(loihi), ann_flops / samples, as_dict(cpu) if cpu else {},
                         cpu_j / loihi.active_j, max(0.0, break_even), mean_rate,
                         {"host_power_w": host_power_w, "host_ops_per_second": host_ops_per_s,
-                         "cpu_active_power_w": cpu_active_power_w,
+                         "device_profile": {"name": profile, **asdict(DEVICE_PROFILES[profile])},
                          "updates": "every compartment update counted active (an upper bound)"})
 

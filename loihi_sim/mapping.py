@@ -52,9 +52,8 @@ from dataclasses import dataclass
 
 import torch
 
-from hybrid_lstm.conversion import (
-    ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD, ConvertedWeights, spiking_order,
-)
+from hybrid_lstm.nn.functional import spiking_order
+from hybrid_lstm.snn.conversion import ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD, ConvertedWeights
 
 from .compartment import CompartmentParams, DenseSynapses, OverflowMonitor, split_bias
 from .hardware import DECAY_UNITY, SYNAPSE_INPUT_SHIFT, THRESHOLD_SHIFT, WEIGHT_BITS, CoreLimits
@@ -67,6 +66,12 @@ def check_chip_reset(reset: str) -> str:
     if reset not in CHIP_RESETS:
         raise ValueError(f"reset must be one of {CHIP_RESETS}, got {reset!r}")
     return reset
+
+
+def neuron_reset(chip_reset: str) -> str:
+    """The neuron rule (neurons.RESET_MODES) a chip reset realises: soft and soft-feedback the
+    soft reset, hard and hard-independent the hard reset."""
+    return "soft" if check_chip_reset(chip_reset).startswith("soft") else "hard"
 
 
 def compartments_per_neuron(reset: str) -> int:

@@ -5,15 +5,15 @@ import json
 
 import torch
 
-from hybrid_lstm.cli import exit_status, positive_int
-from hybrid_lstm.data import load_sequences
-from hybrid_lstm.files import RunError
-from hybrid_lstm.host import host_description
-from hybrid_lstm.neurons import INITIAL_POTENTIALS
+from hybrid_lstm.runs.cli import INITIAL_POTENTIAL_HELP, exit_status, initial_potential, positive_int
+from hybrid_lstm.runs.data import load_sequences
+from hybrid_lstm.runs.files import RunError
+from hybrid_lstm.runs.host import host_description
 from hybrid_lstm.nn import convert
-from hybrid_lstm.run_folder import RunFolder
+from hybrid_lstm.runs.run_folder import RunFolder
 
 from .energy_report import ESTIMATE_RESETS, estimate
+from .energy import DEVICE_PROFILES
 from .hardware import PRESETS
 
 
@@ -22,14 +22,19 @@ PROG = "python -m loihi_sim.report"
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog=PROG, description="Energy and latency per inference on Loihi and on "
-                                     "this CPU of a converted run_seqmnist.py model (loihi_sim/energy_report.py).")
+                                     "a conventional device of a converted run_seqmnist.py model (loihi_sim/energy_report.py).")
     parser.add_argument("--checkpoint-dir", required=True, help="a run_seqmnist.py run folder (checkpoint_best.pt)")
     parser.add_argument("--n-timestep", type=positive_int, default=32, metavar="T", help="default %(default)s")
-    parser.add_argument("--initial-potential", choices=INITIAL_POTENTIALS, default="one",
-                        help="one (V0 = 1, the paper) or half (theta / 2); default %(default)s")
+    parser.add_argument("--initial-potential", type=initial_potential, default="one",
+                        help=INITIAL_POTENTIAL_HELP + "; default %(default)s")
     parser.add_argument("--reset", choices=ESTIMATE_RESETS, default="soft-feedback",
                         help="chip realisation of the soft reset (default %(default)s: Loihi's own compartments)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="davies2018", help="energy/time per event table")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where the ANN is timed (and its energy read, where zeus can): default %(default)s")
+    parser.add_argument("--profile", choices=sorted(DEVICE_PROFILES),
+                        help="device profile whose power models the ANN's energy where no counter is readable "
+                             "(default: i7-6700 on the CPU, a100-pcie on a GPU)")
     parser.add_argument("--data-dir", default="data", help="MNIST root (default %(default)s)")
     parser.add_argument("--test-subset", type=positive_int, default=100, help="test images (default %(default)s)")
     parser.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
@@ -45,7 +50,11 @@ def main(argv=None) -> int:
                            "ModifiedLSTMCell converts to the hybrid")
         inputs, _ = load_sequences(args.data_dir, checkpoint.config, False, args.test_subset)
         model = convert(checkpoint.classifier().eval(), args.n_timestep, initial_potential=args.initial_potential)
-        report = estimate(model, inputs, reset=args.reset, preset=args.preset)
+        try:
+            report = estimate(model, inputs, reset=args.reset, preset=args.preset, device=args.device,
+                              profile=args.profile)
+        except ValueError as error:
+            raise RunError(str(error))
         print(json.dumps(report.as_dict(), indent=1) if args.json else
               report.table() + f"\n({len(inputs)} test images, T = {args.n_timestep}, V0 {args.initial_potential}; "
               f"{host_description()})")

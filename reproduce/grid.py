@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from hybrid_lstm.run_folder import RunFolder, file_sha256, partial_path
+from hybrid_lstm.runs.run_folder import RunFolder, file_sha256, partial_path
 from reproduce.memory_horizon import RESULTS_NAME as MEMORY_HORIZON
 
 SEQMNIST = Path("runs/seqmnist")

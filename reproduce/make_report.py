@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hybrid_lstm.files import RunError, check_output_path, write_atomic
+from hybrid_lstm.runs.files import RunError, check_output_path, write_atomic
 
 from .report import PROG, ReportError, build_report
 

@@ -27,14 +27,14 @@ from pathlib import Path
 
 import torch
 
-from hybrid_lstm.cells import gate_blocks
-from hybrid_lstm.checkpoint import Checkpoint
-from hybrid_lstm.data import MNIST_MEAN, MNIST_SCALE, load_sequences
-from hybrid_lstm.evaluation import evaluate
-from hybrid_lstm.files import RunError, write_json_atomic
-from hybrid_lstm.host import host_description
-from hybrid_lstm.model import CELL_STATE_LIMIT
-from hybrid_lstm.run_folder import file_sha256
+from hybrid_lstm.nn.functional import gate_blocks
+from hybrid_lstm.runs.checkpoint import Checkpoint
+from hybrid_lstm.runs.data import MNIST_MEAN, MNIST_SCALE, load_sequences
+from hybrid_lstm.runs.evaluation import evaluate
+from hybrid_lstm.runs.files import RunError, write_json_atomic
+from hybrid_lstm.runs.host import host_description
+from hybrid_lstm.nn.model import CELL_STATE_LIMIT
+from hybrid_lstm.runs.run_folder import file_sha256
 
 PROG = "python -m reproduce.memory_horizon"
 RESULTS_NAME = "memory_horizon.json"

@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hybrid_lstm.run_folder import RunFolder
+from hybrid_lstm.runs.run_folder import RunFolder
 from reproduce.grid import experiment_grid
 
 PROG = "python -m reproduce.retrain"

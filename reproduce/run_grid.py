@@ -20,7 +20,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from hybrid_lstm.host import host_description
+from hybrid_lstm.runs.host import host_description
 
 from .grid import GROUPS, Run, Step, experiment_grid
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from hybrid_lstm import BaselineLSTMCell, ModifiedLSTMCell
-from hybrid_lstm.cells import gate_blocks
+from hybrid_lstm.nn.functional import gate_blocks
 
 
 @pytest.mark.parametrize("cell_class", [BaselineLSTMCell, ModifiedLSTMCell])

@@ -176,7 +176,7 @@ def test_resume_or_test_without_the_clamps_is_refused(capsys, run_copy):
 
 def test_a_run_without_clamps_records_it_and_trains_unclamped(capsys, tmp_path, mnist_root):
     """--no-clamps: the config says so, the weights may leave [-1, 1], and the test reads it back."""
-    from hybrid_lstm.checkpoint import Checkpoint
+    from hybrid_lstm.runs.checkpoint import Checkpoint
 
     folder = tmp_path / "unclamped"
     code, out, err = run_cli(capsys, "--mode", "train", "--checkpoint-dir", folder, "--data-dir", mnist_root,
@@ -193,7 +193,7 @@ def test_a_run_without_clamps_records_it_and_trains_unclamped(capsys, tmp_path, 
 
 
 def test_checkpoints_from_before_the_clamps_field_load_as_clamped(tmp_path):
-    from hybrid_lstm.checkpoint import Checkpoint
+    from hybrid_lstm.runs.checkpoint import Checkpoint
 
     checkpoint = Checkpoint.load(REPO / "runs/seqmnist/rowwise-ModifiedLSTMCell-seed0/checkpoint_best.pt")
     assert checkpoint.config["clamps"] is True and checkpoint.classifier().clamps

@@ -66,7 +66,7 @@ def test_a_bias_beyond_int32_is_refused_not_wrapped(value):
 
 def test_dequantize_inverts_the_conversion():
     """Converting the dequantised weights gives back the same integers (the ANN twin of an estimate)."""
-    from hybrid_lstm.conversion import dequantize
+    from hybrid_lstm.snn.conversion import dequantize
 
     torch.manual_seed(3)
     cell = ModifiedLSTMCell(5, 8)

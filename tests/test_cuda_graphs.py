@@ -6,9 +6,11 @@ import torch
 from test_fast_gates import assert_same_counts, extreme_inputs, random_weights
 
 from hybrid_lstm import ConvertedWeights, SequenceClassifier, simulate_gates
-from hybrid_lstm import cuda_graphs, sequence
-from hybrid_lstm.cuda_graphs import GraphedFunction, _signature
-from hybrid_lstm.fast_gates import FastGateSimulator
+from hybrid_lstm.kernels import cuda_graphs
+from hybrid_lstm.nn import sequence
+from hybrid_lstm.kernels.cuda_graphs import GraphedFunction, _signature
+from hybrid_lstm.snn.fast_gates import FastGateSimulator
+from hybrid_lstm.snn.neurons import SpikingConfig
 
 cuda_only = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -99,7 +101,7 @@ def test_fused_layer_graph_replays_equal_plain_calls(cell_class, monkeypatch):
 def test_fast_simulation_graph_replays_equal_the_reference(reset):
     weights = random_weights(28, 16, 0)
     weights = ConvertedWeights(weights.weight.cuda(), weights.bias.cuda())
-    simulator = FastGateSimulator(45, reset)
+    simulator = FastGateSimulator(SpikingConfig(45, reset))
     for seed, batch in enumerate([5, 5, 5, 3, 3, 3, 5]):
         u = extreme_inputs(batch, 28 + 16, seed).cuda()
         assert_same_counts(simulate_gates(u, weights, 45, reset), simulator(u, weights))

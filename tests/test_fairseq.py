@@ -250,7 +250,7 @@ def test_two_groups_keep_their_rates_across_a_resume(tmp_path):
 @pytest.mark.parametrize("cell_type", ["default", "modified"])
 def test_uniform_init_keeps_the_forget_bias(cell_type):
     from fairseq_custom_modules.recurrent import build_cell
-    from hybrid_lstm.cells import gate_blocks
+    from hybrid_lstm.nn.functional import gate_blocks
 
     torch.manual_seed(0)
     cell = build_cell(cell_type, 6, 5, "uniform")

@@ -10,15 +10,16 @@ import torch
 from torch._dynamo.exc import BackendCompilerFailed
 
 from hybrid_lstm import ConvertedWeights, HybridLSTMCell, SequenceClassifier, SignedInputEncoder, simulate_gates
-from hybrid_lstm import compiled, fast_gates
-from hybrid_lstm.fast_gates import PRODUCT_KERNELS, FastGateSimulator, encoder_counts
-from hybrid_lstm.neurons import INITIAL_POTENTIALS, start_potential
+from hybrid_lstm.kernels import compiled, exact_product
+from hybrid_lstm.snn import fast_gates
+from hybrid_lstm.snn.fast_gates import PRODUCT_KERNELS, FastGateSimulator, encoder_counts
+from hybrid_lstm.snn.neurons import INITIAL_POTENTIALS, SpikingConfig, start_potential
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 def fast_counts(u, weights, n_timestep, reset="soft", initial_potential="one", kernel="auto"):
-    return FastGateSimulator(n_timestep, reset, initial_potential, kernel)(u, weights)
+    return FastGateSimulator(SpikingConfig(n_timestep, reset, initial_potential), kernel)(u, weights)
 
 
 def random_weights(input_size, hidden_size, seed, bias_scale=300):
@@ -61,7 +62,7 @@ def test_encoder_closed_form_equals_stepping_every_q(reset, q_max, initial_poten
         expected_counts.append(count.clone())
         expected_spikes.append(spikes)
     taus = torch.arange(1, 301, dtype=torch.int32)
-    counts = encoder_counts(q.abs().int(), taus, reset, initial_potential)
+    counts = encoder_counts(q.abs().int(), taus, reset, start_potential(2048, initial_potential))
     assert torch.equal(counts.long(), torch.stack(expected_counts))
 
     v0 = start_potential(2048, initial_potential)
@@ -85,9 +86,48 @@ def test_fast_equals_reference(batch, n_timestep, reset, initial_potential, kern
         weights = ConvertedWeights(weights.weight.to(device), weights.bias.to(device))
         u = extreme_inputs(batch, input_size + hidden_size, seed).to(device)
         reference = simulate_gates(u, weights, n_timestep, reset, initial_potential)
-        simulator = FastGateSimulator(n_timestep, reset, initial_potential, kernel)
+        simulator = FastGateSimulator(SpikingConfig(n_timestep, reset, initial_potential), kernel)
         assert_same_counts(reference, simulator(u, weights))
-        assert simulator.kernel == (kernel if kernel in fast_gates.usable_kernels(torch.device(device)) else "float32")
+        assert simulator.kernel == (kernel if kernel in exact_product.usable_kernels(torch.device(device)) else "float32")
+
+
+@pytest.mark.parametrize("reset", ["soft", "hard"])
+def test_inputs_beyond_int64_give_the_same_counts_in_both_simulations(reset):
+    """u of 1e16 and more (round(2048 u) would overflow int64): the encoder's one rule,
+    q = round(2048 clamp(u, -2, 2)), makes every |u| >= 2 fire at every step in both simulations."""
+    weights = random_weights(4, 5, 7)
+    u = torch.tensor([[1e16, -3e18, 2.0, -1e30, 0.5, 0.0, 1e300, -2.0, 0.25]], dtype=torch.float64)
+    reference = simulate_gates(u, weights, 16, reset)
+    assert_same_counts(reference, FastGateSimulator(SpikingConfig(16, reset))(u, weights))
+    # u = 0.5: |q| = 1024 against theta = 2048 from V0 = 1: every 2nd step (soft), steps 2, 5, 8, 11, 14 (hard)
+    assert reference.encoder[0, :5].tolist() == [16, 16, 16, 16, 8 if reset == "soft" else 5]
+
+
+PER_POPULATION = ("encoder=half,f=half", "g=half", "encoder=half,i=half,o=half")
+
+
+@pytest.mark.parametrize("initial_potential", PER_POPULATION)
+@pytest.mark.parametrize("reset", ["soft", "hard"])
+def test_per_population_initial_potential_fast_equals_reference(reset, initial_potential):
+    for seed, n_timestep in enumerate((1, 16, 45)):
+        weights, u = random_weights(13, 6, seed), extreme_inputs(5, 19, seed)
+        reference = simulate_gates(u, weights, n_timestep, reset, initial_potential)
+        assert_same_counts(reference, FastGateSimulator(SpikingConfig(n_timestep, reset, initial_potential))(u, weights))
+
+
+@pytest.mark.parametrize("reset", ["soft", "hard"])
+def test_per_population_initial_potential_changes_only_the_named_populations(reset):
+    """Gate populations are independent given the encoder's spikes: "f=half" gives f the counts of
+    every gate at theta / 2 (encoder at 1) and i, g, o those of V0 = 1; "encoder=half" gives the
+    encoder the counts of V0 = theta / 2 everywhere."""
+    weights, u = random_weights(13, 6, 5), extreme_inputs(5, 19, 5)
+    one, half = (simulate_gates(u, weights, 16, reset, potential) for potential in ("one", "half"))
+    gates_half = simulate_gates(u, weights, 16, reset, "i=half,f=half,g=half,o=half")
+    mixed = FastGateSimulator(SpikingConfig(16, reset, "f=half"))(u, weights)
+    for name in ("encoder", "i", "g", "o", "g_spikes"):
+        assert torch.equal(getattr(mixed, name), getattr(one, name)), name
+    assert torch.equal(mixed.f, gates_half.f) and not torch.equal(mixed.f, one.f)
+    assert torch.equal(simulate_gates(u, weights, 16, reset, "encoder=half").encoder, half.encoder)
 
 
 @pytest.mark.parametrize("kernel", PRODUCT_KERNELS)
@@ -106,25 +146,25 @@ def test_float32_kernel_exact_under_reduced_precision_matmul_modes(kernel):
 
 def test_kernel_choice_measured_once_and_forced_by_environment(monkeypatch):
     device = torch.device("cpu")
-    monkeypatch.setattr(fast_gates, "_chosen_kernels", {})
-    chosen = fast_gates.choose_product_kernel(device, 40, 24)
-    assert chosen in fast_gates.usable_kernels(device) and list(fast_gates._chosen_kernels.values()) == [chosen]
-    monkeypatch.setattr(fast_gates, "_time_product", lambda *args: pytest.fail("timed twice"))
-    assert fast_gates.choose_product_kernel(device, 40, 24) == chosen
+    monkeypatch.setattr(exact_product, "_chosen_kernels", {})
+    chosen = exact_product.choose_product_kernel(device, 40, 24)
+    assert chosen in exact_product.usable_kernels(device) and list(exact_product._chosen_kernels.values()) == [chosen]
+    monkeypatch.setattr(exact_product, "_time_product", lambda *args: pytest.fail("timed twice"))
+    assert exact_product.choose_product_kernel(device, 40, 24) == chosen
     for forced in PRODUCT_KERNELS:
-        monkeypatch.setenv(fast_gates.KERNEL_ENVIRONMENT, forced)
-        assert fast_gates.choose_product_kernel(device, 40, 24) == forced
-        assert fast_gates.choose_product_kernel(device, 40, 24, requested="float32") == "float32"
+        monkeypatch.setenv(exact_product.KERNEL_ENVIRONMENT, forced)
+        assert exact_product.choose_product_kernel(device, 40, 24) == forced
+        assert exact_product.choose_product_kernel(device, 40, 24, requested="float32") == "float32"
     # FBGEMM is a CPU library: asked for on a GPU, the product runs in float32
-    assert fast_gates.choose_product_kernel(torch.device("cuda"), 40, 24, requested="fbgemm") == "float32"
-    monkeypatch.setenv(fast_gates.KERNEL_ENVIRONMENT, "int4")
+    assert exact_product.choose_product_kernel(torch.device("cuda"), 40, 24, requested="fbgemm") == "float32"
+    monkeypatch.setenv(exact_product.KERNEL_ENVIRONMENT, "int4")
     with pytest.raises(ValueError, match="int4"):
-        fast_gates.choose_product_kernel(device, 40, 24)
+        exact_product.choose_product_kernel(device, 40, 24)
 
 
 AVX2_PRODUCT_CHECK = """
 import torch
-from hybrid_lstm.fast_gates import fbgemm_product, product_operand
+from hybrid_lstm.kernels.exact_product import fbgemm_product, product_operand
 # the largest pair sums FBGEMM's saturating int16 step can meet: all spikes of one sign
 # (uint8 operand 0 or 2) against weights of +-127, and alternating signs and weights
 torch.manual_seed(0)
@@ -140,7 +180,7 @@ print("exact")
 """
 
 
-@pytest.mark.skipif(not fast_gates.fbgemm_available(), reason="torch has no FBGEMM here")
+@pytest.mark.skipif(not exact_product.fbgemm_available(), reason="torch has no FBGEMM here")
 def test_fbgemm_kernel_exact_with_its_avx2_instructions():
     """FBGEMM without VNNI adds uint8 x int8 products in pairs in a saturating int16; the
     spikes' operand (0, 1, 2) keeps every pair within 2 * 2 * 127. Run with FBGEMM held to
@@ -169,7 +209,7 @@ def test_fast_equals_reference_across_several_matrix_product_chunks(reset, monke
     """A chunk budget small enough that T = 100 takes several chunks, each with a tail."""
     monkeypatch.setattr(fast_gates, "CHUNK_ELEMENTS", 1)
     weights, u = random_weights(7, 5, 4), extreme_inputs(3, 12, 4)
-    simulator = FastGateSimulator(100, reset)
+    simulator = FastGateSimulator(SpikingConfig(100, reset))
     assert simulator.chunk_steps(3, 24) == fast_gates.STEPS_PER_KERNEL < 100
     assert_same_counts(simulate_gates(u, weights, 100, reset), simulator(u, weights))
 

@@ -20,9 +20,10 @@ import modify_checkpoint_iwslt
 import prepare_deen
 from conftest import REPO, SMALL, expect_error, random_cell, run_cli, snapshot
 from hybrid_lstm import HybridLSTMCell, SequenceClassifier, convert_cell, convert_weights, simulate_gates
-from hybrid_lstm import data, files, run_folder, training
-from hybrid_lstm.files import RunError, save_atomic
+from hybrid_lstm.runs import data, files, run_folder, training
+from hybrid_lstm.runs.files import RunError, save_atomic
 from loihi_sim import benchmark as loihi_benchmark
+from loihi_sim.hardware import CoreLimits
 from reproduce import grid, make_report, run_grid
 
 
@@ -51,17 +52,17 @@ def test_fast_path_simulates_the_weights_after_load_state_dict():
     cell.load_state_dict({"weight": new.weight, "bias": new.bias})
     reference = HybridLSTMCell(new, 5, 32, simulation="reference")
     assert all(torch.equal(a, b) for a, b in zip(cell(x, (h, c)), reference(x, (h, c))))
-    assert_equal_counts(cell.fast(torch.cat([x, h], 1), cell.weights()), simulate_gates(torch.cat([x, h], 1), new, 32))
+    assert_equal_counts(cell.backend(torch.cat([x, h], 1), cell.weights()), simulate_gates(torch.cat([x, h], 1), new, 32))
 
 
 def test_fast_path_simulates_the_weights_after_an_in_place_change():
     cell = HybridLSTMCell(converted(2), 5, 32)
     u = torch.rand(3, 9) * 2 - 1
-    cell.fast(u, cell.weights())
+    cell.backend(u, cell.weights())
     with torch.no_grad():
         cell.weight.neg_()
         cell.bias.add_(100)
-    assert_equal_counts(cell.fast(u, cell.weights()), simulate_gates(u, cell.weights(), 32))
+    assert_equal_counts(cell.backend(u, cell.weights()), simulate_gates(u, cell.weights(), 32))
 
 
 def test_hybrid_classifier_loaded_from_a_state_dict_runs_the_loaded_weights():
@@ -267,6 +268,16 @@ def test_loihi_benchmark_checks_its_settings_before_computing(capsys, run_copy, 
     monkeypatch.setattr(loihi_benchmark, "run", lambda args: pytest.fail("computed before checking"))
     before = snapshot(run_copy)
     one_line_error(capsys, loihi_benchmark.main(["--checkpoint-dir", str(run_copy), *argv]), message)
+    assert snapshot(run_copy) == before
+
+
+def test_loihi_benchmark_refuses_a_model_that_does_not_fit_before_computing(capsys, run_copy, monkeypatch):
+    """A layer whose gate cores need more input axons than a core has: one line, before any emulation."""
+    monkeypatch.setattr(loihi_benchmark, "CoreLimits", lambda: CoreLimits(input_axons=16))
+    monkeypatch.setattr(loihi_benchmark, "timed", lambda *args: pytest.fail("computed before refusing"))
+    before = snapshot(run_copy)
+    one_line_error(capsys, loihi_benchmark.main(["--checkpoint-dir", str(run_copy), "--n-timestep", "8"]),
+                   "does not fit Loihi: every gate core needs")
     assert snapshot(run_copy) == before
 
 

@@ -3,8 +3,8 @@ each, and the fixed-point edges of the compartment and synapse model."""
 import pytest
 import torch
 
-from hybrid_lstm import fast_gates
-from hybrid_lstm.fast_gates import PRODUCT_KERNELS
+from hybrid_lstm.kernels import exact_product
+from hybrid_lstm.kernels.exact_product import PRODUCT_KERNELS
 from loihi_sim.compartment import (
     CompartmentParams, DenseSynapses, OverflowMonitor, decayed, integrate, split_bias, step, trunc12, wrap24,
 )
@@ -107,7 +107,7 @@ def test_dense_synapses_weight_exponent_and_range():
 @pytest.mark.parametrize("kernel", PRODUCT_KERNELS)
 def test_dense_synapses_equal_the_integer_product_in_every_kernel(kernel, monkeypatch):
     """Extreme weights (-256, 254) and all-spiking rows, against the int64 product."""
-    monkeypatch.setenv(fast_gates.KERNEL_ENVIRONMENT, kernel)
+    monkeypatch.setenv(exact_product.KERNEL_ENVIRONMENT, kernel)
     generator = torch.Generator().manual_seed(0)
     weight = 2 * torch.randint(-128, 128, (37, 45), generator=generator)
     weight[0], weight[1] = -256, 254

@@ -6,9 +6,9 @@ import pytest
 import torch
 from conftest import random_cell
 
-from hybrid_lstm import ConvertedWeights, SequenceClassifier, convert_cell, simulate_gates
+from hybrid_lstm import ConvertedWeights, HybridLSTMCell, SequenceClassifier, convert_cell, simulate_gates
 from loihi_sim.compartment import OverflowMonitor
-from loihi_sim.emulator import EmulatedHybridCell, EventCounts, LoihiLayerEmulator
+from loihi_sim.emulator import EmulatedHybridCell, EventCounts, LoihiLayerEmulator, LoihiSimulation
 from loihi_sim.energy import loihi_cost
 from loihi_sim.hardware import PRESETS, CoreLimits
 from loihi_sim.mapping import HybridLayerNetwork, MappingError, allocate, synaptic_bytes
@@ -257,7 +257,7 @@ def test_event_counts_merge():
     assert a.synaptic_ops == 7 and a.overflows == {"x": 3, "y": 1}
 
 
-@pytest.mark.parametrize("initial_potential", ["one", "half"])
+@pytest.mark.parametrize("initial_potential", ["one", "half", "encoder=half,f=half"])
 @pytest.mark.parametrize("chip_reset, reset", [("soft-feedback", "soft"), ("hard", "hard")])
 def test_compensated_delay_gives_the_papers_counts(chip_reset, reset, initial_potential):
     """With the chip's one-step delay, T + 1 steps and gates starting at V0 - bias reproduce the
@@ -274,15 +274,57 @@ def test_compensated_delay_gives_the_papers_counts(chip_reset, reset, initial_po
         EmulatedHybridCell(cell, 20, chip_reset, 0, compensate_delay=True)
 
 
-def test_cpu_energy_from_rapl_when_readable(monkeypatch):
-    """RAPL counter readings (uJ): 1,000,000 before and 1,600,000 after the timed runs, then an idle
-    stretch as long as the runs from 2,000,000 to 2,100,000: 500,000 uJ above idle over the runs."""
+def test_ann_energy_measured_by_zeus_when_readable(monkeypatch):
+    """zeus windows on the CPU's RAPL counters: 0.6 J over the timed runs, then 0.1 J over an idle
+    stretch as long: 0.5 J above idle over the 10 inferences."""
+    from zeus.monitor.energy import Measurement
+
     from loihi_sim import energy
 
-    readings = iter([1_000_000, 1_600_000, 2_000_000, 2_100_000])
-    monkeypatch.setattr(energy, "read_rapl_uj", lambda: next(readings))
+    class FakeMonitor:
+        readings = iter([0.6, 0.1])
+
+        def begin_window(self, name):
+            pass
+
+        def end_window(self, name):
+            return Measurement(time=1.0, gpu_energy={}, cpu_energy={0: next(self.readings)})
+
+    monkeypatch.setattr(energy, "energy_monitor", lambda device: FakeMonitor())
     monkeypatch.setattr(energy.time, "sleep", lambda seconds: None)
     model = SequenceClassifier("ModifiedLSTMCell", 4, 3)
-    cost = energy.cpu_cost(model, torch.rand(5, 6, 4), repeats=2)
-    assert cost.energy_source.startswith("RAPL")
-    assert cost.active_j == pytest.approx(500_000e-6 / 10)
+    cost = energy.ann_cost(model, torch.rand(5, 6, 4), repeats=2)
+    assert cost.energy_source == "zeus: RAPL energy above idle" and cost.device == "cpu"
+    assert cost.active_j == pytest.approx(0.5 / 10)
+
+
+def test_ann_energy_modelled_from_the_named_profile_without_counters(monkeypatch):
+    from loihi_sim import energy
+
+    monkeypatch.setattr(energy, "energy_monitor", lambda device: None)
+    model = SequenceClassifier("ModifiedLSTMCell", 4, 3)
+    cost = energy.ann_cost(model, torch.rand(5, 6, 4), repeats=1)
+    assert cost.active_j == pytest.approx(cost.latency_s * 65.0 / 4)  # the i7-6700's TDP over its 4 cores
+    assert "profile i7-6700" in cost.energy_source and "no readable energy counters" in cost.energy_source
+    with pytest.raises(ValueError, match="CPU or a CUDA GPU"):
+        energy.ann_cost(model, torch.rand(5, 6, 4), device="meta")
+
+
+@pytest.mark.parametrize("initial_potential", ["one", "encoder=half,f=half"])
+@pytest.mark.parametrize("reset", ["soft", "hard"])
+def test_the_three_backends_of_one_hybrid_cell_agree(reset, initial_potential):
+    """One HybridLSTMCell, three simulation backends (the reference loop, the fast simulation, the
+    emulated chip without its delay): the same outputs and spike records, bit for bit."""
+    cell, x = random_cell(28, 24), chip_inputs()[:, :28]
+    chip = LoihiSimulation.factory(chip_reset=reset, delay=0, overflow="strict")
+    weights = convert_cell(cell)
+    results = []
+    for simulation in ("reference", "fast", chip):
+        hybrid = HybridLSTMCell(weights, 28, 12, reset, simulation, initial_potential)
+        state = hybrid.init_state(x.shape[0])
+        for _ in range(3):
+            state = hybrid(x, state)
+        results.append((state, hybrid.spike_record.totals()))
+    assert type(hybrid.backend).__name__ == "LoihiSimulation" and hybrid.simulation == "LoihiSimulation"
+    for state, totals in results[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(state, results[0][0])) and totals == results[0][1]

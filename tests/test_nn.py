@@ -7,7 +7,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 import hybrid_lstm
 from hybrid_lstm import HybridLSTMCell, ModifiedLSTMCell, BaselineLSTMCell
 from hybrid_lstm.nn import LSTM, HybridLSTM, convert
-from hybrid_lstm.sequence import stepped_layer
+from hybrid_lstm.nn.sequence import stepped_layer
 
 LENGTHS = torch.tensor([7, 3, 5, 1])
 

@@ -12,7 +12,8 @@ pytest.importorskip("triton")
 
 COMPARE = """
 import sys, torch
-from hybrid_lstm import persistent_lstm, sequence
+from hybrid_lstm.kernels import persistent_lstm
+from hybrid_lstm.nn import sequence
 device = sys.argv[1]
 for modified in (True, False):
     for limit in (1.0, float("inf")):
@@ -46,7 +47,9 @@ def test_persistent_kernels_equal_the_step_loops(device):
 
 
 def test_a_kernel_triton_cannot_build_falls_back_to_the_step_loops(monkeypatch):
-    from hybrid_lstm import ModifiedLSTMCell, persistent_lstm, sequence
+    from hybrid_lstm import ModifiedLSTMCell
+    from hybrid_lstm.kernels import persistent_lstm
+    from hybrid_lstm.nn import sequence
 
     def unbuildable(*args):
         raise persistent_lstm.KERNEL_ERRORS[0]("out of shared memory")

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import REPO
-from hybrid_lstm.run_folder import RunFolder, file_sha256, partial_path
+from hybrid_lstm.runs.run_folder import RunFolder, file_sha256, partial_path
 from reproduce import grid, make_report, paper, run_grid
 from reproduce.report import ReportError, seqmnist
 from reproduce.report import logs as report_logs
@@ -443,7 +443,7 @@ def test_chance_epochs_are_the_falls_back_after_learning_started():
 def test_a_missed_pixelwise_baseline_is_explained_from_its_logs_and_memory(tmp_path):
     from types import SimpleNamespace
 
-    from hybrid_lstm.run_folder import file_sha256
+    from hybrid_lstm.runs.run_folder import file_sha256
     from reproduce.memory_horizon import RESULTS_NAME
     from reproduce.report.stats import Stats, Verdict
 

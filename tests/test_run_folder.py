@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from hybrid_lstm.checkpoint import Checkpoint, build_model
-from hybrid_lstm.files import RunError
-from hybrid_lstm.run_folder import RunFolder
+from hybrid_lstm.runs.checkpoint import Checkpoint, build_model
+from hybrid_lstm.runs.files import RunError
+from hybrid_lstm.runs.run_folder import RunFolder
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = {"lstm_cell_class": "ModifiedLSTMCell", "input_size": 28, "hidden_size": 8, "num_layer": 1,

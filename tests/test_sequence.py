@@ -2,8 +2,9 @@
 import pytest
 import torch
 
-from hybrid_lstm import BaselineLSTMCell, ModifiedLSTMCell, SequenceClassifier, training
-from hybrid_lstm.sequence import NO_LIMIT, lstm_layer, stepped_layer
+from hybrid_lstm import BaselineLSTMCell, ModifiedLSTMCell, SequenceClassifier
+from hybrid_lstm.runs import training
+from hybrid_lstm.nn.sequence import NO_LIMIT, lstm_layer, stepped_layer
 
 CELLS = [BaselineLSTMCell, ModifiedLSTMCell]
 

@@ -10,8 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from hybrid_lstm import SequenceClassifier, training
-from hybrid_lstm.data import load_mnist, to_sequences
+from hybrid_lstm import SequenceClassifier
+from hybrid_lstm.runs import training
+from hybrid_lstm.runs.data import load_mnist, to_sequences
 
 BATCH, STEPS = 16, 3
 TOLERANCE = 1e-10

@@ -1,6 +1,6 @@
 """HybridLSTM: the hybrid analog-spiking form of a modified-cell hybrid_lstm.nn.LSTM.
 
-Each layer is a HybridLSTMCell (hybrid_lstm.hybrid) holding the integer weights of
+Each layer is a HybridLSTMCell (hybrid_lstm.snn.hybrid) holding the integer weights of
 conversion.convert_weights(W_ih, W_hh, b_ih + b_hh): per time step its gates run as
 integrate-and-fire neurons for T SNN steps, and c, h stay analog:
     c_t = clamp(f_bar c_{t-1} + i_bar g_bar, -limit, limit) ;  h_t = o_bar clamp(c_t / 2, -1, 1)
@@ -9,10 +9,10 @@ It takes LSTM's forward (tensors or a PackedSequence) and step, and has no gradi
 import torch
 from torch import nn
 
-from ..conversion import convert_weights
-from ..hybrid import HybridLSTMCell
-from ..sequence import stepped_layer
-from ..spikes import SpikeRecord
+from ..snn.conversion import convert_weights
+from ..snn.hybrid import HybridLSTMCell
+from .sequence import stepped_layer
+from ..snn.spikes import SpikeRecord
 from .lstm import LSTM, LayerStack
 
 

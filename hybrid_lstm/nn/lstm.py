@@ -5,15 +5,15 @@ Per layer l, time step t (gate blocks in torch's order i, f, g, o):
     cell "modified":  i, f, o = PL1(z) ; g = PL2(z_g) ; h_t = o * PL2(c_t)   (converts to the hybrid)
     cell "baseline":  i, f, o = sigmoid(z) ; g = tanh(z_g) ; h_t = o * tanh(c_t)   (torch.nn.LSTM's math)
     c_t = clamp(f * c_{t-1} + i * g, -limit, limit)   when cell_state_limit is given (1.0: the paper)
-Each layer runs on the fused layer of hybrid_lstm.sequence (one compiled kernel per step on
+Each layer runs on the fused layer of hybrid_lstm.nn.sequence (one compiled kernel per step on
 CPU, persistent kernels or CUDA graphs on a GPU), with its hand-written backward.
 """
 import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
-from ..cells import paper_init_
-from ..sequence import NO_LIMIT, _LSTMLayer
+from .cells import paper_init_
+from .sequence import NO_LIMIT, _LSTMLayer
 
 CELLS = ("modified", "baseline")
 

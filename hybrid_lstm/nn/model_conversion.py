@@ -9,9 +9,9 @@ import copy
 
 from torch import nn
 
-from ..cells import BaselineLSTMCell, ModifiedLSTMCell
-from ..hybrid import HybridLSTMCell
-from ..spikes import SpikeRecord
+from .cells import BaselineLSTMCell, ModifiedLSTMCell
+from ..snn.hybrid import HybridLSTMCell
+from ..snn.spikes import SpikeRecord
 from .hybrid import HybridLSTM
 from .lstm import LSTM
 

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from hybrid_lstm.run_folder import RunFolder
+from hybrid_lstm.runs.run_folder import RunFolder
 
 from .. import grid
 from .markdown import as_command

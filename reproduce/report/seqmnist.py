@@ -3,7 +3,7 @@ pixel-wise progress and results; each with its commands, hardware, wall time and
 import re
 from pathlib import Path
 
-from hybrid_lstm.run_folder import RunFolder, file_sha256, partial_path
+from hybrid_lstm.runs.run_folder import RunFolder, file_sha256, partial_path
 
 from .. import grid, paper
 from ..memory_horizon import RESULTS_NAME as MEMORY_HORIZON

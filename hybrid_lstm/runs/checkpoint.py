@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from .cells import CELL_CLASSES
+from ..nn.cells import CELL_CLASSES
 from .files import RunError, save_atomic
-from .model import SequenceClassifier
+from ..nn.model import SequenceClassifier
 
 CHECKPOINT_FORMAT = "hybrid_lstm.seqmnist.v1"
 MODEL_DEFAULTS = {

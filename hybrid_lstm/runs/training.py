@@ -12,7 +12,7 @@ from .data import batches
 from .evaluation import evaluate
 from .files import RunError
 from .host import host_description
-from .model import SequenceClassifier
+from ..nn.model import SequenceClassifier
 from .run_folder import RunFolder
 
 

@@ -4,8 +4,9 @@
     checkpoint_best.pt    the selected model, weights only
     train.log             each command that trained the folder and one line per epoch
     history.json          {config, history: one record per epoch, best, host}: what reports read
-    test_results[_hard][_half].json   the ANN and hybrid accuracies of one neuron setting
-    loihi_benchmark_RESET_delayD[_compensated][_half].json   one emulated-chip configuration
+    test_results[_hard][_V0].json   the ANN and hybrid accuracies of one neuron setting
+    loihi_benchmark_RESET_delayD[_compensated][_V0].json   one emulated-chip configuration
+(_V0: potential_suffix, e.g. _half, or _encoder-half_f-half for a per-population initial potential)
     NAME.partial.json     what a test or benchmark in progress has finished (deleted when done)
 """
 import fcntl
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from .checkpoint import Checkpoint, with_later_fields
 from .files import RunError, write_json_atomic
-from .neurons import INITIAL_POTENTIALS, RESET_MODES
+from ..snn.neurons import INITIAL_POTENTIALS, RESET_MODES, check_initial_potential
 
 
 def file_sha256(path) -> str:
@@ -45,9 +46,15 @@ def read_partial(path: Path, settings: dict):
     return record if same and isinstance(record.get("results"), list) else None
 
 
+def potential_suffix(initial_potential: str) -> str:
+    """"" for the paper's V0 = 1, "_half" for theta / 2, "_encoder-half_f-half" for "encoder=half,f=half"."""
+    spec = check_initial_potential(initial_potential)
+    return "" if spec == "one" else "_" + spec.replace("=", "-").replace(",", "_")
+
+
 def results_name(reset: str = "soft", initial_potential: str = "one") -> str:
-    """test_results.json for the paper's neurons; _hard / _half mark the other settings."""
-    return "test_results" + ("_hard" if reset == "hard" else "") + ("_half" if initial_potential == "half" else "") + ".json"
+    """test_results.json for the paper's neurons; _hard and potential_suffix mark the other settings."""
+    return "test_results" + ("_hard" if reset == "hard" else "") + potential_suffix(initial_potential) + ".json"
 
 
 class RunFolder:
@@ -68,7 +75,7 @@ class RunFolder:
     def chip_results(self, reset: str, delay: int, compensated: bool = False, initial_potential: str = "one") -> Path:
         """Where python -m loihi_sim.benchmark writes one chip configuration's results."""
         return self.path / (f"loihi_benchmark_{reset}_delay{delay}" + ("_compensated" if compensated else "")
-                            + ("_half" if initial_potential == "half" else "") + ".json")
+                            + potential_suffix(initial_potential) + ".json")
 
     def derived_files(self) -> list:
         """Every file computed from checkpoint_best.pt: the hybrid tests and the chip benchmarks."""

@@ -17,19 +17,19 @@ reverse in time:
 and the weight gradients of all steps at once: dW_h = sum_t dz_t^T h_{t-1},
 dW_x = sum_t dz_t^T x_t, db = sum_t dz_t, dx_t = dz_t W_x. Gate derivatives are the
 cells' own: sigmoid' = s (1 - s), tanh' = 1 - tanh^2, PL1' = 1/4 and PL2' = 1/2 on
-|z| <= 2 (endpoints included), else 0 (activations.py).
+|z| <= 2 (endpoints included), else 0 (functional.py).
 """
 import warnings
 
 import torch
 
-from .activations import LINEAR_RANGE
+from .functional import PL1, PL2, gate_blocks
 from .cells import BaselineLSTMCell, ModifiedLSTMCell
-from .compiled import CompiledOrEager
-from .cuda_graphs import GraphedFunction
+from ..kernels.compiled import CompiledOrEager
+from ..kernels.cuda_graphs import GraphedFunction
 
 try:
-    from . import persistent_lstm
+    from ..kernels import persistent_lstm
 except ImportError:  # no Triton: the step loops below, replayed from CUDA graphs
     persistent_lstm = None
 
@@ -39,23 +39,22 @@ NO_LIMIT = float("inf")
 def _sigmoid_gate(z: torch.Tensor, modified: bool):
     """PL1 or sigmoid of z, and its derivative."""
     if modified:
-        return torch.clamp(z * 0.25 + 0.5, 0.0, 1.0), (z.abs() <= LINEAR_RANGE).to(z.dtype) * 0.25
+        return PL1.value(z), PL1.derivative(z)
     s = torch.sigmoid(z)
     return s, s * (1 - s)
 
 
 def _gates(z: torch.Tensor, modified: bool):
-    """(i, f, g, o) from z (B, 4H) and their derivatives with respect to z."""
-    z_i, z_f, z_g, z_o = z.chunk(4, dim=1)
-    (i, slope_i), (f, slope_f), (o, slope_o) = (_sigmoid_gate(block, modified) for block in (z_i, z_f, z_o))
-    g, slope_g = _output_activation(z_g, modified)
-    return (i, f, g, o), (slope_i, slope_f, slope_g, slope_o)
+    """(i, f, g, o) from z (B, 4H) and their derivatives with respect to z (functional.GATES order)."""
+    gates = [(_output_activation if gate == "g" else _sigmoid_gate)(block, modified)
+             for gate, block in gate_blocks(z, dim=1).items()]
+    return tuple(value for value, _ in gates), tuple(slope for _, slope in gates)
 
 
 def _output_activation(c: torch.Tensor, modified: bool):
     """PL2 or tanh of c (the g gate and the output activation), and its derivative."""
     if modified:
-        return torch.clamp(c * 0.5, -1.0, 1.0), (c.abs() <= LINEAR_RANGE).to(c.dtype) * 0.5
+        return PL2.value(c), PL2.derivative(c)
     a = torch.tanh(c)
     return a, 1 - a * a
 
@@ -64,7 +63,7 @@ def _recorded_gates(record: torch.Tensor, modified: bool):
     """(i, f, g, o) and their derivatives from a step's gate record (z, or the gate values)."""
     if modified:
         return _gates(record, modified)
-    i, f, g, o = record.chunk(4, dim=1)
+    i, f, g, o = gate_blocks(record, dim=1).values()
     return (i, f, g, o), (i * (1 - i), f * (1 - f), 1 - g * g, o * (1 - o))
 
 
@@ -73,7 +72,7 @@ def _step_forward(z, c_prev, limit: float, modified: bool, h_out, c_out):
     and, for the BaselineLSTMCell, the gate values over z (the gate record)."""
     (i, f, g, o), _ = _gates(z, modified)
     if not modified:
-        for block, gate in zip(z.chunk(4, dim=1), (i, f, g, o)):
+        for block, gate in zip(gate_blocks(z, dim=1).values(), (i, f, g, o)):
             block.copy_(gate)
     c_raw = f * c_prev + i * g
     h_out.copy_(o * _output_activation(c_raw, modified)[0])
@@ -90,7 +89,7 @@ def _step_backward(dh_next, grad_output, dc, record, c_prev, limit: float, modif
     dc_raw = dc * ((c_raw >= -limit) & (c_raw <= limit)).to(dc.dtype) + dh * o * slope_a
     dz = (dc_raw * g * slope_i, dc_raw * c_prev * slope_f, dc_raw * i * slope_g, dh * a * slope_o)
     dc_prev = dc_raw * f
-    for block, gradient in zip(record.chunk(4, dim=1), dz):  # last: i, f, g, o may be views of record
+    for block, gradient in zip(gate_blocks(record, dim=1).values(), dz):  # last: i, f, g, o may be views of record
         block.copy_(gradient)
     return dc_prev
 

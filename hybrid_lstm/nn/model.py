@@ -6,9 +6,9 @@ import torch
 from torch import nn
 
 from .cells import CELL_CLASSES, BaselineLSTMCell, ModifiedLSTMCell
-from .hybrid import HybridLSTMCell
+from ..snn.hybrid import HybridLSTMCell
 from .sequence import NO_LIMIT, lstm_layer, stepped_layer
-from .spikes import SpikeRecord
+from ..snn.spikes import SpikeRecord
 
 CELL_STATE_LIMIT = 1.0  # c is clamped to [-1, 1] after every LSTM step ("to avoid overflow on Loihi")
 PARAMETER_LIMIT = 1.0  # every weight and bias is clamped to [-1, 1] after every optimizer step

@@ -7,7 +7,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .data import batches
-from .model import SequenceClassifier
+from ..nn.model import SequenceClassifier
 
 
 @torch.no_grad()

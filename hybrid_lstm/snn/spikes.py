@@ -3,7 +3,7 @@ from typing import NamedTuple
 
 import torch
 
-from .cells import GATES
+from ..nn.functional import GATES
 
 POPULATIONS = ("encoder",) + GATES
 

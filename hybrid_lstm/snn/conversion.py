@@ -14,7 +14,8 @@ from typing import NamedTuple
 
 import torch
 
-from .cells import GATES, ModifiedLSTMCell, gate_blocks
+from ..nn.cells import ModifiedLSTMCell
+from ..nn.functional import SIGMOID_GATES, gate_blocks
 
 ENCODER_THRESHOLD = 2048
 SIGMOID_THRESHOLD = 1024  # i, f, o
@@ -24,15 +25,6 @@ WEIGHT_LIMIT = 254
 BIAS_SCALE = 256
 INT32_MAX = 2**31 - 1
 SIGMOID_BIAS_OFFSET = 512  # = SIGMOID_THRESHOLD / 2, the rate 1/2 at z = 0
-SIGMOID_GATES = ("i", "f", "o")
-# the spiking layout: the sigmoid-type blocks, then the ternary g (simulate_gates, loihi_sim)
-SPIKING_ORDER = SIGMOID_GATES + ("g",)
-
-
-def spiking_order(tensor: torch.Tensor) -> torch.Tensor:
-    """The gate blocks of tensor (dim 0, in cells.GATES order i, f, g, o) in SPIKING_ORDER."""
-    blocks = gate_blocks(tensor)
-    return torch.cat([blocks[gate] for gate in SPIKING_ORDER])
 
 
 class ConvertedWeights(NamedTuple):
@@ -56,7 +48,7 @@ def quantize_bias(bias: torch.Tensor) -> torch.Tensor:
     """b^ = round(256 * b), plus 512 in the i, f and o blocks, as int32; bias is (4H,). A b^ beyond
     int32 is a ValueError (the one check of the integer range, for every simulation)."""
     quantized = torch.round(BIAS_SCALE * bias.detach().double())
-    for gate, block in zip(GATES, quantized.chunk(4)):
+    for gate, block in gate_blocks(quantized).items():
         if gate in SIGMOID_GATES:
             block += SIGMOID_BIAS_OFFSET
     if quantized.numel() and quantized.abs().max() > INT32_MAX:

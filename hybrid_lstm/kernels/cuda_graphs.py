@@ -74,7 +74,7 @@ class GraphedFunction:
                 self.graphs[key] = self._capture(args)
             except RuntimeError as error:  # the failed capture can leave CUDA's random generator unusable
                 raise RuntimeError(f"CUDA graph capture failed for {self.fn.__name__}: {str(error).splitlines()[0]}; "
-                                   "call it inside hybrid_lstm.cuda_graphs.eager() to run without graphs") from error
+                                   "call it inside hybrid_lstm.kernels.cuda_graphs.eager() to run without graphs") from error
         self.graphs.move_to_end(key)
         graph, static_args, static_outputs = self.graphs[key]
         for static, arg in zip(static_args, args):

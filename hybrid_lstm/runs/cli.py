@@ -1,11 +1,15 @@
-"""What every command line shares: a parser whose errors are one line (exit 2), the integer
-argument types, and the exit status of a command's work."""
+"""What every command line shares: a parser whose errors are one line (exit 2), the argument
+types, and the exit status of a command's work."""
 import argparse
 import sys
 from typing import Callable
 
+from ..snn.neurons import check_initial_potential
 from .data import DataError
 from .files import RunError
+
+INITIAL_POTENTIAL_HELP = ("the IF neurons' potential at the start of each LSTM step: one (V0 = 1, the paper), half "
+                          "(theta / 2, unbiased rates), or per population, e.g. encoder=half,f=half (the others one)")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -25,6 +29,14 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
+
+
+def initial_potential(text: str) -> str:
+    """An initial-potential spec (neurons.check_initial_potential), in its canonical spelling."""
+    try:
+        return check_initial_potential(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error))
 
 
 def exit_status(prog: str, work: Callable[[], None], resume: str) -> int:

@@ -14,6 +14,9 @@ forward, for t = 0 .. L-1 (z_t = W_x x_t + b given):
 backward, for t = L-1 .. 0, from dh_L and dc_L:
     sequence._step_backward's formulas, then dh_{t-1} = sum_k dz_t[k] W_h[k].
 
+The PL1/PL2 constants and the gate blocks' positions come in as compile-time constants from
+nn/functional.py (FUNCTION_CONSTANTS), the one home of both.
+
 The products are float32 (input_precision "ieee": no TF32), so the results equal sequence.py's
 to float rounding, not bit for bit (the summation order differs). The hidden size must be a
 power of two of at least 16 (tl.dot's and tl.arange's rule); `supported` says whether a layer
@@ -27,9 +30,15 @@ import triton.language as tl
 from triton.compiler.errors import TritonError as CompilerError
 from triton.runtime.errors import TritonError as RuntimeTritonError
 
+from ..nn.functional import GATES, LINEAR_RANGE, PL1, PL2
+
 BLOCK_B = 16  # batch rows per program (tl.dot's smallest M)
 NUM_WARPS = 8  # 256 threads per program: a 128 x 128 float32 W_h block is 64 values per thread
 KERNEL_ERRORS = (CompilerError, RuntimeTritonError)  # a kernel Triton cannot build or fit on this GPU
+# PL1(z) = clamp(S1 z + B1, 0, 1), PL2(z) = clamp(S2 z, -1, 1), slopes on |z| <= RANGE; gate block k at k H
+FUNCTION_CONSTANTS = dict(S1=PL1.slope, B1=PL1.offset, S2=PL2.slope, RANGE=LINEAR_RANGE, GATE_I=GATES.index("i"),
+                          GATE_F=GATES.index("f"), GATE_G=GATES.index("g"), GATE_O=GATES.index("o"))
+assert (PL1.low, PL1.high, PL2.offset, PL2.low, PL2.high) == (0.0, 1.0, 0.0, -1.0, 1.0), "the kernels' clamps"
 
 
 def supported(z: torch.Tensor, hidden: int) -> bool:
@@ -38,22 +47,23 @@ def supported(z: torch.Tensor, hidden: int) -> bool:
 
 
 @triton.jit
-def _sigmoid_gate(z, MODIFIED: tl.constexpr):
+def _sigmoid_gate(z, MODIFIED: tl.constexpr, S1: tl.constexpr, B1: tl.constexpr):
     if MODIFIED:
-        return tl.minimum(tl.maximum(z * 0.25 + 0.5, 0.0), 1.0)
+        return tl.minimum(tl.maximum(z * S1 + B1, 0.0), 1.0)
     return tl.sigmoid(z)
 
 
 @triton.jit
-def _output_activation(c, MODIFIED: tl.constexpr):
+def _output_activation(c, MODIFIED: tl.constexpr, S2: tl.constexpr):
     if MODIFIED:
-        return tl.minimum(tl.maximum(c * 0.5, -1.0), 1.0)
+        return tl.minimum(tl.maximum(c * S2, -1.0), 1.0)
     return 2.0 * tl.sigmoid(2.0 * c) - 1.0  # tanh
 
 
 @triton.jit
 def _forward_kernel(z_ptr, h_ptr, c_ptr, w_ptr, steps, batch, limit,
-                    HIDDEN: tl.constexpr, BLOCK: tl.constexpr, MODIFIED: tl.constexpr):
+                    HIDDEN: tl.constexpr, BLOCK: tl.constexpr, MODIFIED: tl.constexpr, S1: tl.constexpr, B1: tl.constexpr, S2: tl.constexpr, RANGE: tl.constexpr,
+                    GATE_I: tl.constexpr, GATE_F: tl.constexpr, GATE_G: tl.constexpr, GATE_O: tl.constexpr):
     rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     units = tl.arange(0, HIDDEN)
     mask = (rows < batch)[:, None]
@@ -65,37 +75,39 @@ def _forward_kernel(z_ptr, h_ptr, c_ptr, w_ptr, steps, batch, limit,
     c = tl.load(c_ptr + state, mask=mask, other=0.0)
     for t in range(steps):
         z = z_ptr + t * batch * 4 * HIDDEN + record
-        z_i = tl.load(z, mask=mask, other=0.0) + tl.dot(h, tl.load(w_ptr + transposed), input_precision="ieee")
-        z_f = tl.load(z + HIDDEN, mask=mask, other=0.0) + tl.dot(h, tl.load(w_ptr + block + transposed),
-                                                                 input_precision="ieee")
-        z_g = tl.load(z + 2 * HIDDEN, mask=mask, other=0.0) + tl.dot(h, tl.load(w_ptr + 2 * block + transposed),
-                                                                     input_precision="ieee")
-        z_o = tl.load(z + 3 * HIDDEN, mask=mask, other=0.0) + tl.dot(h, tl.load(w_ptr + 3 * block + transposed),
-                                                                     input_precision="ieee")
-        i = _sigmoid_gate(z_i, MODIFIED)
-        f = _sigmoid_gate(z_f, MODIFIED)
-        g = _output_activation(z_g, MODIFIED)
-        o = _sigmoid_gate(z_o, MODIFIED)
+        z_i = tl.load(z + GATE_I * HIDDEN, mask=mask, other=0.0) + tl.dot(
+            h, tl.load(w_ptr + GATE_I * block + transposed), input_precision="ieee")
+        z_f = tl.load(z + GATE_F * HIDDEN, mask=mask, other=0.0) + tl.dot(
+            h, tl.load(w_ptr + GATE_F * block + transposed), input_precision="ieee")
+        z_g = tl.load(z + GATE_G * HIDDEN, mask=mask, other=0.0) + tl.dot(
+            h, tl.load(w_ptr + GATE_G * block + transposed), input_precision="ieee")
+        z_o = tl.load(z + GATE_O * HIDDEN, mask=mask, other=0.0) + tl.dot(
+            h, tl.load(w_ptr + GATE_O * block + transposed), input_precision="ieee")
+        i = _sigmoid_gate(z_i, MODIFIED, S1, B1)
+        f = _sigmoid_gate(z_f, MODIFIED, S1, B1)
+        g = _output_activation(z_g, MODIFIED, S2)
+        o = _sigmoid_gate(z_o, MODIFIED, S1, B1)
         c_raw = f * c + i * g
-        h = o * _output_activation(c_raw, MODIFIED)
+        h = o * _output_activation(c_raw, MODIFIED, S2)
         c = tl.minimum(tl.maximum(c_raw, -limit), limit)
         if MODIFIED:
-            tl.store(z, z_i, mask=mask)
-            tl.store(z + HIDDEN, z_f, mask=mask)
-            tl.store(z + 2 * HIDDEN, z_g, mask=mask)
-            tl.store(z + 3 * HIDDEN, z_o, mask=mask)
+            tl.store(z + GATE_I * HIDDEN, z_i, mask=mask)
+            tl.store(z + GATE_F * HIDDEN, z_f, mask=mask)
+            tl.store(z + GATE_G * HIDDEN, z_g, mask=mask)
+            tl.store(z + GATE_O * HIDDEN, z_o, mask=mask)
         else:
-            tl.store(z, i, mask=mask)
-            tl.store(z + HIDDEN, f, mask=mask)
-            tl.store(z + 2 * HIDDEN, g, mask=mask)
-            tl.store(z + 3 * HIDDEN, o, mask=mask)
+            tl.store(z + GATE_I * HIDDEN, i, mask=mask)
+            tl.store(z + GATE_F * HIDDEN, f, mask=mask)
+            tl.store(z + GATE_G * HIDDEN, g, mask=mask)
+            tl.store(z + GATE_O * HIDDEN, o, mask=mask)
         tl.store(h_ptr + (t + 1) * batch * HIDDEN + state, h, mask=mask)
         tl.store(c_ptr + (t + 1) * batch * HIDDEN + state, c, mask=mask)
 
 
 @triton.jit
 def _backward_kernel(records_ptr, grad_outputs_ptr, c_ptr, w_ptr, dh_ptr, dc_ptr, steps, batch, limit,
-                     HIDDEN: tl.constexpr, BLOCK: tl.constexpr, MODIFIED: tl.constexpr):
+                     HIDDEN: tl.constexpr, BLOCK: tl.constexpr, MODIFIED: tl.constexpr, S1: tl.constexpr, B1: tl.constexpr, S2: tl.constexpr, RANGE: tl.constexpr,
+                     GATE_I: tl.constexpr, GATE_F: tl.constexpr, GATE_G: tl.constexpr, GATE_O: tl.constexpr):
     rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     units = tl.arange(0, HIDDEN)
     mask = (rows < batch)[:, None]
@@ -108,19 +120,19 @@ def _backward_kernel(records_ptr, grad_outputs_ptr, c_ptr, w_ptr, dh_ptr, dc_ptr
     for step in range(steps):
         t = steps - 1 - step
         z = records_ptr + t * batch * 4 * HIDDEN + record
-        r_i = tl.load(z, mask=mask, other=0.0)
-        r_f = tl.load(z + HIDDEN, mask=mask, other=0.0)
-        r_g = tl.load(z + 2 * HIDDEN, mask=mask, other=0.0)
-        r_o = tl.load(z + 3 * HIDDEN, mask=mask, other=0.0)
-        if MODIFIED:  # records are z: PL1' = 1/4 and PL2' = 1/2 on |z| <= 2
-            i = _sigmoid_gate(r_i, MODIFIED)
-            f = _sigmoid_gate(r_f, MODIFIED)
-            g = _output_activation(r_g, MODIFIED)
-            o = _sigmoid_gate(r_o, MODIFIED)
-            slope_i = tl.where(tl.abs(r_i) <= 2.0, 0.25, 0.0)
-            slope_f = tl.where(tl.abs(r_f) <= 2.0, 0.25, 0.0)
-            slope_g = tl.where(tl.abs(r_g) <= 2.0, 0.5, 0.0)
-            slope_o = tl.where(tl.abs(r_o) <= 2.0, 0.25, 0.0)
+        r_i = tl.load(z + GATE_I * HIDDEN, mask=mask, other=0.0)
+        r_f = tl.load(z + GATE_F * HIDDEN, mask=mask, other=0.0)
+        r_g = tl.load(z + GATE_G * HIDDEN, mask=mask, other=0.0)
+        r_o = tl.load(z + GATE_O * HIDDEN, mask=mask, other=0.0)
+        if MODIFIED:  # records are z: PL1' = S1 and PL2' = S2 on |z| <= RANGE
+            i = _sigmoid_gate(r_i, MODIFIED, S1, B1)
+            f = _sigmoid_gate(r_f, MODIFIED, S1, B1)
+            g = _output_activation(r_g, MODIFIED, S2)
+            o = _sigmoid_gate(r_o, MODIFIED, S1, B1)
+            slope_i = tl.where(tl.abs(r_i) <= RANGE, S1, 0.0)
+            slope_f = tl.where(tl.abs(r_f) <= RANGE, S1, 0.0)
+            slope_g = tl.where(tl.abs(r_g) <= RANGE, S2, 0.0)
+            slope_o = tl.where(tl.abs(r_o) <= RANGE, S1, 0.0)
         else:  # records are the gate values
             i = r_i
             f = r_f
@@ -133,9 +145,9 @@ def _backward_kernel(records_ptr, grad_outputs_ptr, c_ptr, w_ptr, dh_ptr, dc_ptr
         c_prev = tl.load(c_ptr + t * batch * HIDDEN + state, mask=mask, other=0.0)
         dh = dh + tl.load(grad_outputs_ptr + t * batch * HIDDEN + state, mask=mask, other=0.0)
         c_raw = f * c_prev + i * g
-        a = _output_activation(c_raw, MODIFIED)
+        a = _output_activation(c_raw, MODIFIED, S2)
         if MODIFIED:
-            slope_a = tl.where(tl.abs(c_raw) <= 2.0, 0.5, 0.0)
+            slope_a = tl.where(tl.abs(c_raw) <= RANGE, S2, 0.0)
         else:
             slope_a = 1.0 - a * a
         inside = (c_raw >= -limit) & (c_raw <= limit)
@@ -145,14 +157,14 @@ def _backward_kernel(records_ptr, grad_outputs_ptr, c_ptr, w_ptr, dh_ptr, dc_ptr
         dz_g = dc_raw * i * slope_g
         dz_o = dh * a * slope_o
         dc = dc_raw * f
-        tl.store(z, dz_i, mask=mask)
-        tl.store(z + HIDDEN, dz_f, mask=mask)
-        tl.store(z + 2 * HIDDEN, dz_g, mask=mask)
-        tl.store(z + 3 * HIDDEN, dz_o, mask=mask)
-        dh = tl.dot(dz_i, tl.load(w_ptr + straight), input_precision="ieee")
-        dh += tl.dot(dz_f, tl.load(w_ptr + block + straight), input_precision="ieee")
-        dh += tl.dot(dz_g, tl.load(w_ptr + 2 * block + straight), input_precision="ieee")
-        dh += tl.dot(dz_o, tl.load(w_ptr + 3 * block + straight), input_precision="ieee")
+        tl.store(z + GATE_I * HIDDEN, dz_i, mask=mask)
+        tl.store(z + GATE_F * HIDDEN, dz_f, mask=mask)
+        tl.store(z + GATE_G * HIDDEN, dz_g, mask=mask)
+        tl.store(z + GATE_O * HIDDEN, dz_o, mask=mask)
+        dh = tl.dot(dz_i, tl.load(w_ptr + GATE_I * block + straight), input_precision="ieee")
+        dh += tl.dot(dz_f, tl.load(w_ptr + GATE_F * block + straight), input_precision="ieee")
+        dh += tl.dot(dz_g, tl.load(w_ptr + GATE_G * block + straight), input_precision="ieee")
+        dh += tl.dot(dz_o, tl.load(w_ptr + GATE_O * block + straight), input_precision="ieee")
     tl.store(dh_ptr + state, dh, mask=mask)
     tl.store(dc_ptr + state, dc, mask=mask)
 
@@ -165,7 +177,8 @@ def forward_steps(z, h0, c0, weight_hh, limit: float, modified: bool):
     h, c = z.new_zeros(steps + 1, batch, hidden), z.new_zeros(steps + 1, batch, hidden)
     h[0], c[0] = h0, c0
     _forward_kernel[(triton.cdiv(batch, BLOCK_B),)](z, h, c, weight_hh.contiguous(), steps, batch, limit,
-                                                   HIDDEN=hidden, BLOCK=BLOCK_B, MODIFIED=modified, num_warps=NUM_WARPS)
+                                                   HIDDEN=hidden, BLOCK=BLOCK_B, MODIFIED=modified, num_warps=NUM_WARPS,
+                                                   **FUNCTION_CONSTANTS)
     return z, h, c
 
 
@@ -177,5 +190,5 @@ def backward_steps(grad_outputs, dh, dc, records, c, weight_hh, limit: float, mo
     _backward_kernel[(triton.cdiv(batch, BLOCK_B),)](records, grad_outputs.contiguous(), c, weight_hh.contiguous(),
                                                     dh, dc, steps, batch, limit,
                                                     HIDDEN=hidden, BLOCK=BLOCK_B, MODIFIED=modified,
-                                                    num_warps=NUM_WARPS)
+                                                    num_warps=NUM_WARPS, **FUNCTION_CONSTANTS)
     return records, dh, dc

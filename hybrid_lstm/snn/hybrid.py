@@ -10,59 +10,76 @@ rates feed the analog (non-spiking) element-wise part:
 import torch
 from torch import nn
 
-from .cells import zero_state
+from ..nn.cells import zero_state
+from ..nn.functional import SIGMOID_GATES, spiking_order
 from .conversion import (
     ENCODER_THRESHOLD,
     SIGMOID_THRESHOLD,
     TANH_THRESHOLD,
     ConvertedWeights,
     convert_cell,
-    spiking_order,
 )
-from .fast_gates import FastGateSimulator, check_fast_weights
-from .neurons import IFNeuron, SignedInputEncoder, TernaryIFNeuron, check_initial_potential, check_reset
+from .fast_gates import FastGateSimulator
+from .neurons import IFNeuron, SignedInputEncoder, SpikingConfig, TernaryIFNeuron
 from .spikes import GateSpikeCounts, SpikeRecord
 
-SIMULATIONS = ("fast", "reference")
 
 def simulate_gates(u: torch.Tensor, weights: ConvertedWeights, n_timestep: int, reset: str = "soft",
                    initial_potential: str = "one") -> GateSpikeCounts:
     """Reference simulation of the encoder and the four gate populations for one LSTM step.
 
-    u: (B, D + H) analog input [x_t ; h_{t-1}]; every potential starts at
-    neurons.start_potential(theta, initial_potential). Plain loop over the T SNN steps. The
-    synaptic sums W^ . s are products of integers computed in float64, exact below 2^53
+    u: (B, D + H) analog input [x_t ; h_{t-1}]; each population's potentials start at its V0
+    (neurons.SpikingConfig). Plain loop over the T SNN steps.
+    The synaptic sums W^ . s are products of integers computed in float64, exact below 2^53
     whatever reduced-precision matmul mode (TF32, bf16) is set.
     """
+    config = SpikingConfig(n_timestep, reset, initial_potential)
     if not torch.isfinite(u).all():
         raise ValueError("simulate_gates: u holds non-finite values (NaN or inf)")
-    encoder = SignedInputEncoder(ENCODER_THRESHOLD, reset, initial_potential)
-    sigmoid_neurons = IFNeuron(SIGMOID_THRESHOLD, reset, initial_potential)
-    tanh_neurons = TernaryIFNeuron(TANH_THRESHOLD, reset, initial_potential)
-    hidden = weights.bias.shape[0] // 4
-    # rows in SPIKING_ORDER (i, f, o, g), so that the sigmoid-type currents are one slice
+    encoder = SignedInputEncoder(ENCODER_THRESHOLD, reset, config.choice("encoder"))
+    sigmoid_neurons = {gate: IFNeuron(SIGMOID_THRESHOLD, reset, config.choice(gate)) for gate in SIGMOID_GATES}
+    tanh_neurons = TernaryIFNeuron(TANH_THRESHOLD, reset, config.choice("g"))
+    batch, hidden = u.shape[0], weights.bias.shape[0] // 4
+    # rows in SPIKING_ORDER (i, f, o, g), so that the sigmoid-type currents are one slice, stepped by
+    # one neuron object (the rule does not depend on V0)
     weight_t = spiking_order(weights.weight).double().t()
     bias = spiking_order(weights.bias).long()
 
     q = encoder.quantize(u)
     v_encoder = encoder.initial_state(q.shape, u.device)
     encoder_count = torch.zeros_like(q)
-    v_sigmoid = sigmoid_neurons.initial_state((u.shape[0], 3 * hidden), u.device)
-    v_tanh = tanh_neurons.initial_state((u.shape[0], hidden), u.device)
+    v_sigmoid = torch.cat([neuron.initial_state((batch, hidden), u.device) for neuron in sigmoid_neurons.values()], 1)
+    v_tanh = tanh_neurons.initial_state((batch, hidden), u.device)
     sigmoid_count = torch.zeros_like(v_sigmoid)
     tanh_net = torch.zeros_like(v_tanh[0])
     tanh_spikes = torch.zeros_like(v_tanh[0])
-    for _ in range(n_timestep):
+    sigmoid_step = sigmoid_neurons["i"].step
+    for _ in range(config.n_timestep):
         v_encoder, spikes = encoder.step(v_encoder, q)
         encoder_count += spikes.abs()
         current = (spikes.double() @ weight_t).long() + bias
-        v_sigmoid, fired = sigmoid_neurons.step(v_sigmoid, current[:, : 3 * hidden])
+        v_sigmoid, fired = sigmoid_step(v_sigmoid, current[:, : 3 * hidden])
         sigmoid_count += fired
-        v_tanh, output = tanh_neurons.step(v_tanh, current[:, 3 * hidden :])
+        v_tanh, output = tanh_neurons.step(v_tanh, current[:, 3 * hidden:])
         tanh_net += output
         tanh_spikes += output.abs()
-    i, f, o = sigmoid_count.chunk(3, dim=1)
-    return GateSpikeCounts(encoder_count, i, f, tanh_net, o, tanh_spikes)
+    sigmoid = dict(zip(SIGMOID_GATES, sigmoid_count.chunk(len(SIGMOID_GATES), dim=1)))
+    return GateSpikeCounts(encoder_count, sigmoid["i"], sigmoid["f"], tanh_net, sigmoid["o"], tanh_spikes)
+
+
+class ReferenceSimulation:
+    """simulate_gates as a simulation backend: call it with (u, weights)."""
+
+    def __init__(self, config: SpikingConfig):
+        self.config = config
+
+    def __call__(self, u: torch.Tensor, weights: ConvertedWeights) -> GateSpikeCounts:
+        return simulate_gates(u, weights, self.config.n_timestep, self.config.reset, self.config.initial_potential)
+
+
+# simulation backends by name: each is built from a SpikingConfig, called with (u, weights) and returns
+# the spike counts of one LSTM step; every backend's counts equal the reference's (tests)
+SIMULATIONS = {"fast": FastGateSimulator, "reference": ReferenceSimulation}
 
 
 def analog_step(counts: GateSpikeCounts, c: torch.Tensor, n_timestep: int):
@@ -78,20 +95,20 @@ class HybridLSTMCell(nn.Module):
 
     Holds the integer weights (buffers weight (4H, D + H) and bias (4H,), int32), runs
     T = n_timestep SNN steps per LSTM step and adds every step's spikes to
-    self.spike_record (reset it with reset_spike_record()). simulation "fast"
-    (fast_gates.FastGateSimulator, the default) and "reference" (simulate_gates) give
-    bit-identical spike counts; both always simulate the weights the buffers hold now
-    (after load_state_dict or an in-place change too). initial_potential: "one" (the
-    paper) or "half" (neurons.py).
+    self.spike_record (reset it with reset_spike_record()). The spikes come from a simulation
+    backend: simulation names one of SIMULATIONS ("fast", the default, or "reference", which
+    give bit-identical spike counts) or is a backend factory, called with the cell's
+    neurons.SpikingConfig (loihi_sim.LoihiSimulation, for one). Every backend simulates the
+    weights the buffers hold now (after load_state_dict or an in-place change too).
+    initial_potential: "one" (the paper), "half" or per population (neurons.py).
     """
 
     def __init__(self, weights: ConvertedWeights, input_size: int, n_timestep: int, reset: str = "soft",
-                 simulation: str = "fast", initial_potential: str = "one"):
+                 simulation="fast", initial_potential: str = "one"):
         super().__init__()
-        if isinstance(n_timestep, bool) or int(n_timestep) != n_timestep or n_timestep < 1:
-            raise ValueError(f"n_timestep must be a positive integer, got {n_timestep!r}")
-        if simulation not in SIMULATIONS:
-            raise ValueError(f"simulation must be one of {SIMULATIONS}, got {simulation!r}")
+        self.config = SpikingConfig(n_timestep, reset, initial_potential)
+        if isinstance(simulation, str) and simulation not in SIMULATIONS:
+            raise ValueError(f"simulation must be one of {tuple(SIMULATIONS)} or a backend factory, got {simulation!r}")
         hidden4, fanin = weights.weight.shape
         if hidden4 % 4 or fanin - input_size != hidden4 // 4 or weights.bias.shape != (hidden4,):
             raise ValueError(
@@ -100,19 +117,21 @@ class HybridLSTMCell(nn.Module):
             )
         self.input_size = input_size
         self.hidden_size = hidden4 // 4
-        self.n_timestep = int(n_timestep)
-        self.reset = check_reset(reset)
-        self.initial_potential = check_initial_potential(initial_potential)
         self.register_buffer("weight", weights.weight.int())
         self.register_buffer("bias", weights.bias.int())
-        self.simulation = simulation
-        self.fast = FastGateSimulator(self.n_timestep, self.reset, self.initial_potential) if simulation == "fast" else None
-        if self.fast is not None:
-            check_fast_weights(self.weights(), self.n_timestep, self.initial_potential)  # now, not at the first step
+        self.backend = (SIMULATIONS[simulation] if isinstance(simulation, str) else simulation)(self.config)
+        self.simulation = simulation if isinstance(simulation, str) else type(self.backend).__name__
+        check = getattr(self.backend, "check_weights", None)
+        if check is not None:
+            check(self.weights())  # now, not at the first step
         self.spike_record = SpikeRecord()
 
+    n_timestep = property(lambda self: self.config.n_timestep)
+    reset = property(lambda self: self.config.reset)
+    initial_potential = property(lambda self: self.config.initial_potential)
+
     @classmethod
-    def from_cell(cls, cell: nn.Module, n_timestep: int, reset: str = "soft", simulation: str = "fast",
+    def from_cell(cls, cell: nn.Module, n_timestep: int, reset: str = "soft", simulation="fast",
                   initial_potential: str = "one"):
         """Convert a trained ModifiedLSTMCell (conversion.convert_cell) into a hybrid cell."""
         hybrid = cls(convert_cell(cell), cell.input_size, n_timestep, reset, simulation, initial_potential)
@@ -143,11 +162,7 @@ class HybridLSTMCell(nn.Module):
     def forward(self, x, state):
         h, c = state
         self.check_inputs(x, h, c)
-        u = torch.cat([x, h], dim=1)
-        if self.fast is not None:
-            counts = self.fast(u, self.weights())
-        else:
-            counts = simulate_gates(u, self.weights(), self.n_timestep, self.reset, self.initial_potential)
+        counts = self.backend(torch.cat([x, h], dim=1), self.weights())
         self.spike_record.add(counts, self.n_timestep)
         return analog_step(counts, c, self.n_timestep)
 

@@ -11,14 +11,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .activations import pl1, pl2
-
-GATES = ("i", "f", "g", "o")
-
-
-def gate_blocks(tensor: torch.Tensor) -> dict:
-    """Split a (4H, ...) tensor into its gate blocks {'i': ..., 'f': ..., 'g': ..., 'o': ...}."""
-    return dict(zip(GATES, tensor.chunk(4, dim=0)))
+from .functional import gate_blocks, pl1, pl2
 
 
 def zero_state(batch_size: int, hidden_size: int, device=None, dtype=torch.float32):
@@ -63,9 +56,9 @@ class _LSTMCell(nn.Module):
     def forward(self, x, state):
         h, c = state
         z = F.linear(x, self.weight_ih) + F.linear(h, self.weight_hh) + self.bias
-        z_i, z_f, z_g, z_o = z.chunk(4, dim=1)
-        i, f, o = self.sigmoid(z_i), self.sigmoid(z_f), self.sigmoid(z_o)
-        c = f * c + i * self.tanh(z_g)
+        z = gate_blocks(z, dim=1)
+        i, f, o = self.sigmoid(z["i"]), self.sigmoid(z["f"]), self.sigmoid(z["o"])
+        c = f * c + i * self.tanh(z["g"])
         h = o * self.tanh(c)
         return h, c
 

@@ -1,0 +1,291 @@
+"""Fast simulation of the encoder and gate neurons of one LSTM step, bit-identical to
+hybrid.simulate_gates (the reference, kept as the oracle and checked against this in the tests).
+
+Three changes, each chosen by measurement (benchmarks/bench_hybrid.py):
+
+1. Encoder in closed form. Under a constant |q| and V starting at V0 (neurons.start_potential),
+   the count after tau SNN steps is
+       soft reset:  N(tau) = floor((V0 - 1 + tau * min(|q|, theta)) / theta)
+       hard reset:  N(tau) = 0 if tau < a else 1 + floor((tau - a) / p),
+                    a = floor((theta - V0) / |q|) + 1, p = floor(theta / |q|) + 1   (N = 0 when q = 0)
+   (soft: with integers, V > theta n  <=>  V - 1 >= theta n, and |q| <= theta adds at most
+   one spike per step (V0 <= theta / 2 + 1 keeps V below 2 theta); |q| >= theta fires every step.
+   hard: the first spike needs V0 + tau |q| > theta, later ones p steps of |q| from 0.) The spikes
+   of a whole chunk of SNN steps, s(tau) = sign(q) * (N(tau) - N(tau - 1)), come out of one
+   compiled element-wise expression (_encoder_spikes).
+2. Synaptic currents of a chunk of SNN steps as ONE matrix product, exact, by the fastest
+   kernel of kernels/exact_product.py for this device and shape (int8, fbgemm or float32).
+3. Gate neurons as one compiled kernel per 32 (or 16) SNN steps. The threshold/reset recursion
+   (neurons.fire, neurons.after_spike) is sequential in tau but element-wise, so torch.compile
+   fuses 32 steps into one loop over the neurons. The four gate blocks share one potential
+   tensor: an i/f/o neuron is the g neuron's rule without a lower threshold. For the g neuron
+   only V+ is kept: V- = K - V+, with K = 2 V0 from the start and K = 0 once a hard reset has
+   set both to 0 (a soft reset keeps V+ + V- constant), so "V- > theta" is the same strict
+   test as "K - theta > V+": fire(lower, V+) with lower = K - theta.
+
+Working set: the chunk of SNN steps is sized so that its currents stay near
+CHUNK_ELEMENTS values, whatever T and the batch size; the spike and product buffers are
+reused from one LSTM step to the next (fresh multi-MiB buffers cost more in page faults
+than the products themselves on CPU; FBGEMM allocates its own result, hence
+keep_freed_memory_in_heap). The prepared weights are rebuilt whenever the
+converted weights they come from change (a new tensor, or an in-place change such as
+load_state_dict).
+"""
+import threading
+
+import torch
+
+from ..kernels.compiled import CompiledOrEager
+from ..kernels.cuda_graphs import GraphedFunction
+from ..kernels.exact_product import (FLOAT32_EXACT_FANIN, MIN_MATMUL_ROWS, PRODUCT_KERNELS, ExactProduct,
+                                     choose_product_kernel, round_up)
+from ..nn.functional import GATES, gate_blocks
+from .conversion import ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD, WEIGHT_LIMIT, ConvertedWeights
+from .neurons import SignedInputEncoder, SpikingConfig, after_spike, fire
+from .spikes import GateSpikeCounts
+
+KERNEL_STEPS = (32, 16)  # SNN steps per compiled gate kernel: 32 while they fit, then 16 (T = 16, 48 ...)
+STEPS_PER_KERNEL = KERNEL_STEPS[0]
+CHUNK_ELEMENTS = 1 << 21  # currents per chunk of SNN steps (8 MiB)
+INT32_MAX = 2**31 - 1
+assert ENCODER_THRESHOLD & (ENCODER_THRESHOLD - 1) == 0, "_encoder_spikes takes mod theta as a bit mask"
+NO_LOWER_THRESHOLD = -(2**31)  # i, f, o neurons never fire "negative"
+PER_COLUMN = ("bias", "threshold", "start", "lower_start", "lower_after_reset")  # prepared (columns,) int32 tensors
+
+
+def _encoder_magnitudes(q_abs: torch.Tensor, reset: str, threshold: int, v0: int):
+    """|q| clamped where larger values behave alike, and the hard-reset train's (a, p)."""
+    if reset == "soft":
+        return q_abs.clamp(max=threshold), None, None
+    q_abs = q_abs.clamp(max=threshold + 1)  # any |q| > theta fires at every step
+    divisor = q_abs.clamp(min=1)
+    first = torch.where(q_abs > 0, (threshold - v0) // divisor + 1, INT32_MAX)
+    return q_abs, first, threshold // divisor + 1
+
+
+def encoder_counts(q_abs: torch.Tensor, taus: torch.Tensor, reset: str, v0: int, threshold: int = ENCODER_THRESHOLD):
+    """N(tau): spikes of encoders with input magnitudes q_abs (any shape, int32) and initial
+    potential v0 after each tau in taus (int32, (K,)); returns (K, *q_abs.shape) int32. Closed
+    forms in the module doc."""
+    taus = taus.view((-1,) + (1,) * q_abs.dim())
+    q_abs, first, period = _encoder_magnitudes(q_abs, reset, threshold, v0)
+    if reset == "soft":
+        return (v0 - 1 + taus * q_abs) // threshold
+    return torch.where(taus >= first, 1 + (taus - first) // period, 0)
+
+
+def _encoder_spikes(q_abs, q_sign, first, period, taus, offset: int, threshold: int, hard_reset: bool, out):
+    """s(tau) = sign(q) * (N(tau) - N(tau - 1)) for each tau in taus, written into out ((K, B, F)).
+
+    soft: a spike iff (V0 - 1 + tau |q|) mod theta < |q| (|q| <= theta; theta a power of two,
+    so the mod is a bit mask; offset = V0 - 1); hard: iff tau >= a and (tau - a) mod p = 0.
+    (q_sign is int32: int8 arithmetic vectorises poorly; only the store converts.)"""
+    taus = taus.view(-1, 1, 1)
+    if hard_reset:
+        spiking = (taus >= first) & ((taus - first) % period == 0)
+    else:
+        spiking = (offset + taus * q_abs) & (threshold - 1) < q_abs
+    return out.copy_(torch.where(spiking, q_sign, 0))
+
+
+_compiled_encoder_spikes = CompiledOrEager(_encoder_spikes)
+
+
+def _gate_steps(potential, lower, net, fired_count, products, bias, threshold, lower_after_reset, reset: str):
+    """Advance every gate neuron over the SNN steps of products ((K, B, N) = s . W^/2, int32 or
+    float32 holding integers). For each step:
+    V <- V + 2 * products + b^ ; p = fire(V, theta) ; n = fire(lower, V) (module doc) ;
+    V <- after_spike(V, p - n) ; after a hard reset lower <- lower_after_reset where p or n ;
+    net += p - n ; fired_count += p + n. All int32, (B, N)."""
+    for step in range(products.shape[0]):
+        potential = potential + 2 * products[step].to(torch.int32) + bias
+        positive = fire(potential, threshold)
+        negative = fire(lower, potential)
+        output = positive.to(torch.int32) - negative.to(torch.int32)
+        fired = positive | negative
+        potential = after_spike(potential, output, threshold, reset)
+        if reset == "hard":
+            lower = torch.where(fired, lower_after_reset, lower)
+        net = net + output
+        fired_count = fired_count + fired.to(torch.int32)
+    return potential, lower, net, fired_count
+
+
+_compiled_gate_steps = CompiledOrEager(_gate_steps)
+
+
+def check_fast_weights(weights: ConvertedWeights, config: SpikingConfig):
+    """Refuse weights or a T the fast simulation cannot represent exactly (ValueError)."""
+    weight, bias = weights.weight.long(), weights.bias.long()
+    if weight.numel() and ((weight % 2).any() or weight.abs().max() > WEIGHT_LIMIT):
+        raise ValueError(f"the fast simulation needs even weights in [-{WEIGHT_LIMIT}, {WEIGHT_LIMIT}] "
+                         "(as conversion.quantize_weight makes); use the reference simulation")
+    if weight.dim() != 2 or bias.shape != (weight.shape[0],) or weight.shape[0] % 4:
+        raise ValueError(f"converted weights must be (4H, F) with a (4H,) bias, got {tuple(weight.shape)} and "
+                         f"{tuple(bias.shape)}")
+    if weight.shape[1] > FLOAT32_EXACT_FANIN:
+        raise ValueError(f"the fast simulation handles fan-ins up to {FLOAT32_EXACT_FANIN}, got {weight.shape[1]}; "
+                         "use the reference simulation")
+    max_current = int((weight.abs().sum(1) + bias.abs()).max()) if bias.numel() else 0
+    start = max(config.v0(gate) for gate in GATES)
+    bound = start + SIGMOID_THRESHOLD + config.n_timestep * max_current
+    if bound > INT32_MAX or config.n_timestep * (ENCODER_THRESHOLD + 1) > INT32_MAX:
+        raise ValueError(f"T = {config.n_timestep} with currents up to {max_current} could overflow the int32 "
+                         "potentials of the fast simulation; use the reference simulation")
+
+
+class FastGateSimulator:
+    """The fast simulation backend: simulate_gates' spike counts, bit-identical, for a
+    neurons.SpikingConfig; call it with (u, weights).
+
+    Prepared from the weights on first use and whenever they change (cached on their
+    storage and version counter): weight (N, F) = W^ / 2 padded to multiples of 8 in the
+    kernel's dtype, bias (N,) int32, and per gate column the threshold, V0 and the lower
+    thresholds before and after a hard reset.
+    """
+
+    def __init__(self, config: SpikingConfig, product_kernel: str = "auto"):
+        if not isinstance(config, SpikingConfig):
+            raise TypeError(f"FastGateSimulator takes a SpikingConfig, got {type(config).__name__}")
+        self.config = config
+        if product_kernel not in ("auto",) + PRODUCT_KERNELS:
+            raise ValueError(f"product_kernel must be one of {('auto',) + PRODUCT_KERNELS}, got {product_kernel!r}")
+        self.requested_kernel = product_kernel
+        self.kernel = None  # chosen on first use
+        self._prepared_key = self._prepared = None
+        self._inference_weights = None  # copies of inference-mode weights, which have no version counter
+        self._scratch = threading.local()  # each thread's own workspace: one simulator serves many threads
+        self._graphed_simulation = GraphedFunction(self._simulate)
+
+    def check_weights(self, weights: ConvertedWeights):
+        check_fast_weights(weights, self.config)
+
+    def __getstate__(self):  # copies and pickles get scratch of their own
+        return {name: value for name, value in vars(self).items() if name != "_scratch"}
+
+    def __setstate__(self, state):
+        vars(self).update(state)
+        self._scratch = threading.local()
+
+    @staticmethod
+    def _version_key(weights: ConvertedWeights, kernel: str):
+        """Storage, version counter (None for inference tensors), device and shape of each weight tensor."""
+        return tuple((t.data_ptr(), None if t.is_inference() else t._version, t.device, tuple(t.shape))
+                     for t in weights) + (kernel,)
+
+    def _unchanged(self, weights: ConvertedWeights, key) -> bool:
+        """The prepared weights still stand for these: same key and, for inference tensors (which
+        can change in place without a version), the same values as when they were prepared."""
+        if key != self._prepared_key:
+            return False
+        return self._inference_weights is None or all(
+            torch.equal(t, copy) for t, copy in zip(weights, self._inference_weights))
+
+    def prepare(self, weights: ConvertedWeights) -> dict:
+        """The padded weight, bias and per-column thresholds for the chosen kernel, rebuilt
+        when the weights or the kernel change."""
+        device = weights.weight.device
+        if weights.weight.dim() != 2:
+            check_fast_weights(weights, self.config)
+        hidden4, fanin = weights.weight.shape
+        columns, padded_fanin = round_up(hidden4, 8), max(16, round_up(fanin, 8))
+        kernel = choose_product_kernel(device, padded_fanin, columns, self.requested_kernel)
+        key = self._version_key(weights, kernel)
+        if self._unchanged(weights, key):
+            return self._prepared
+        check_fast_weights(weights, self.config)
+        hidden = hidden4 // 4
+        config = self.config
+
+        def per_gate(value) -> torch.Tensor:
+            """(columns,) int32: value(gate) in each gate block (order i, f, g, o), padding 0."""
+            values = [v for gate in GATES for v in [value(gate)] * hidden] + [0] * (columns - hidden4)
+            return torch.tensor(values, dtype=torch.int32, device=device)
+
+        def sigmoid_or_tanh(sigmoid, tanh):
+            return lambda gate: tanh(gate) if gate == "g" else sigmoid(gate)
+
+        self._prepared = {
+            "fanin": fanin, "hidden": hidden, "product": ExactProduct(weights.weight.long() // 2, kernel),
+            "bias": torch.cat([weights.bias.int(), weights.bias.new_zeros(columns - hidden4).int()]),
+            "threshold": per_gate(sigmoid_or_tanh(lambda gate: SIGMOID_THRESHOLD, lambda gate: TANH_THRESHOLD)),
+            "start": per_gate(config.v0),
+            "lower_start": per_gate(sigmoid_or_tanh(lambda gate: NO_LOWER_THRESHOLD,
+                                                    lambda gate: 2 * config.v0(gate) - TANH_THRESHOLD)),
+            "lower_after_reset": per_gate(sigmoid_or_tanh(lambda gate: NO_LOWER_THRESHOLD, lambda gate: -TANH_THRESHOLD)),
+        }
+        self._inference_weights = tuple(t.clone() for t in weights) if any(t.is_inference() for t in weights) else None
+        self._prepared_key = key
+        self.kernel = kernel
+        return self._prepared
+
+    def chunk_steps(self, batch: int, columns: int) -> int:
+        """SNN steps per matrix product: a multiple of STEPS_PER_KERNEL, about CHUNK_ELEMENTS currents."""
+        per_step = max(1, batch * columns)
+        return STEPS_PER_KERNEL * max(1, CHUNK_ELEMENTS // (STEPS_PER_KERNEL * per_step))
+
+    def workspace(self, rows: int, product: ExactProduct, device):
+        """(rows, F) spike and (max(rows, 17), N) product buffers in the kernel's dtypes: reused
+        from call to call of the same thread, except inside a CUDA graph capture, which gets
+        buffers of its own."""
+        key = (rows, product.fanin, product.columns, product.kernel, device)
+        capturing = device.type == "cuda" and torch.cuda.is_current_stream_capturing()
+        scratch = self._scratch
+        if getattr(scratch, "key", None) != key or capturing:
+            workspace = (torch.empty(rows, product.fanin, dtype=product.spike_dtype, device=device),
+                         torch.empty(max(rows, MIN_MATMUL_ROWS), product.columns, dtype=product.out_dtype,
+                                     device=device))
+            if capturing:
+                return workspace
+            scratch.workspace, scratch.key = workspace, key
+        return scratch.workspace
+
+    def __call__(self, u: torch.Tensor, weights: ConvertedWeights) -> GateSpikeCounts:
+        prepared = self.prepare(weights)
+        counts = self._graphed_simulation(u, prepared["product"], prepared["hidden"], prepared["fanin"],
+                                          *(prepared[name] for name in PER_COLUMN))
+        return GateSpikeCounts(*counts)
+
+    def _simulate(self, u, product: ExactProduct, hidden: int, true_fanin: int, bias, threshold, start, lower_start,
+                  lower_after_reset) -> tuple:
+        """The simulation proper, from the prepared weights (a CUDA graph replays it on a GPU)."""
+        batch, device = u.shape[0], u.device
+        fanin, columns = product.fanin, product.columns
+        reset, n_timestep = self.config.reset, self.config.n_timestep
+        v0_encoder = self.config.v0("encoder")
+        q = torch.zeros(batch, fanin, dtype=torch.int32, device=device)
+        q[:batch, :true_fanin] = SignedInputEncoder(ENCODER_THRESHOLD).quantize(u, torch.int32)
+        q_sign = q.sign()
+        q_abs, first, period = _encoder_magnitudes(q.abs(), reset, ENCODER_THRESHOLD, v0_encoder)
+        if first is None:
+            first = period = q_abs  # unused by the soft-reset train
+
+        potential = start.expand(batch, columns).clone()
+        lower = lower_start.expand(batch, columns).clone()
+        net = torch.zeros_like(potential)
+        fired_count = torch.zeros_like(potential)
+        hard = reset == "hard"
+        chunk = self.chunk_steps(batch, columns)
+        spikes_buffer, products_buffer = self.workspace(chunk * batch, product, device)
+        constants = (bias, threshold, lower_after_reset, reset)
+        for chunk_start in range(0, n_timestep if batch else 0, chunk):
+            taus = torch.arange(chunk_start + 1, min(chunk_start + chunk, n_timestep) + 1, dtype=torch.int32,
+                                device=device)
+            spikes = spikes_buffer[: len(taus) * batch]
+            _compiled_encoder_spikes(q_abs, q_sign, first, period, taus, v0_encoder - 1, ENCODER_THRESHOLD, hard,
+                                     spikes.view(len(taus), batch, fanin))
+            products = product(spikes, products_buffer).view(len(taus), batch, columns)
+            state, step = (potential, lower, net, fired_count), 0
+            for steps in KERNEL_STEPS:
+                while step + steps <= len(taus):
+                    state = _compiled_gate_steps(*state, products[step: step + steps], *constants)
+                    step += steps
+            if step < len(taus):  # a tail shorter than any kernel: the same function, eagerly
+                state = _gate_steps(*state, products[step:], *constants)
+            potential, lower, net, fired_count = state
+
+        net, fired_count = net[:, : 4 * hidden].long(), fired_count[:, : 4 * hidden].long()
+        i, f, g, o = gate_blocks(net, dim=1).values()
+        last = torch.full((1,), n_timestep, dtype=torch.int32, device=device)
+        encoder = encoder_counts(q[:, :true_fanin].abs(), last, reset, v0_encoder)[0].long()
+        return encoder, i, f, g, o, gate_blocks(fired_count, dim=1)["g"]
