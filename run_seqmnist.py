@@ -3,7 +3,8 @@
 
 train: fit a BaselineLSTMCell or ModifiedLSTMCell classifier (row-wise: --input-size 28,
 pixel-wise: --input-size 1), keeping checkpoint_best.pt and checkpoint_last.pt in
---checkpoint-dir; rerunning the same command resumes an interrupted run.
+--checkpoint-dir; rerunning the same command resumes an interrupted run. With --finetune-from
+RUN --finetune-timestep T it fine-tunes RUN's model through its hybrid at T instead.
 test: ANN accuracy of checkpoint_best.pt, then the accuracy of its hybrid conversion at
 every --n-timestep T; printed as a table and written to test_results.json
 (test_results_hard.json with --reset hard, _half with --initial-potential half, or --output);
@@ -65,6 +66,12 @@ def build_parser() -> OneLineParser:
                           help="also save checkpoint_last.pt every N updates within an epoch, 0 for epoch ends "
                                "only (default %(default)s)")
     training.add_argument("--overwrite", action="store_true", help="discard an earlier run or results in --checkpoint-dir")
+    training.add_argument("--finetune-from", metavar="RUN",
+                          help="conversion-aware fine-tuning: start from RUN's checkpoint_best.pt (a ModifiedLSTMCell) "
+                               "and train through its hybrid at --finetune-timestep T with --reset and "
+                               "--initial-potential (the forward the hybrid's, the backward the ANN's gradient)")
+    training.add_argument("--finetune-timestep", type=positive_int, metavar="T",
+                          help="the SNN time-steps per LSTM step of --finetune-from")
     training.add_argument("--validation-size", type=non_negative_int, default=0,
                           help="hold out the last N training images and select the best checkpoint on them "
                                "(default 0: select on the test set, as the authors did)")
@@ -152,16 +159,38 @@ def load_split(args, config: dict, train: bool, subset, device):
     return inputs.to(device), labels.to(device)
 
 
+def finetune_parent(args):
+    """(the parent's best checkpoint, its config["finetune"] record) of --finetune-from, or (None, None)."""
+    if args.finetune_from is None:
+        if args.finetune_timestep is not None:
+            raise RunError("--finetune-timestep needs --finetune-from RUN")
+        return None, None
+    if args.finetune_timestep is None:
+        raise RunError("--finetune-from needs --finetune-timestep T")
+    parent = RunFolder(args.finetune_from)
+    if parent.path.resolve() == Path(args.checkpoint_dir).resolve():
+        raise RunError("--finetune-from must name another run folder than --checkpoint-dir")
+    checkpoint = parent.load_best()
+    if checkpoint.config["lstm_cell_class"] != "ModifiedLSTMCell":
+        raise RunError(f"{parent.best} holds a {checkpoint.config['lstm_cell_class']}; only a ModifiedLSTMCell "
+                       "trains through its hybrid")
+    record = {"parent": str(parent.best), "parent_sha256": file_sha256(parent.best),
+              "n_timestep": args.finetune_timestep, "reset": args.reset, "initial_potential": args.initial_potential}
+    return checkpoint, record
+
+
 def train(args, device):
-    config = model_config(args)
+    parent, finetune = finetune_parent(args)
+    config = model_config(args, parent.config if parent else None)
     config.update({key: getattr(args, key) for key in TRAINING_KEYS})
+    config["finetune"] = finetune
     data = training_sets(load_split(args, config, True, None, device),
                          load_split(args, config, False, args.test_subset, device),
                          args.validation_size, args.train_subset)
     folder = RunFolder(args.checkpoint_dir)
     with folder.lock():
         fit(folder, config, data, device, args.command, args.end_epoch, args.start_epoch,
-            args.save_interval_updates, args.overwrite)
+            args.save_interval_updates, args.overwrite, initial_weights=parent.model if parent else None)
 
 
 def test(args, device):

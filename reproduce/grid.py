@@ -41,6 +41,13 @@ RECIPE_DIAGNOSTIC_SEED = 0
 # (tested before the paper's T: minutes, against hours at T = 1024)
 PIXELWISE_LOW_T = (4, 8, 16)
 
+# beyond the paper: conversion-aware fine-tuning (run_seqmnist.py --finetune-from) of every trained
+# ModifiedLSTMCell at low T with V0 = theta / 2, at a tenth of the training learning rate, each tested as its
+# hybrid at that T on all test images (with its ANN)
+FINETUNE = {"rowwise": {"timesteps": (2, 4), "epochs": 5}, "pixelwise": {"timesteps": (8,), "epochs": 3}}
+FINETUNE_POTENTIAL = "half"
+FINETUNE_LR = "1e-4"
+
 CHIP_SEED = 0  # the row-wise model that loihi_sim emulates
 MNIST_TEST_IMAGES = 10000
 
@@ -238,6 +245,26 @@ def recipe_diagnostic_run(variant: str) -> Run:
     return Run(f"pixelwise-{cell}-seed{seed}-{variant}", "pixelwise", folder, (train, test))
 
 
+def finetune_run(task: str, seed: int, n_timestep: int) -> Run:
+    """Fine-tune TASK's ModifiedLSTMCell of this seed through its hybrid at T, then test it there."""
+    parent = seqmnist_folder(task, "ModifiedLSTMCell", seed)
+    folder = SEQMNIST / f"finetune-{task}-seed{seed}-T{n_timestep}-{FINETUNE_POTENTIAL}"
+    epochs = FINETUNE[task]["epochs"]
+    common = ("--checkpoint-dir", str(folder), "--threads", "{threads}", "--initial-potential", FINETUNE_POTENTIAL)
+    train = Step("train", ("run_seqmnist.py", *common, "--finetune-from", str(parent), "--finetune-timestep",
+                           str(n_timestep), "--lr", FINETUNE_LR, "--end-epoch", str(epochs)),
+                 trained(folder, epochs), progress=epochs_progress(folder, epochs))
+    results = RunFolder(folder).results(initial_potential=FINETUNE_POTENTIAL)
+    test = Step("test", ("run_seqmnist.py", "--mode", "test", *common, "--n-timestep", str(n_timestep)),
+                exists(results), progress=partial_progress(results))
+    return Run(folder.name, "finetune", folder, (train, test), after=f"{task}-ModifiedLSTMCell-seed{seed}")
+
+
+def finetune_runs(task: str) -> list:
+    seeds = (ROWWISE_SEEDS if task == "rowwise" else PIXELWISE_SEEDS)["ModifiedLSTMCell"]
+    return [finetune_run(task, seed, n_timestep) for n_timestep in FINETUNE[task]["timesteps"] for seed in seeds]
+
+
 EXAMPLE_FOLDER = Path("runs/examples/psmnist-seed0")
 
 
@@ -390,7 +417,9 @@ def experiment_grid() -> list:
     pixelwise = [seqmnist_run("pixelwise", cell, seed, PIXELWISE_EPOCHS, PIXELWISE_T, INITIAL_POTENTIALS, PIXELWISE_LOW_T)
                  for cell in CELLS for seed in PIXELWISE_SEEDS[cell]]
     runs = sorted(pixelwise, key=lambda run: run.steps[0].done())  # untrained first: training is the longest step
+    runs += finetune_runs("rowwise")  # minutes each
     runs += [recipe_diagnostic_run(variant) for variant in RECIPE_DIAGNOSTICS] + [example_run()]
+    runs += finetune_runs("pixelwise")
     runs += [seqmnist_run("rowwise", cell, seed, ROWWISE_EPOCHS, ROWWISE_TEST_T, INITIAL_POTENTIALS)
              for cell in CELLS for seed in ROWWISE_SEEDS[cell]]
     runs += chip_runs() + [pixelwise_chip_run()]
@@ -398,4 +427,4 @@ def experiment_grid() -> list:
     return runs
 
 
-GROUPS = ("rowwise", "pixelwise", "chip", "translation", "examples")
+GROUPS = ("rowwise", "pixelwise", "finetune", "chip", "translation", "examples")

@@ -9,7 +9,8 @@ torch.load(weights_only=True):
   {format, config, epochs_done, model, optimizer, history, best, partial_epoch}
 
 config holds the model fields (MODEL_DEFAULTS' keys) and, in a training run's checkpoints,
-the training settings a resumed run must share (TRAINING_KEYS).
+the training settings a resumed run must share (TRAINING_KEYS, and "finetune": None, or for a
+conversion-aware fine-tuning its parent checkpoint and spiking configuration, FINETUNE_KEYS).
 """
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -33,6 +34,7 @@ def with_later_fields(config: dict) -> dict:
     """A recorded model config read in the current schema: LATER_FIELDS at their defaults where absent."""
     return {**LATER_FIELDS, **config}
 TRAINING_KEYS = ("seed", "lr", "momentum", "grad_clip", "batch_size", "validation_size", "train_subset", "test_subset")
+FINETUNE_KEYS = ("parent", "parent_sha256", "n_timestep", "reset", "initial_potential")
 
 
 def _positive_int(value) -> bool:

@@ -1,5 +1,8 @@
 """The training protocol of a sequence-classifier run: RMSprop with gradient-norm clipping and
-the parameter clamp, best-checkpoint selection, and exact resumption from the run folder."""
+the parameter clamp, best-checkpoint selection, and exact resumption from the run folder. A
+conversion-aware fine-tuning (config["finetune"]) follows the same protocol with its cells
+trained through their hybrid (snn/finetune.py), starting from its parent's weights; it is
+selected and evaluated as that hybrid."""
 import time
 
 import numpy as np
@@ -13,6 +16,8 @@ from .evaluation import evaluate
 from .files import RunError
 from .host import host_description
 from ..nn.model import SequenceClassifier
+from ..snn.finetune import ConversionAwareCell
+from ..snn.neurons import SpikingConfig
 from .run_folder import RunFolder
 
 
@@ -131,22 +136,37 @@ def resume_point(folder: RunFolder, config: dict, end_epoch: int, start_epoch: i
     return checkpoint
 
 
+def training_model(config: dict) -> SequenceClassifier:
+    """config's classifier as it trains: its cells trained through their hybrid when config["finetune"]
+    names a spiking configuration (the parameters keep their names)."""
+    model = build_model(config)
+    tune = config.get("finetune")
+    if tune:
+        spiking = SpikingConfig(tune["n_timestep"], tune["reset"], tune["initial_potential"])
+        model = model.with_cells(lambda cell: ConversionAwareCell(cell, spiking))
+    return model
+
+
 def fit(folder: RunFolder, config: dict, data: dict, device, command: str, end_epoch: int,
-        start_epoch: int | None = None, save_interval: int = 0, overwrite: bool = False):
+        start_epoch: int | None = None, save_interval: int = 0, overwrite: bool = False, initial_weights=None):
     """Train config's classifier in the (locked) folder until end_epoch epochs are done, from
     scratch or from checkpoint_last.pt.
 
     config: the model fields and the training settings (checkpoint.TRAINING_KEYS); data:
     training_sets(). After each epoch: a history record, checkpoint_best.pt when the selection
     accuracy improves, checkpoint_last.pt, history.json and a train.log line; every
-    save_interval updates (0: epoch ends only) checkpoint_last.pt with the epoch's progress."""
+    save_interval updates (0: epoch ends only) checkpoint_last.pt with the epoch's progress.
+    initial_weights: the state dict a fresh run starts from (a fine-tuning's parent), else the
+    initialisation of config's seed."""
     resumed = resume_point(folder, config, end_epoch, start_epoch, overwrite, device)
     selection = "validation" if config["validation_size"] else "test"
     torch.manual_seed(config["seed"])
-    model = build_model(config).to(device)
+    model = training_model(config).to(device)
     optimizer = torch.optim.RMSprop(model.parameters(), lr=config["lr"], alpha=0.99, eps=1e-8,
                                     momentum=config["momentum"])
     if resumed is None:
+        if initial_weights is not None:
+            model.load_state_dict(initial_weights)
         state = Checkpoint(config, 0, {}, history=[], best={"accuracy": -1.0, "epoch": 0})
         folder.log(f"# {command}")
     else:

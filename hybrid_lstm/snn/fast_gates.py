@@ -15,7 +15,7 @@ Three changes, each chosen by measurement (benchmarks/bench_hybrid.py):
    compiled element-wise expression (_encoder_spikes).
 2. Synaptic currents of a chunk of SNN steps as ONE matrix product, exact, by the fastest
    kernel of kernels/exact_product.py for this device and shape (int8, fbgemm or float32).
-3. Gate neurons as one compiled kernel per 32 (or 16) SNN steps. The threshold/reset recursion
+3. Gate neurons as one compiled kernel per 32 (or 16, 8, 4) SNN steps. The threshold/reset recursion
    (neurons.fire, neurons.after_spike) is sequential in tau but element-wise, so torch.compile
    fuses 32 steps into one loop over the neurons. The four gate blocks share one potential
    tensor: an i/f/o neuron is the g neuron's rule without a lower threshold. For the g neuron
@@ -44,7 +44,7 @@ from .conversion import ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD, WE
 from .neurons import SignedInputEncoder, SpikingConfig, after_spike, fire
 from .spikes import GateSpikeCounts
 
-KERNEL_STEPS = (32, 16)  # SNN steps per compiled gate kernel: 32 while they fit, then 16 (T = 16, 48 ...)
+KERNEL_STEPS = (32, 16, 8, 4)  # SNN steps per compiled gate kernel: the largest that fits first (T = 8: one kernel of 8)
 STEPS_PER_KERNEL = KERNEL_STEPS[0]
 CHUNK_ELEMENTS = 1 << 21  # currents per chunk of SNN steps (8 MiB)
 INT32_MAX = 2**31 - 1
