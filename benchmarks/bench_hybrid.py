@@ -90,8 +90,8 @@ def matmul_only(simulator: FastGateSimulator, weights, batch: int, device):
     _, products = simulator.workspace(chunk * batch, product, device)
 
     def run():
-        for start in range(0, simulator.n_timestep, chunk):
-            steps = min(chunk, simulator.n_timestep - start)
+        for start in range(0, simulator.config.n_timestep, chunk):
+            steps = min(chunk, simulator.config.n_timestep - start)
             product(spikes[: steps * batch], products)
     return run
 
