@@ -79,7 +79,7 @@ def check_inputs(args):
     for flag, path in (("--converted", args.converted), ("--default-checkpoint", args.default_checkpoint)):
         if path is not None and not Path(path).is_file():
             raise RunError(f"{flag} {path}: no such checkpoint file")
-    check_output_path(args.output)
+    check_output_path(args.output, inputs=(args.converted, args.default_checkpoint))
 
 
 def main(argv=None) -> int:

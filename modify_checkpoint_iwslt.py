@@ -88,7 +88,7 @@ def main(argv=None) -> int:
     try:
         if destination.resolve() == source.resolve():
             raise ConversionError("--des-path must differ from --src-path (the trained checkpoint is kept)")
-        check_output_path(destination, "--des-path")
+        check_output_path(destination, "--des-path", ".pt", inputs=(source,))
         checkpoint = load(source)
         report = convert(checkpoint)
         save_atomic(checkpoint, destination)

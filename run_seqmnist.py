@@ -21,7 +21,7 @@ import torch
 
 from hybrid_lstm.runs.checkpoint import MODEL_DEFAULTS, TRAINING_KEYS
 from hybrid_lstm.runs.cli import (INITIAL_POTENTIAL_HELP, OneLineParser, exit_status, initial_potential, non_negative_int,
-                                   positive_int)
+                                   positive_int, seed)
 from hybrid_lstm.nn.cells import CELL_CLASSES
 from hybrid_lstm.runs.data import PIXELS, load_sequences
 from hybrid_lstm.runs.evaluation import evaluate, evaluate_hybrid, timed
@@ -43,14 +43,14 @@ def build_parser() -> OneLineParser:
     parser.add_argument("--mode", choices=("train", "test"), default="train", help="default %(default)s")
     parser.add_argument("--checkpoint-dir", default="checkpoints/seqmnist", help="where checkpoints, logs and results go (default %(default)s)")
     parser.add_argument("--data-dir", default="data", help="MNIST root, torchvision layout, fetched when absent (default %(default)s)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="initialisation, shuffling and dropout seed (default %(default)s)")
+    parser.add_argument("--seed", type=seed, default=0, help="initialisation, shuffling and dropout seed (default %(default)s)")
     model = parser.add_argument_group("model (test mode: taken from the checkpoint when not given)")
     model.add_argument("--lstm-cell-class", choices=sorted(CELL_CLASSES), help="default ModifiedLSTMCell")
     model.add_argument("--input-size", type=positive_int, help=f"pixels per LSTM step, divides {PIXELS}: 28 row-wise (default), 1 pixel-wise")
     model.add_argument("--hidden-size", type=positive_int, help="default 128")
     model.add_argument("--num-layer", type=positive_int, help="stacked LSTM layers, default 1")
     model.add_argument("--dropout", type=float, help="between stacked layers, default 0.5 (no effect with one layer)")
-    model.add_argument("--permute", type=int, nargs="?", const=0, metavar="SEED",
+    model.add_argument("--permute", type=seed, nargs="?", const=0, metavar="SEED",
                        help="apply a fixed random pixel permutation (seeded by SEED, default 0)")
     model.add_argument("--no-clamps", dest="clamps", action="store_const", const=False,
                        help="a diagnostic: neither c nor the parameters clamped to [-1, 1] (the paper clamps both)")
@@ -131,7 +131,7 @@ def check_settings(args):
     if args.output is not None:
         if args.mode != "test":
             raise RunError("--output is for --mode test")
-        check_output_path(args.output)
+        check_output_path(args.output, inputs=(RunFolder(args.checkpoint_dir).best,))
 
 
 def model_config(args, recorded=None) -> dict:
@@ -194,11 +194,16 @@ def train(args, device):
 
 
 def test(args, device):
-    """The ANN, then the hybrid at each T. What is finished is kept in the results' .partial.json
-    after each model, so a rerun of the same command on the same checkpoint resumes after the
-    last finished T."""
+    """The ANN, then the hybrid at each T, with the folder locked (a second test or a training of
+    it is refused). What is finished is kept in the results' .partial.json after each model, so a
+    rerun of the same command on the same checkpoint resumes after the last finished T."""
     folder = RunFolder(args.checkpoint_dir)
     checkpoint = folder.load_best()
+    with folder.lock():
+        evaluate_run(args, device, folder, checkpoint)
+
+
+def evaluate_run(args, device, folder: RunFolder, checkpoint):
     config = model_config(args, checkpoint.config)
     results_path = Path(args.output) if args.output else folder.results(args.reset, args.initial_potential)
     if results_path.exists() and not args.overwrite:

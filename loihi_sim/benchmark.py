@@ -178,7 +178,7 @@ def check_settings(args) -> Path:
             raise RunError(f"{flag} must be a {'non-negative' if allow_zero else 'positive'} number, got {value:g}")
     output = Path(args.output) if args.output else \
         RunFolder(args.checkpoint_dir).chip_results(args.reset, args.delay, args.compensate_delay, args.initial_potential)
-    return check_output_path(output)
+    return check_output_path(output, inputs=(RunFolder(args.checkpoint_dir).best,))
 
 
 def main(argv=None) -> int:

@@ -27,7 +27,7 @@ def main(argv=None) -> int:
     if not (root / "runs").is_dir():
         parser.error(f"no runs/ folder under --root {root}: run python -m reproduce.run_grid there first")
     try:
-        path = check_output_path(root / args.output)
+        path = check_output_path(root / args.output, suffix=".md")
         if (root / args.figures).exists() and not (root / args.figures).is_dir():
             raise RunError(f"--figures {root / args.figures} is a file, not a folder")
         text = build_report(root, Path(args.figures))

@@ -8,9 +8,13 @@ Every run logs to its own folder (runs/...): the commands' own logs and results,
 runner.log with each step's command, start, end and exit status. Finished steps are
 skipped; an interrupted step resumes when the grid is run again (for a session that may
 end, start it with nohup ... &). Each job runs its commands with --threads / OMP threads
-set to --threads, so --jobs x --threads should not exceed the CPU's cores.
+set to --threads, so --jobs x --threads should not exceed the CPU's cores. The runner works
+in the repository it belongs to (or --root), whatever the current directory, and claims
+each run before running it (an flock on the run folder's .NAME.claim file): a second runner
+skips what the first is running, and says so.
 """
 import argparse
+import fcntl
 import os
 import shlex
 import signal
@@ -19,12 +23,15 @@ import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
 
+from hybrid_lstm.runs.files import GRID_LOG
 from hybrid_lstm.runs.host import host_description
 
 from .grid import GROUPS, Run, Step, experiment_grid
 
 PROG = "python -m reproduce.run_grid"
+REPOSITORY = Path(__file__).resolve().parents[1]
 _children = set()  # the commands running now, stopped with the runner
 _children_lock = threading.Lock()
 _stopping = threading.Event()
@@ -38,17 +45,45 @@ def note(run: Run, text: str):
     line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} [{run.name}] {text}"
     print(line + "\n", end="", flush=True)  # one write: lines of runs in parallel threads stay whole
     run.folder.mkdir(parents=True, exist_ok=True)
-    with open(run.folder / "runner.log", "a") as handle:
+    with open(run.folder / GRID_LOG, "a") as handle:
         handle.write(line + "\n")
 
 
+def claim(run: Run):
+    """An exclusive flock on the run's claim file, held until the returned descriptor is closed (or its
+    process dies); None, after saying which process holds it, when another runner has it."""
+    run.folder.mkdir(parents=True, exist_ok=True)
+    handle = os.open(run.folder / f".{run.name}.claim", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(handle, 32, 0).decode(errors="replace").strip() or "another process"
+        os.close(handle)
+        print(f"[{run.name}] skipped: another runner ({holder}) is running it", flush=True)
+        return None
+    os.ftruncate(handle, 0)
+    os.pwrite(handle, f"process {os.getpid()}".encode(), 0)
+    return handle
+
+
 def execute(run: Run, threads: int) -> bool:
-    """Run the pending steps of one run in order; False at the first failing step."""
+    """Claim the run, then run its pending steps in order; False at the first failing step or
+    when another runner holds it."""
+    handle = claim(run)
+    if handle is None:
+        return False
+    try:
+        return execute_steps(run, threads)
+    finally:
+        os.close(handle)
+
+
+def execute_steps(run: Run, threads: int) -> bool:
     environment = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     for step in run.pending_steps():
         argv = command_line(step, threads)
         shown = shlex.join(["python", *argv[1:]])
-        log_path = step.log or run.folder / "runner.log"
+        log_path = step.log or run.folder / GRID_LOG
         log_path.parent.mkdir(parents=True, exist_ok=True)
         note(run, f"{step.name}: start: {shown}" + (f" (output: {log_path})" if step.log else "")
              + f" on {host_description(threads=threads)}")
@@ -126,6 +161,8 @@ def parse_args(argv=None):
                         help="run these runs only, by name (see --list), in the order given")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once (default 2)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads per run (default 1)")
+    parser.add_argument("--root", type=Path, default=REPOSITORY,
+                        help="the repository whose runs/ the grid reads and writes (default: this one, %(default)s)")
     parser.add_argument("--list", action="store_true",
                         help="print each run's pending steps, with how far an interrupted one got, and exit")
     args = parser.parse_args(argv)
@@ -136,6 +173,11 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if not (args.root / "runs").is_dir():
+        print(f"{PROG}: error: no runs/ folder under --root {args.root}", file=sys.stderr)
+        return 2
+    os.chdir(args.root)  # the grid's folders are relative to the repository
+    print(f"# runs under {args.root.resolve() / 'runs'}", file=sys.stderr, flush=True)
     runs = [run for run in experiment_grid() if (args.only is None or run.group in args.only)
             and (args.runs is None or run.name in args.runs)]
     if args.runs:  # in the order given

@@ -95,7 +95,7 @@ def test_fairseq_recurrent_layer_follows_its_converted_buffers():
 
 @pytest.mark.parametrize("argv, message", [
     (["--overwrite", "--lr", "-1"], "--lr must be a positive number"),
-    (["--overwrite", "--seed", "-1"], "--seed: must be >= 0"),
+    (["--overwrite", "--seed", "-1"], "--seed: must be in [0, 2^63)"),
     (["--overwrite", "--momentum", "-0.5"], "--momentum must be >= 0"),
     (["--overwrite", "--grad-clip", "-1"], "--grad-clip must be a positive number"),
     (["--overwrite", "--grad-clip", "0"], "--grad-clip must be a positive number"),
@@ -173,7 +173,8 @@ def test_modify_checkpoint_refuses_bad_weights_and_writes_nothing(capsys, tmp_pa
 
 
 @pytest.mark.parametrize("destination, message", [
-    ("missing/converted.pt", "the folder"), (".", "is a folder")])
+    ("missing/converted.pt", "the folder"), (".", "is a folder"), ("converted.json", "give a .pt file"),
+    ("checkpoint_best.pt", "would overwrite a run's own checkpoint_best.pt")])
 def test_modify_checkpoint_refuses_an_unwritable_destination(capsys, tmp_path, destination, message):
     fairseq_checkpoint(tmp_path / "trained.pt", torch.zeros(16, 3))
     before = snapshot(tmp_path)
@@ -185,12 +186,14 @@ def test_modify_checkpoint_refuses_an_unwritable_destination(capsys, tmp_path, d
 
 # ------------------------------------------------------------------ 5, 6: concurrent and crashed runs
 
-def test_second_training_of_a_folder_is_refused_naming_the_holder(capsys, run_copy):
+@pytest.mark.parametrize("argv", [["--mode", "train", "--end-epoch", "3"],
+                                  ["--mode", "test", "--n-timestep", "4", "--overwrite"]])
+def test_second_training_or_test_of_a_folder_is_refused_naming_the_holder(capsys, run_copy, argv):
+    """Two tests of one run would each write test_results.json and lose the other's rows."""
     holder = os.open(run_copy, os.O_RDONLY)
     try:
         fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        expect_error(capsys, run_copy, f"is being trained by process {os.getpid()}", "--mode", "train",
-                     "--end-epoch", "3")
+        expect_error(capsys, run_copy, f"is being trained or tested by process {os.getpid()}", *argv)
     finally:
         os.close(holder)
 
@@ -221,6 +224,24 @@ def test_test_mode_checks_the_folder_is_writable_before_computing(capsys, run_co
 ])
 def test_bad_output_is_refused_before_computing(capsys, run_copy, argv, message):
     expect_error(capsys, run_copy, message, *argv)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("checkpoint_best.pt", "would overwrite a run's own checkpoint_best.pt"),
+    ("checkpoint_last.pt", "would overwrite a run's own checkpoint_last.pt"),
+    ("history.json", "would overwrite a run's own history.json"),
+    ("test_results.partial.json", "would overwrite a run's own test_results.partial.json"),
+    ("results.txt", "give a .json file"),
+])
+def test_test_mode_never_writes_results_over_a_runs_own_files(capsys, run_copy, name, message):
+    """Even with --overwrite, which discards earlier results, never the model or the run's records."""
+    expect_error(capsys, run_copy, message, "--mode", "test", "--overwrite", "--output", str(run_copy / name))
+
+
+def test_test_mode_refuses_its_input_checkpoint_through_a_link(capsys, run_copy):
+    (run_copy / "model.json").symlink_to(run_copy / "checkpoint_best.pt")
+    expect_error(capsys, run_copy, "is this command's input", "--mode", "test", "--overwrite", "--output",
+                 str(run_copy / "model.json"))
 
 
 def test_hand_made_checkpoint_config_is_one_line(capsys, run_copy):
@@ -262,6 +283,8 @@ def test_disk_full_save_is_one_line_and_leaves_no_temporary_file(tmp_path, monke
     (["--output", "missing/x.json"], "the folder"),
     (["--host-ops-per-second", "0"], "--host-ops-per-second must be a positive number"),
     (["--cpu-active-power-w", "nan"], "--cpu-active-power-w must be a positive number"),
+    (["--output", "checkpoint_best.pt"], "would overwrite a run's own checkpoint_best.pt"),
+    (["--output", "history.json"], "would overwrite a run's own history.json"),
 ])
 def test_loihi_benchmark_checks_its_settings_before_computing(capsys, run_copy, monkeypatch, argv, message):
     monkeypatch.chdir(run_copy)
@@ -286,6 +309,8 @@ def test_loihi_benchmark_refuses_a_model_that_does_not_fit_before_computing(caps
     (["--threads", "0"], "--threads: must be a positive integer"),
     ([], "is not a fairseq-preprocess output folder"),
     (["--output", "."], "is a folder"),
+    (["--output", "checkpoint_best.pt"], "would overwrite a run's own checkpoint_best.pt"),
+    (["--output", "converted.pt"], "give a .json file"),
 ])
 def test_bleu_vs_timesteps_refuses_bad_inputs_before_translating(capsys, tmp_path, monkeypatch, argv, message):
     data_dir = tmp_path / "bin"
@@ -376,7 +401,7 @@ def test_run_grid_lists_a_history_that_is_not_a_history(capsys, tmp_path, monkey
     folder = grid.seqmnist_folder("rowwise", "ModifiedLSTMCell", 0)
     folder.mkdir(parents=True)
     (folder / "history.json").write_text("[]")
-    assert run_grid.main(["--list", "--only", "rowwise"]) == 0
+    assert run_grid.main(["--list", "--only", "rowwise", "--root", str(tmp_path)]) == 0
     assert "rowwise-ModifiedLSTMCell-seed0" in capsys.readouterr().out
 
 
@@ -467,3 +492,19 @@ def test_mnist_message_names_what_failed(tmp_path, mnist_root, monkeypatch, caps
     err = capsys.readouterr().err
     assert images.shape == (10000, 28, 28)
     assert "torchvision could not read MNIST" in err and "download failed" not in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seed", "99999999999999999999"], "argument --seed: must be in [0, 2^63)"),
+    (["--permute", "99999999999999999999"], "argument --permute: must be in [0, 2^63)"),
+])
+def test_training_refuses_a_seed_torch_cannot_take_and_creates_nothing(capsys, tmp_path, argv, message):
+    code, _, err = run_cli(capsys, "--checkpoint-dir", tmp_path / "new", *SMALL, *argv)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and message in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_dir_name_too_long_for_the_file_system_is_one_line(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "--checkpoint-dir", tmp_path / ("x" * 300), *SMALL, "--end-epoch", "1")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "File name too long" in err
+    assert list(tmp_path.iterdir()) == []

@@ -1,5 +1,7 @@
 """The experiment grid's runner (skip, resume order, failure) and the report generator."""
+import fcntl
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -546,3 +548,31 @@ def test_potential_summary_leaves_out_a_seed_whose_theta_half_test_is_still_runn
     runs = [run(0, {32: 98.0, 128: 98.9}, {8: 98.5, 32: 99.0, 128: 99.0}), run(1, {32: 97.0, 128: 98.9}, {8: 90.0})]
     text = "\n".join(potential_summary(tmp_path, runs))
     assert "| row-wise MNIST | 1 seed | % accuracy | 98.90 at T = 128 | 99.00 at T = 32 | 4x |" in text
+
+
+def test_a_second_runner_skips_the_run_the_first_holds(fake, capsys):
+    """Two runners on one runs/ tree: a run claimed by one (its .NAME.claim flock) is skipped by the
+    other, which says which process holds it, and runs nothing of it."""
+    tmp_path, _ = fake
+    (tmp_path / "a").mkdir()
+    holder = os.open(tmp_path / "a" / ".first.claim", os.O_RDWR | os.O_CREAT)
+    try:
+        os.write(holder, b"process 4242")
+        fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        run_grid.main(["--only", "rowwise"])
+    finally:
+        os.close(holder)
+    assert "[first] skipped: another runner (process 4242) is running it" in capsys.readouterr().out
+    assert not (tmp_path / "a" / "one.txt").exists()
+    assert run_grid.main(["--only", "rowwise"]) == 0  # the claim released: first runs
+    assert (tmp_path / "a" / "two.txt").exists()
+
+
+def test_the_runner_finds_its_repositorys_runs_from_any_directory(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_grid.main(["--list", "--only", "rowwise"]) == 0
+    out, err = capsys.readouterr()
+    assert f"# runs under {REPO / 'runs'}" in err and "rowwise-ModifiedLSTMCell-seed0" in out
+    assert "pending train (0 of" not in out  # the committed row-wise runs are trained
+    assert run_grid.main(["--list", "--root", str(tmp_path)]) == 2
+    assert "no runs/ folder under --root" in capsys.readouterr().err

@@ -31,6 +31,17 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+SEED_LIMIT = 2**63  # torch's generators take seeds below it
+
+
+def seed(text: str) -> int:
+    """A random seed: an integer in [0, 2^63)."""
+    value = int(text)
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2^63), got {value}")
+    return value
+
+
 def initial_potential(text: str) -> str:
     """An initial-potential spec (neurons.check_initial_potential), in its canonical spelling."""
     try:

@@ -8,6 +8,14 @@ from pathlib import Path
 import torch
 
 
+# the files a run folder keeps for itself (run_folder.RunFolder, the grid's runner.log, fairseq's checkpoints):
+# no command writes its results over them
+CHECKPOINT_LAST, CHECKPOINT_BEST = "checkpoint_last.pt", "checkpoint_best.pt"
+RUN_LOG, RUN_HISTORY, GRID_LOG = "train.log", "history.json", "runner.log"
+PARTIAL_SUFFIX = ".partial.json"  # what a sweep in progress has finished (sweep.py)
+RUN_FILES = (CHECKPOINT_LAST, CHECKPOINT_BEST, RUN_LOG, RUN_HISTORY, GRID_LOG)
+
+
 class RunError(Exception):
     """A problem the user can fix (bad flag, missing or mismatched checkpoint); one line."""
 
@@ -28,12 +36,21 @@ def write_atomic(path: Path, write) -> None:
         raise RunError(f"cannot write {path}: {error.strerror or error}") from None
 
 
-def check_output_path(path, flag: str = "--output") -> Path:
-    """Refuse, before any work, an output path that cannot be written: a folder, a missing or
-    read-only parent folder."""
+def check_output_path(path, flag: str = "--output", suffix: str = ".json", inputs=()) -> Path:
+    """Refuse, before any work, an output path that must not or cannot be written: one that is not
+    a `suffix` file, a run folder's own file (RUN_FILES, a partial record), one of the command's
+    inputs (even through a link), a folder, a missing or read-only parent folder. Every command
+    that writes a file checks its path here."""
     path = Path(path)
     if path.is_dir():
         raise RunError(f"{flag} {path} is a folder; give a file path")
+    if path.name in RUN_FILES or path.name.endswith(PARTIAL_SUFFIX):
+        raise RunError(f"{flag} {path} would overwrite a run's own {path.name}; give a file of its own")
+    if path.suffix != suffix:
+        raise RunError(f"{flag} {path}: give a {suffix} file")
+    for source in inputs:
+        if source is not None and path.exists() and Path(source).exists() and path.samefile(source):
+            raise RunError(f"{flag} {path} is this command's input {source}; give a file of its own")
     parent = path.parent
     if not parent.is_dir():
         raise RunError(f"{flag} {path}: the folder {parent} does not exist")

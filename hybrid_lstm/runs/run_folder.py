@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .checkpoint import Checkpoint, with_later_fields
-from .files import RunError, write_json_atomic
+from .files import (CHECKPOINT_BEST, CHECKPOINT_LAST, PARTIAL_SUFFIX, RUN_HISTORY, RUN_LOG, RunError,
+                    write_json_atomic)
 from ..snn.neurons import INITIAL_POTENTIALS, RESET_MODES, check_initial_potential
 
 
@@ -28,7 +29,7 @@ def file_sha256(path) -> str:
 def partial_path(results: Path) -> Path:
     """Where a test or benchmark in progress keeps what it has finished: NAME.partial.json."""
     results = Path(results)
-    return results.with_name(results.stem + ".partial.json")
+    return results.with_name(results.stem + PARTIAL_SUFFIX)
 
 
 def read_partial(path: Path, settings: dict):
@@ -58,7 +59,7 @@ def results_name(reset: str = "soft", initial_potential: str = "one") -> str:
 
 
 class RunFolder:
-    LAST, BEST, LOG, HISTORY = "checkpoint_last.pt", "checkpoint_best.pt", "train.log", "history.json"
+    LAST, BEST, LOG, HISTORY = CHECKPOINT_LAST, CHECKPOINT_BEST, RUN_LOG, RUN_HISTORY
     RESULTS = tuple(results_name(reset, potential) for reset in RESET_MODES for potential in INITIAL_POTENTIALS)
 
     def __init__(self, path):
@@ -121,9 +122,12 @@ class RunFolder:
             partial_path(self.path / name).unlink(missing_ok=True)
 
     def check(self):
-        """A folder, or nothing yet, at path."""
-        if self.path.exists() and not self.path.is_dir():
-            raise RunError(f"--checkpoint-dir {self.path} is a file, not a folder")
+        """A folder, or nothing yet, at a path the file system accepts."""
+        try:
+            if self.path.exists() and not self.path.is_dir():
+                raise RunError(f"--checkpoint-dir {self.path} is a file, not a folder")
+        except OSError as error:  # a name longer than the file system allows, a path through a file
+            raise RunError(f"--checkpoint-dir {self.path}: {error.strerror}")
 
     def check_writable(self):
         """Fail now, not after the compute, when results cannot be written into the folder."""
@@ -132,17 +136,18 @@ class RunFolder:
 
     @contextmanager
     def lock(self):
-        """Hold an exclusive flock on the folder itself: a second training of it is refused,
-        naming the holder. Nothing is written for it, and the lock dies with its process,
-        even under kill -9."""
+        """Hold an exclusive flock on the folder itself while training or testing it: a second
+        training or test of it is refused, naming the holder (so no run loses another's
+        results). Nothing is written for it, and the lock dies with its process, even under
+        kill -9."""
         self.path.mkdir(parents=True, exist_ok=True)
         handle = os.open(self.path, os.O_RDONLY)
         try:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise RunError(f"{self.path} is being trained by {self._lock_holder()}; wait for it to finish "
-                               "or use another --checkpoint-dir")
+                raise RunError(f"{self.path} is being trained or tested by {self._lock_holder()}; wait for it to "
+                               "finish or use another --checkpoint-dir")
             yield
         finally:
             os.close(handle)

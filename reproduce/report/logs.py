@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from hybrid_lstm.runs.files import PARTIAL_SUFFIX
 from hybrid_lstm.runs.run_folder import RunFolder
 
 from .. import grid
@@ -74,7 +75,7 @@ def seq_runs(root: Path, task: str, cell: str, seeds, epochs: int) -> list:
         history = read_history(folder)
         if history and len(history["history"]) >= epochs:
             tests = [read_json(path) for path in sorted(folder.path.glob("test_results*.json"))
-                     if not path.name.endswith(".partial.json")]
+                     if not path.name.endswith(PARTIAL_SUFFIX)]
             runs.append(SeqRun(seed, folder.path, history, tuple(test for test in tests if test)))
     return runs
 
@@ -148,7 +149,7 @@ def loihi_results(root: Path) -> dict:
     """Every loihi_sim benchmark of the chip seed with delay 1, by configuration label."""
     folder = root / grid.seqmnist_folder("rowwise", "ModifiedLSTMCell", grid.CHIP_SEED)
     found = [read_json(path) for path in sorted(folder.glob("loihi_benchmark_*_delay1*.json"))
-             if not path.name.endswith(".partial.json")]  # a benchmark in progress is not a result
+             if not path.name.endswith(PARTIAL_SUFFIX)]  # a benchmark in progress is not a result
     return {chip_label(data): data for data in found if data}
 
 
