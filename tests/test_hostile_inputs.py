@@ -414,6 +414,45 @@ def test_make_report_on_a_history_without_best(capsys, tmp_path):
     assert snapshot(tmp_path) == before
 
 
+def one_trained_row_wise_run(root: Path) -> Path:
+    """runs/ with the committed row-wise ModifiedLSTMCell seed 0 alone (trained, tested on all images)."""
+    folder = root / grid.seqmnist_folder("rowwise", "ModifiedLSTMCell", 0)
+    shutil.copytree(REPO / folder.relative_to(root), folder)
+    return folder
+
+
+@pytest.mark.parametrize("record, field", [
+    ({"hybrid": "x"}, "'test_samples' must be a positive integer"),
+    ([1, 2], "not a JSON object"),
+    ({"test_samples": 10000, "ann": {"accuracy": "high"}}, "'ann.accuracy' must be a percentage"),
+    ({"test_samples": 10000, "ann": {"accuracy": 99.0}, "hybrid": "x"}, "'hybrid' must be a list"),
+    ({"test_samples": 10000, "ann": {"accuracy": 99.0}, "hybrid": [{"accuracy": 99.0}]},
+     "'hybrid[0].n_timestep' must be a positive integer"),
+    ({"test_samples": 10000, "ann": {"accuracy": 99.0}, "hybrid": [{"n_timestep": 16, "accuracy": 150}]},
+     "'hybrid[0].accuracy' must be a percentage in [0, 100], got 150"),
+    ({"test_samples": 10000, "ann": {"accuracy": 99.0}, "hybrid": [{"n_timestep": 32, "accuracy": float("nan")}]},
+     "'hybrid[0].accuracy' must be a percentage in [0, 100], got nan"),
+])
+def test_make_report_refuses_a_malformed_results_file_naming_it_and_the_field(capsys, tmp_path, record, field):
+    folder = one_trained_row_wise_run(tmp_path)
+    (folder / "test_results_stray.json").write_text(json.dumps(record))
+    before = snapshot(tmp_path)
+    one_line_error(capsys, make_report.main(["--root", str(tmp_path)]), f"test_results_stray.json: {field}")
+    assert snapshot(tmp_path) == before
+
+
+def test_make_report_leaves_out_a_test_of_fewer_images(tmp_path):
+    """A quick test (--test-subset 50) beside the protocol's record does not replace its numbers."""
+    folder = one_trained_row_wise_run(tmp_path)
+    expected = make_report.build_report(tmp_path, Path("figures"))
+    quick = json.loads((folder / "test_results.json").read_text())
+    quick["test_samples"] = 50
+    for entry in quick["hybrid"]:
+        entry["accuracy"] = 12.34
+    (folder / "test_results_quick.json").write_text(json.dumps(quick))
+    assert make_report.build_report(tmp_path, Path("figures")) == expected
+
+
 def test_make_report_checks_its_output_path_first(capsys, tmp_path):
     (tmp_path / "runs").mkdir()
     one_line_error(capsys, make_report.main(["--root", str(tmp_path), "--output", "nodir/x.md"]), "does not exist")

@@ -1,6 +1,7 @@
 """Reading the grid's logs: run folders' histories and results, loihi_sim benchmarks,
 fairseq's train.log. Nothing here formats or judges."""
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,52 @@ def read_history(folder: RunFolder):
         raise ReportError(f"{folder.history_path} is not a run_seqmnist.py history (needs 'history' and 'best' "
                           "with accuracy, epoch)")
     return history
+
+
+def _is_accuracy(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 100
+
+
+def _is_positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def test_record_problem(data) -> str | None:
+    """What is wrong with a run_seqmnist.py results JSON (the field, in a phrase), or None."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    if not _is_positive_int(data.get("test_samples")):
+        return "'test_samples' must be a positive integer"
+    if not (isinstance(data.get("ann"), dict) and _is_accuracy(data["ann"].get("accuracy"))):
+        return "'ann.accuracy' must be a percentage in [0, 100]"
+    if not isinstance(data.get("hybrid", []), list):
+        return "'hybrid' must be a list"
+    for index, entry in enumerate(data.get("hybrid", [])):
+        if not isinstance(entry, dict) or not _is_positive_int(entry.get("n_timestep")):
+            return f"'hybrid[{index}].n_timestep' must be a positive integer"
+        if not _is_accuracy(entry.get("accuracy")):
+            return f"'hybrid[{index}].accuracy' must be a percentage in [0, 100], got {entry.get('accuracy')!r}"
+    return None
+
+
+def read_test_records(folder: Path, images: int = grid.MNIST_TEST_IMAGES) -> tuple:
+    """The finished run_seqmnist.py results of a run folder that cover all `images` test images
+    (a test of fewer is not a result of the protocol, and is left out); ReportError naming the file
+    and the field for a malformed one."""
+    records = []
+    for path in sorted(Path(folder).glob("test_results*.json")):
+        if path.name.endswith(PARTIAL_SUFFIX):
+            continue
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            raise ReportError(f"{path} is not readable JSON")
+        problem = test_record_problem(data)
+        if problem:
+            raise ReportError(f"{path}: {problem}")
+        if data["test_samples"] == images:
+            records.append(data)
+    return tuple(records)
 
 
 @dataclass
@@ -74,9 +121,7 @@ def seq_runs(root: Path, task: str, cell: str, seeds, epochs: int) -> list:
         folder = RunFolder(root / grid.seqmnist_folder(task, cell, seed))
         history = read_history(folder)
         if history and len(history["history"]) >= epochs:
-            tests = [read_json(path) for path in sorted(folder.path.glob("test_results*.json"))
-                     if not path.name.endswith(PARTIAL_SUFFIX)]
-            runs.append(SeqRun(seed, folder.path, history, tuple(test for test in tests if test)))
+            runs.append(SeqRun(seed, folder.path, history, read_test_records(folder.path)))
     return runs
 
 
