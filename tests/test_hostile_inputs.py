@@ -547,3 +547,18 @@ def test_a_checkpoint_dir_name_too_long_for_the_file_system_is_one_line(capsys, 
     code, _, err = run_cli(capsys, "--checkpoint-dir", tmp_path / ("x" * 300), *SMALL, "--end-epoch", "1")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "File name too long" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_data_dir_with_some_mnist_files_names_them(tmp_path, mnist_root, monkeypatch, capsys):
+    """One IDX file of four, in a folder this user cannot write: one line naming the missing files
+    and the folder, before any download or rebuild is tried."""
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    shutil.copy(Path(mnist_root) / "MNIST" / "raw" / "t10k-labels-idx1-ubyte", raw)
+    monkeypatch.setattr(data.os, "access", lambda path, mode: False)  # root ignores chmod
+    before = snapshot(tmp_path)
+    code, _, err = run_cli(capsys, "--checkpoint-dir", tmp_path / "run", "--data-dir", tmp_path, *SMALL,
+                           "--end-epoch", "1")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "lacks train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte" in err
+    assert f"{raw} is not writable" in err and snapshot(tmp_path) == before

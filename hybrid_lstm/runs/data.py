@@ -8,6 +8,7 @@ canonical md5 sums.
 import gzip
 import hashlib
 import io
+import os
 import pickle
 import subprocess
 import sys
@@ -114,7 +115,13 @@ def load_mnist(root, train: bool):
     removed = remove_corrupt_files(root)
     if removed:
         print(f"MNIST files {', '.join(removed)} in {root} failed their md5 check and were removed", file=sys.stderr)
-    downloads = not all((root / "MNIST" / "raw" / name).is_file() for name in IDX_MD5)  # else torchvision only reads
+    missing = [name for name in IDX_MD5 if not (root / "MNIST" / "raw" / name).is_file()]
+    if missing:
+        nearest = next(path for path in (root / "MNIST" / "raw", root / "MNIST", root, *root.parents) if path.exists())
+        if not os.access(nearest, os.W_OK | os.X_OK):
+            raise DataError(f"MNIST in {root} lacks {', '.join(missing)}, and {nearest} is not writable: give a "
+                            "--data-dir where they can be fetched, or one that holds all four files")
+    downloads = bool(missing)  # else torchvision only reads
     try:
         dataset = MNIST(str(root), train=train, download=True)
     except Exception as error:  # torchvision raises RuntimeError/URLError/OSError offline
