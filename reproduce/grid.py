@@ -40,6 +40,9 @@ RECIPE_DIAGNOSTIC_SEED = 0
 # beyond the paper: how low T can go on 784-step sequences, each potential, in results files of their own
 # (tested before the paper's T: minutes, against hours at T = 1024)
 PIXELWISE_LOW_T = (4, 8, 16)
+# beyond the paper, every ModifiedLSTMCell of both tasks: T = 2 with each potential, in results files of
+# their own (test_results[_half]_T2.json), after every other test
+LOWEST_T = 2
 
 # beyond the paper: conversion-aware fine-tuning (run_seqmnist.py --finetune-from) of every trained
 # ModifiedLSTMCell at low T with V0 = theta / 2, at a tenth of the training learning rate, each tested as its
@@ -172,10 +175,10 @@ def seqmnist_folder(task: str, cell: str, seed: int) -> Path:
     return SEQMNIST / f"{task}-{cell}-seed{seed}"
 
 
-def low_t_results(folder: Path, initial_potential: str) -> Path:
-    """Where a run's hybrid test below the paper's T goes: test_results[_half]_low-T.json."""
+def low_t_results(folder: Path, initial_potential: str, label: str = "low-T") -> Path:
+    """Where a run's hybrid test below the paper's T goes: test_results[_half]_LABEL.json."""
     results = RunFolder(folder).results(initial_potential=initial_potential)
-    return results.with_name(results.stem + "_low-T.json")
+    return results.with_name(f"{results.stem}_{label}.json")
 
 
 def seqmnist_run(task: str, cell: str, seed: int, epochs: int, timesteps, potentials=("one",), low_timesteps=()) -> Run:
@@ -214,6 +217,19 @@ def seqmnist_run(task: str, cell: str, seed: int, epochs: int, timesteps, potent
                           either(exists(output), hybrid_tested(RunFolder(folder).results(), ROWWISE_LOW_T)),
                           progress=partial_progress(output)))
     return Run(f"{task}-{cell}-seed{seed}", task, folder, tuple(steps))
+
+
+def lowest_t_run(task: str, seed: int) -> Run:
+    """The trained ModifiedLSTMCell of TASK and seed tested at LOWEST_T with each initial potential."""
+    folder = seqmnist_folder(task, "ModifiedLSTMCell", seed)
+    steps = []
+    for potential in INITIAL_POTENTIALS:
+        output = low_t_results(folder, potential, f"T{LOWEST_T}")
+        test = ("run_seqmnist.py", "--mode", "test", "--checkpoint-dir", str(folder), "--threads", "{threads}",
+                "--n-timestep", str(LOWEST_T), "--initial-potential", potential, "--output", str(output))
+        steps.append(Step(f"test-{potential}-T{LOWEST_T}", test, exists(output), progress=partial_progress(output)))
+    parent = f"{task}-ModifiedLSTMCell-seed{seed}"
+    return Run(f"{parent}-T{LOWEST_T}", "finetune", folder, tuple(steps), after=parent)
 
 
 # loihi_sim on seed 0, delay 1, all test images: (reset realisation, initial potential, delay
@@ -417,8 +433,10 @@ def experiment_grid() -> list:
     pixelwise = [seqmnist_run("pixelwise", cell, seed, PIXELWISE_EPOCHS, PIXELWISE_T, INITIAL_POTENTIALS, PIXELWISE_LOW_T)
                  for cell in CELLS for seed in PIXELWISE_SEEDS[cell]]
     runs = sorted(pixelwise, key=lambda run: run.steps[0].done())  # untrained first: training is the longest step
+    runs += [lowest_t_run("rowwise", seed) for seed in ROWWISE_SEEDS["ModifiedLSTMCell"]]
     runs += finetune_runs("rowwise")  # minutes each
     runs += [recipe_diagnostic_run(variant) for variant in RECIPE_DIAGNOSTICS] + [example_run()]
+    runs += [lowest_t_run("pixelwise", seed) for seed in PIXELWISE_SEEDS["ModifiedLSTMCell"]]
     runs += finetune_runs("pixelwise")
     runs += [seqmnist_run("rowwise", cell, seed, ROWWISE_EPOCHS, ROWWISE_TEST_T, INITIAL_POTENTIALS)
              for cell in CELLS for seed in ROWWISE_SEEDS[cell]]

@@ -576,3 +576,24 @@ def test_the_runner_finds_its_repositorys_runs_from_any_directory(capsys, tmp_pa
     assert "pending train (0 of" not in out  # the committed row-wise runs are trained
     assert run_grid.main(["--list", "--root", str(tmp_path)]) == 2
     assert "no runs/ folder under --root" in capsys.readouterr().err
+
+
+def test_finetune_section_puts_each_tuned_seed_beside_the_converted_models(tmp_path):
+    """The committed row-wise seed 0 (converted at T = 4: both potentials tested) and a fine-tuned
+    record of it at T = 4; a record of fewer images is left out."""
+    from reproduce.report.finetune import finetune_section
+
+    parent = grid.seqmnist_folder("rowwise", "ModifiedLSTMCell", 0)
+    shutil.copytree(REPO / parent, tmp_path / parent)
+    tuned = tmp_path / grid.finetune_run("rowwise", 0, 4).folder
+    tuned.mkdir(parents=True)
+    record = {"test_samples": 10000, "ann": {"accuracy": 98.95},
+              "hybrid": [{"n_timestep": 4, "accuracy": 98.9, "reset": "soft", "initial_potential": "half"}]}
+    (tuned / "test_results_half.json").write_text(json.dumps(record))
+    (tuned / "test_results_quick.json").write_text(json.dumps({**record, "test_samples": 50}))
+    text = "\n".join(finetune_section(tmp_path))
+    one = json.loads((tmp_path / parent / "test_results.json").read_text())  # V0 = 1 at 4 ... 128
+    one_at_4 = next(e["accuracy"] for e in one["hybrid"] if e["n_timestep"] == 4)
+    assert f"| 4 | {one_at_4:.2f} (1 of 5 seeds) |" in text and "| 98.90 (1 of 5 seeds) | 98.95 |" in text
+    assert "| 2 | not tested | not tested | not tested |  |" in text
+    assert "| 8 | " in text and "not in the grid" in text

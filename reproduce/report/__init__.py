@@ -3,6 +3,7 @@ and bars), markdown (formatting), figures (matplotlib), and one module per secti
 from pathlib import Path
 
 from .chip import chip_semantics_section, energy_section, pixelwise_energy_section
+from .finetune import finetune_section
 from .logs import ReportError
 from .potential import potential_summary
 from .seqmnist import pixelwise_section, potential_section, rowwise_section, summary
@@ -27,6 +28,7 @@ def build_report(root: Path, figures: Path) -> str:
     lines += energy_section(root, figures)
     lines += chip_semantics_section(root, figures, rowwise)
     lines += pixelwise_energy_section(root)
+    lines += finetune_section(root)
     return "\n".join(lines).rstrip() + "\n"
 
 
