@@ -39,7 +39,7 @@ from hybrid_lstm.snn.spikes import GateSpikeCounts
 from .compartment import DenseSynapses, OverflowMonitor, integrate, split_bias
 from .hardware import SYNAPSE_INPUT_SHIFT
 from .hardware import CoreLimits, EventCosts, PRESETS
-from .mapping import Allocation, HybridLayerNetwork, allocate, check_chip_reset, neuron_reset
+from .mapping import GATE_POPULATIONS, Allocation, HybridLayerNetwork, allocate, check_chip_reset, neuron_reset
 
 DELAYS = (0, 1)
 FEEDBACK_WEIGHT = 128  # |w| of a soft-feedback synapse; its weight_exp makes it theta exactly
@@ -123,8 +123,8 @@ class LoihiLayerEmulator:
         config = SpikingConfig(n_timestep, neuron_reset(self.reset), initial_potential)
         hidden = network.hidden_size
         self.encoder_v0 = config.v0("encoder")
-        # compartments i, f, o, g+, g- (mapping.GATE_POPULATIONS)
-        self.gate_v0 = torch.tensor([config.v0(gate) for gate in ("i", "f", "o", "g", "g") for _ in range(hidden)])
+        self.gate_v0 = torch.tensor([config.v0(population[0]) for population in GATE_POPULATIONS
+                                     for _ in range(hidden)])  # g+ and g- start as g
         if self.feedback:
             self.encoder_feedback = FeedbackSynapses(network.encoder_compartments, ENCODER_THRESHOLD, False)
             self.sigmoid_feedback = FeedbackSynapses(3 * hidden, SIGMOID_THRESHOLD, False)
@@ -221,9 +221,10 @@ class LoihiLayerEmulator:
         self.events.merge(events)
         self.events.overflows = dict(self.monitor.counts)
         fanin = net.fanin
-        i, f, o, g_pos, g_neg = gate_count.chunk(5, dim=1)
-        return GateSpikeCounts(encoder_count[:, :fanin] + encoder_count[:, fanin:], i, f, g_pos - g_neg, o,
-                               g_pos + g_neg)
+        counts = dict(zip(GATE_POPULATIONS, gate_count.chunk(len(GATE_POPULATIONS), dim=1)))
+        g_pos, g_neg = counts["g+"], counts["g-"]
+        return GateSpikeCounts(encoder_count[:, :fanin] + encoder_count[:, fanin:], counts["i"], counts["f"],
+                               g_pos - g_neg, counts["o"], g_pos + g_neg)
 
     def _count(self, events, delivered, encoder_spikes, gate_spikes, u_enc, v_enc, u_gate, v_gate):
         """This step's events. soft-feedback doubles every compartment (a spiker beside each

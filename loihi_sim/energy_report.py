@@ -32,6 +32,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from hybrid_lstm.nn.cells import ModifiedLSTMCell
+from hybrid_lstm.nn.functional import GATES
 from hybrid_lstm.snn.conversion import dequantize
 from hybrid_lstm.runs.files import format_table
 from hybrid_lstm.snn.hybrid import HybridLSTMCell
@@ -46,7 +47,6 @@ from .hardware import PRESETS, CoreLimits
 from .mapping import HybridLayerNetwork, allocate
 
 ESTIMATE_RESETS = ("soft", "soft-feedback")  # the chip realisations whose spike counts are the simulation's
-GATE_POPULATIONS = ("i", "f", "g", "o")
 
 
 @dataclass
@@ -151,7 +151,7 @@ def _layer_events(cell: HybridLSTMCell, record: SpikeRecord, reset: str, limits:
     chip_steps = t + (1 if feedback else 0)
     encoder = totals["encoder"]["spikes"]
     sent = encoder * chip_steps / t  # compensated: the encoders also fire in step T + 1, at their mean rate
-    gate = {p: totals[p]["spikes"] for p in GATE_POPULATIONS}
+    gate = {p: totals[p]["spikes"] for p in GATES}
     gate_total = sum(gate.values())
     gate_cores = sorted(set(allocation.gate_core.tolist()))
     encoder_cores = allocation.encoder_core.tolist()

@@ -52,13 +52,14 @@ from dataclasses import dataclass
 
 import torch
 
-from hybrid_lstm.nn.functional import spiking_order
+from hybrid_lstm.nn.functional import SIGMOID_GATES, spiking_order
 from hybrid_lstm.snn.conversion import ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD, ConvertedWeights
 
 from .compartment import CompartmentParams, DenseSynapses, OverflowMonitor, split_bias
 from .hardware import DECAY_UNITY, SYNAPSE_INPUT_SHIFT, THRESHOLD_SHIFT, WEIGHT_BITS, CoreLimits
 
-GATE_POPULATIONS = ("i", "f", "o", "g+", "g-")
+# the gate compartments of a layer: the spiking order (i, f, o, g) with the ternary g as a pair
+GATE_POPULATIONS = SIGMOID_GATES + ("g+", "g-")
 CHIP_RESETS = ("hard", "hard-independent", "soft", "soft-feedback")
 
 
