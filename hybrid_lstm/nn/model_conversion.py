@@ -75,5 +75,6 @@ def spike_record(model: nn.Module) -> SpikeRecord:
 
 
 def reset_spike_record(model: nn.Module):
+    """Empty the spike record of every hybrid layer of model (spike_record then counts from here)."""
     for layer in hybrid_layers(model):
         layer.reset_spike_record()
