@@ -199,9 +199,19 @@ def test_checkpoints_from_before_the_clamps_field_load_as_clamped(tmp_path):
     assert checkpoint.config["clamps"] is True and checkpoint.classifier().clamps
 
 
-def test_resume_with_other_settings(capsys, run_copy):
-    expect_error(capsys, run_copy, "was trained with other settings (lr: 0.001 -> 0.01)",
-                 "--mode", "train", "--end-epoch", "3", "--lr", "0.01")
+@pytest.mark.parametrize("argv, change", [
+    (["--lr", "0.01"], "lr: 0.001 -> 0.01"),
+    (["--hidden-size", "64"], "hidden_size: 128 -> 64"),
+    (["--lstm-cell-class", "BaselineLSTMCell"], "lstm_cell_class: 'ModifiedLSTMCell' -> 'BaselineLSTMCell'"),
+    (["--seed", "5"], "seed: 0 -> 5"),
+    (["--batch-size", "64"], "batch_size: 128 -> 64"),
+    (["--input-size", "14"], "input_size: 28 -> 14"),
+    (["--permute", "3"], "permute: None -> 3"),
+])
+def test_resume_with_other_settings_is_refused_and_changes_nothing(capsys, run_copy, argv, change):
+    """One line naming the changed setting; the run folder byte for byte as it was (expect_error)."""
+    expect_error(capsys, run_copy, f"was trained with other settings ({change})", "--mode", "train",
+                 "--end-epoch", "3", *argv)
 
 
 @pytest.mark.parametrize("argv, message", [
