@@ -3,6 +3,7 @@ and bars), markdown (formatting), figures (matplotlib), and one module per secti
 from pathlib import Path
 
 from .chip import chip_semantics_section, energy_section, pixelwise_energy_section
+from .diagnostics import diagnostics_section
 from .finetune import finetune_section
 from .logs import ReportError
 from .potential import potential_summary
@@ -24,6 +25,7 @@ def build_report(root: Path, figures: Path) -> str:
     lines += rowwise_lines
     lines += potential_section(root, figures, rowwise["ModifiedLSTMCell"])
     lines += pixelwise_lines
+    lines += diagnostics_section(root, figures)
     lines += translation_section(root, figures)
     lines += energy_section(root, figures)
     lines += chip_semantics_section(root, figures, rowwise)

@@ -44,14 +44,19 @@ def accuracy_figure(path: Path, title: str, modified: list, published_hybrid: di
     save(figure, path)
 
 
-def learning_curves_figure(path: Path, curves: dict, published_ann: dict):
-    """Test accuracy after each epoch, one line per run (curves[(cell, seed)] = accuracies), with
-    the paper's final ANN accuracy of each cell."""
+def learning_curves_figure(path: Path, curves: dict, published_ann: dict,
+                           title: str = "Pixel-wise sequential MNIST: ANN training"):
+    """Test accuracy after each epoch, one line per run (curves[(cell, seed)] or curves[label] =
+    accuracies), with the paper's final ANN accuracy of each cell in published_ann."""
     figure, axes = plt.subplots(figsize=(8.6, 4.0))
     colors = {"ModifiedLSTMCell": "tab:blue", "BaselineLSTMCell": "tab:orange"}
-    for (cell, seed), accuracies in curves.items():
-        axes.plot(range(1, len(accuracies) + 1), accuracies, color=colors[cell], linestyle=("-", "--", ":")[seed % 3],
-                  label=f"{cell} seed {seed}")
+    for index, (key, accuracies) in enumerate(curves.items()):
+        if isinstance(key, tuple):
+            (cell, seed), style = key, {"color": colors[key[0]], "linestyle": ("-", "--", ":")[key[1] % 3]}
+            label = f"{cell} seed {seed}"
+        else:
+            label, style = key, {"color": f"C{index}"}
+        axes.plot(range(1, len(accuracies) + 1), accuracies, label=label, **style)
     for cell, accuracy in published_ann.items():
         axes.axhline(accuracy, color=colors[cell], linestyle=":", linewidth=1, alpha=0.7,
                      label=f"paper, {cell} ({accuracy:.2f}%)")
@@ -59,7 +64,7 @@ def learning_curves_figure(path: Path, curves: dict, published_ann: dict):
     axes.set_xlabel("epoch")
     axes.set_ylabel("test accuracy (%)")
     axes.set_ylim(0, 100)
-    axes.set_title("Pixel-wise sequential MNIST: ANN training")
+    axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
     save(figure, path)
