@@ -597,3 +597,17 @@ def test_finetune_section_puts_each_tuned_seed_beside_the_converted_models(tmp_p
     assert f"| 4 | {one_at_4:.2f} (1 of 5 seeds) |" in text and "| 98.90 (1 of 5 seeds) | 98.95 |" in text
     assert "| 2 | not tested | not tested | not tested |  |" in text
     assert "| 8 | " in text and "not in the grid" in text
+
+
+def test_recipe_diagnostics_are_a_table_and_a_figure(tmp_path):
+    from reproduce.report.diagnostics import diagnostics_section
+
+    folder = tmp_path / grid.recipe_diagnostic_run("no-clamps").folder
+    folder.mkdir(parents=True)
+    history = [{"epoch": e + 1, "test_accuracy": accuracy} for e, accuracy in enumerate([11.35, 25.0, 60.5])]
+    (folder / "history.json").write_text(json.dumps({"config": {}, "history": history,
+                                                     "best": {"accuracy": 60.5, "epoch": 3}, "host": "h"}))
+    text = "\n".join(diagnostics_section(tmp_path, Path("figures")))
+    assert "| no-clamps (--no-clamps), seed 0 | 3 of 15 | 60.50 | 60.50 | 2 |" in text
+    assert "| lr3e-4 (--lr 3e-4), seed 0 | 0 of 15 | missing |" in text
+    assert (tmp_path / "figures" / "pixelwise_recipe_diagnostics.png").read_bytes().startswith(PNG_MAGIC)
