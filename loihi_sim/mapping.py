@@ -8,7 +8,7 @@ Compartments (F = D + H inputs u = [x ; h], H hidden units), in this order:
     i, f, o (H each)                IF compartments, bias b^, vth 16 (threshold 1024)
     g+ , g- (H each)                the ternary g neuron is a two-compartment neuron: g+
                                     integrates +I and g- integrates -I (weights and bias
-                                    negated), so V- = 2 - V+ as in hybrid_lstm; their reset
+                                    negated), so V- = 2 V0 - V+ as in hybrid_lstm; their reset
                                     is shared (soft: a spike of either moves theta from one
                                     to the other; hard: both to 0), which on Loihi-1 takes its
                                     multi-compartment (dendritic) features; it is counted as
@@ -18,7 +18,8 @@ dense, from the 2F encoder compartments to the 5H gate compartments, weights W^ 
 (even, |W^| <= 254, 8-bit) with weight_exp = -6 so that the effective weight
 w * 2^(6 + weight_exp) is W^ itself. The analog part (c, h, the classifier) runs on the
 host (the chip's embedded x86 cores), which also writes the encoder biases and re-initialises
-every compartment (u = 0, v = 1) at the start of each LSTM step.
+every compartment (u = 0, v = V0: 1, or theta / 2 for a population whose initial potential is
+"half"; hybrid_lstm's SpikingConfig) at the start of each LSTM step.
 
 Reset realisations (CHIP_RESETS; the emulator runs each):
     hard              Loihi's own reset, v = 0. The g pair's shared reset (both to 0 when either
