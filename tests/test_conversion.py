@@ -24,13 +24,18 @@ def test_weight_and_bias_constants():
 
 
 def test_convert_cell_concatenates_input_and_recurrent_weights():
-    torch.manual_seed(0)
+    """Hand-set weights: row r of W_x is r / 128 and of W_h is -r / 128, so W^ = 2 round(128 w) is
+    2 r in the input columns and -2 r in the recurrent ones (|2 r| <= 38, within the clamp)."""
     cell = ModifiedLSTMCell(3, 5)
+    rows = torch.arange(20, dtype=torch.float32)[:, None]
+    with torch.no_grad():
+        cell.weight_ih.copy_(rows.expand(20, 3) / 128)
+        cell.weight_hh.copy_(-rows.expand(20, 5) / 128)
     converted = convert_cell(cell)
     assert converted.weight.shape == (20, 8)
-    assert torch.equal(converted.weight[:, :3], convert_weights(cell.weight_ih, cell.weight_hh, cell.bias).weight[:, :3])
-    assert torch.all(converted.weight % 2 == 0) and converted.weight.abs().max() <= 254
-    assert converted.bias[5:10].tolist() == [512 + 256] * 5  # b_f = 1
+    assert converted.weight[:, :3].tolist() == [[2 * r] * 3 for r in range(20)]
+    assert converted.weight[:, 3:].tolist() == [[-2 * r] * 5 for r in range(20)]
+    assert converted.bias.tolist() == [512] * 5 + [512 + 256] * 5 + [0] * 5 + [512] * 5  # the paper's init: b_f = 1
 
 
 def test_baseline_cell_cannot_be_converted():
