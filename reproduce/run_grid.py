@@ -3,6 +3,7 @@
     python -m reproduce.run_grid                        # everything not yet done, 2 jobs
     python -m reproduce.run_grid --only rowwise chip    # some groups
     python -m reproduce.run_grid --list                 # what is done, what is pending and how far it got
+    python -m reproduce.run_grid --executor slurm --partition P --dry-run   # the pending grid as Slurm jobs
 
 Every run logs to its own folder (runs/...): the commands' own logs and results, and
 runner.log with each step's command, start, end and exit status. Finished steps are
@@ -18,27 +19,24 @@ import fcntl
 import os
 import shlex
 import signal
-import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
+from hybrid_lstm.runs.cli import OneLineParser
 from hybrid_lstm.runs.files import GRID_LOG
 from hybrid_lstm.runs.host import host_description
 
-from .grid import GROUPS, Run, Step, experiment_grid
+from .executors import SlurmOptions, command_line, in_flight, step_job, step_log, submit
+from .grid import GROUPS, Run, experiment_grid
 
 PROG = "python -m reproduce.run_grid"
 REPOSITORY = Path(__file__).resolve().parents[1]
 _children = set()  # the commands running now, stopped with the runner
 _children_lock = threading.Lock()
 _stopping = threading.Event()
-
-
-def command_line(step: Step, threads: int) -> list:
-    return [sys.executable, *(part.replace("{threads}", str(threads)) for part in step.argv)]
 
 
 def note(run: Run, text: str):
@@ -79,31 +77,32 @@ def execute(run: Run, threads: int) -> bool:
 
 
 def execute_steps(run: Run, threads: int) -> bool:
-    environment = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     for step in run.pending_steps():
         argv = command_line(step, threads)
         shown = shlex.join(["python", *argv[1:]])
-        log_path = step.log or run.folder / GRID_LOG
-        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path = step_log(run, step)
         note(run, f"{step.name}: start: {shown}" + (f" (output: {log_path})" if step.log else "")
              + f" on {host_description(threads=threads)}")
         start = time.monotonic()
-        with open(log_path, "a") as log:
+        with _children_lock:
+            if _stopping.is_set():
+                return False
+
+        def started(child):
             with _children_lock:
-                if _stopping.is_set():
-                    return False
-                child = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         env=environment)
                 _children.add(child)
-            status = child.wait()
-            with _children_lock:
-                _children.discard(child)
+                if _stopping.is_set():
+                    child.terminate()
+
+        child_status = step_job(argv, str(log_path), threads, os.getcwd(), started)
+        with _children_lock:
+            _children.difference_update({child for child in _children if child.poll() is not None})
         elapsed = time.monotonic() - start
         if _stopping.is_set():
             note(run, f"{step.name}: stopped after {elapsed:.0f} s; run the grid again to resume")
             return False
-        if status != 0 or not step.done():
-            note(run, f"{step.name}: FAILED (exit {status}) after {elapsed:.0f} s; see {log_path}")
+        if child_status != 0 or not step.done():
+            note(run, f"{step.name}: FAILED (exit {child_status}) after {elapsed:.0f} s; see {log_path}")
             return False
         note(run, f"{step.name}: done in {elapsed:.0f} s")
     return True
@@ -153,7 +152,7 @@ def stop(signum, frame):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+    parser = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("--only", nargs="+", choices=GROUPS, help="run these groups only (default: all)")
@@ -164,10 +163,24 @@ def parse_args(argv=None):
     parser.add_argument("--root", type=Path, default=REPOSITORY,
                         help="the repository whose runs/ the grid reads and writes (default: this one, %(default)s)")
     parser.add_argument("--list", action="store_true",
-                        help="print each run's pending steps, with how far an interrupted one got, and exit")
+                        help="print each run's pending steps, with how far an interrupted one got, and the Slurm jobs "
+                             "in flight, and exit")
+    cluster = parser.add_argument_group("executor (reproduce/executors.py)")
+    cluster.add_argument("--executor", choices=("local", "slurm"), default="local",
+                         help="local: --jobs at once on this machine (default); slurm: one job per pending step, "
+                              "submitted with its dependencies through submitit")
+    cluster.add_argument("--partition", help="Slurm partition (needed with --executor slurm)")
+    cluster.add_argument("--gpus-per-job", type=int, default=0, help="Slurm: GPUs per job (default 0)")
+    cluster.add_argument("--time-limit", type=int, default=24 * 60, metavar="MIN",
+                         help="Slurm: minutes per job; a job cut there resumes when resubmitted (default %(default)s)")
+    cluster.add_argument("--array-limit", type=int, default=1000, metavar="N",
+                         help="Slurm: submit at most N jobs per call (a cluster's MaxSubmitJobs; default %(default)s)")
+    cluster.add_argument("--dry-run", action="store_true", help="Slurm: print the jobs and their parameters only")
     args = parser.parse_args(argv)
-    if args.jobs < 1 or args.threads < 1:
-        parser.error("--jobs and --threads must be >= 1")
+    if args.jobs < 1 or args.threads < 1 or args.array_limit < 1 or args.time_limit < 1 or args.gpus_per_job < 0:
+        parser.error("--jobs, --threads, --array-limit and --time-limit must be >= 1, --gpus-per-job >= 0")
+    if args.executor == "local" and (args.partition or args.dry_run):
+        parser.error("--partition and --dry-run are for --executor slurm")
     return args
 
 
@@ -187,10 +200,22 @@ def main(argv=None) -> int:
         print(f"{PROG}: error: no run named {', '.join(sorted(unknown))} (see --list)", file=sys.stderr)
         return 2
     if args.list:
+        flying = in_flight()
         for run in runs:
             pending = [step.name + (f" ({progress})" if (progress := step.progress()) else "")
                        for step in run.pending_steps()]
-            print(f"{run.name:36s} {run.folder}: " + (f"pending {', '.join(pending)}" if pending else "done"))
+            jobs = flying.get(run.name, {})
+            print(f"{run.name:36s} {run.folder}: " + (f"pending {', '.join(pending)}" if pending else "done")
+                  + (" (Slurm jobs in flight: " + ", ".join(f"{s} {i}" for s, i in jobs.items()) + ")" if jobs else ""))
+        return 0
+    if args.executor == "slurm":
+        options = SlurmOptions(args.partition, args.threads, args.gpus_per_job, args.time_limit, args.array_limit)
+        try:
+            jobs = submit(runs, options, Path.cwd(), args.dry_run)
+        except ValueError as error:
+            print(f"{PROG}: error: {error}", file=sys.stderr)
+            return 2
+        print(f"{len(jobs)} job(s) " + ("to submit" if args.dry_run else "submitted"))
         return 0
     signal.signal(signal.SIGTERM, stop)
     try:
