@@ -5,7 +5,8 @@ pending step is submitted with a dependency on the job before it in its run (aft
 the first, on the last pending job of the run it comes after; a step whose run has nothing
 pending before it starts at once. The commands resume by themselves (checkpoints every
 --save-interval-updates, partial records after every finished T), so a job cut by its time
-limit or by preemption continues where it stopped when it runs again.
+limit or by preemption continues where it stopped when it runs again: StepJob, the callable
+submitted, is submitit-checkpointable, so such a job stops its command and is requeued.
 """
 import json
 import os
@@ -15,6 +16,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import submitit
 
 from hybrid_lstm.runs.files import GRID_LOG, write_json_atomic
 
@@ -40,6 +43,33 @@ def step_job(argv: list, log_path: str, threads: int, root: str, started=None) -
         if started is not None:
             started(child)
         return child.wait()
+
+
+class StepJob(submitit.helpers.Checkpointable):
+    """step_job as a submitit job: on a time limit or a preemption (Slurm's warning signal, or
+    LocalJob._interrupt in tests) it stops the command, whose last save stands, and is requeued
+    with the same arguments; the command then resumes from that save."""
+
+    def __init__(self):
+        self.child = None
+
+    def __call__(self, argv: list, log_path: str, threads: int, root: str) -> int:
+        return step_job(argv, log_path, threads, root, started=self._started)
+
+    def _started(self, child):
+        self.child = child
+
+    def checkpoint(self, *args, **kwargs):
+        """Called in a signal handler while step_job waits for the command: stop the command and reap it
+        with os.waitpid (Popen.wait's lock is held by the interrupted wait), so that the requeued job
+        finds the run folder free."""
+        if self.child is not None:
+            try:
+                self.child.terminate()
+                os.waitpid(self.child.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass  # it had already ended
+        return submitit.helpers.DelayedSubmission(StepJob(), *args, **kwargs)
 
 
 def step_log(run: Run, step: Step) -> Path:
@@ -134,18 +164,14 @@ def submit(runs: list, options: SlurmOptions, root: Path, dry_run: bool) -> list
     submitted = {} if dry_run else in_flight()
     jobs = plan_jobs(runs, options.cpus, submitted)[: options.array_limit]
     ids = {(run, step): job_id for run, steps in submitted.items() for step, job_id in steps.items()}
-    executor = None
-    if not dry_run:
-        import submitit
-
-        executor = submitit.SlurmExecutor(folder=str(root / SLURM_FOLDER / "%j"))
+    executor = None if dry_run else submitit.SlurmExecutor(folder=str(root / SLURM_FOLDER / "%j"))
     for job in jobs:
         parameters = slurm_parameters(job, options, ids)
         if dry_run:
             print(f"{job.run}.{job.step}: {job.command}\n    {json.dumps(parameters)}", flush=True)
             continue
         executor.update_parameters(**parameters)
-        handle = executor.submit(step_job, list(job.argv), job.log, options.cpus, str(root))
+        handle = executor.submit(StepJob(), list(job.argv), job.log, options.cpus, str(root))
         ids[(job.run, job.step)] = handle.job_id
         submitted.setdefault(job.run, {})[job.step] = handle.job_id
         write_json_atomic(root / SUBMITTED, submitted)

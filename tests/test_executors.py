@@ -1,6 +1,9 @@
 """The grid's steps as jobs: the Slurm plan and parameters (no Slurm needed), and the one job
 function run through submitit's local executor."""
+import os
+import signal
 import sys
+from pathlib import Path
 
 import pytest
 from test_reproduce import fake_grid
@@ -74,3 +77,52 @@ def test_two_steps_run_as_jobs_of_submitits_local_executor(tmp_path):
         assert submitted.result() == 0
     assert (tmp_path / "a" / "one.txt").read_text() == "ok" and (tmp_path / "a" / "two.txt").read_text() == "ok"
     assert plan_jobs([run], 1) == []  # both done: nothing pending
+
+
+def job_process_of(run_folder) -> int:
+    """The pid of the submitit task running the training of run_folder: its command's parent."""
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            if b"run_seqmnist.py" in command[1] and str(run_folder).encode() in command:
+                return int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    raise AssertionError(f"no training of {run_folder} is running")
+
+
+def test_a_preempted_training_job_is_requeued_and_ends_with_the_same_weights(tmp_path, mnist_root):
+    """A training job through submitit's local executor, preempted once it has saved mid-epoch
+    (the signal Slurm sends before a time limit or a preemption): it stops its command and is
+    requeued, the command resumes from its last save, and the final weights equal those of an
+    uninterrupted run bit for bit."""
+    import time
+
+    import torch
+    from test_cli import train_command
+
+    submitit = pytest.importorskip("submitit")
+    from reproduce.executors import StepJob
+
+    straight, preempted = tmp_path / "straight", tmp_path / "preempted"
+    assert step_job(train_command(straight, mnist_root, 1), str(tmp_path / "straight.log"), 1, str(tmp_path)) == 0
+    executor = submitit.LocalExecutor(folder=str(tmp_path / "jobs"))
+    executor.update_parameters(timeout_min=10)
+    job = executor.submit(StepJob(), train_command(preempted, mnist_root, 1), str(tmp_path / "preempted.log"), 1,
+                          str(tmp_path))
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            saved = torch.load(preempted / "checkpoint_last.pt", weights_only=True)["partial_epoch"]
+        except (OSError, RuntimeError, EOFError, KeyError, TypeError):
+            saved = None
+        if saved and saved["batches_done"] >= 10:
+            break
+        time.sleep(0.2)
+    os.kill(job_process_of(preempted), signal.SIGUSR2)  # what Slurm sends before a time limit or a preemption
+    assert job.result() == 0
+    log = (preempted / "train.log").read_text()
+    assert "# resumed after 0 epochs and" in log
+    a, b = (torch.load(d / "checkpoint_last.pt", weights_only=True) for d in (straight, preempted))
+    assert a["epochs_done"] == b["epochs_done"] == 1
+    assert all(torch.equal(a["model"][key], b["model"][key]) for key in a["model"])
