@@ -261,3 +261,38 @@ def test_uniform_init_keeps_the_forget_bias(cell_type):
     blocks = gate_blocks(total)
     assert torch.equal(blocks["f"], torch.ones(5))
     assert all(torch.equal(blocks[g], torch.zeros(5)) for g in ("i", "g", "o"))
+
+
+def train_losses(log: str) -> list:
+    """(per-update losses, per-epoch losses) of a fairseq-train log with --log-interval 1."""
+    updates = [float(value) for value in re.findall(r"train_inner \| .*? loss=([\d.]+)", log)]
+    epochs = [float(value) for value in re.findall(r"\| train \| epoch \d+ \| loss ([\d.]+)", log)]
+    return updates, epochs
+
+
+def test_translation_trains_across_two_cpu_processes_as_in_one(tmp_path):
+    """fairseq's distributed training with our plugin's optimizer, scheduler and per-module learning
+    rates, 2 processes on the CPU (torchrun, gloo, fairseq's legacy_ddp: its own spawn and its c10d
+    wrapper need a GPU per process), against 1 process with the same total batch: the first update's
+    loss equal to fairseq's 3 decimals, the epoch losses within 0.05 (the batches of the second epoch
+    hold other sentences)."""
+    synthetic_corpus(tmp_path)
+    fairseq("fairseq-preprocess", "--source-lang", "de", "--target-lang", "en", "--trainpref", "train",
+            "--validpref", "valid", "--testpref", "test", "--destdir", "bin", "--workers", "1", cwd=tmp_path)
+    common = ["bin", "--lr", "0.2,0.02", "--clip-norm", "5", "--criterion", "cross_entropy", "--lr-scheduler",
+              "custom_scheduler", "--optimizer", "custom_adagrad", "--user-dir", str(REPO / "fairseq_custom_modules"),
+              "--max-epoch", "2", "--arch", "custom_baseline_iwslt", "--cell-type", "modified", "--init-type",
+              "orthogonal", "--seed", "1", "--cpu", "--no-progress-bar", "--log-interval", "1", "--no-save",
+              *SMALL_MODEL]
+    one = fairseq("fairseq-train", *common, "--batch-size", "64", cwd=tmp_path)
+    environment = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                          "29531", "-m", "fairseq_cli.train", *common, "--batch-size", "32", "--distributed-backend",
+                          "gloo", "--ddp-backend", "legacy_ddp"], cwd=tmp_path, capture_output=True, text=True,
+                         env=environment)
+    assert two.returncode == 0, two.stderr[-3000:]
+    (one_updates, one_epochs), (two_updates, two_epochs) = train_losses(one), train_losses(two.stdout + two.stderr)
+    assert len(one_updates) == len(two_updates) == 8 and len(one_epochs) == len(two_epochs) == 2
+    assert two_updates[0] == one_updates[0]
+    assert all(abs(a - b) <= 0.05 for a, b in zip(one_epochs, two_epochs)), (one_epochs, two_epochs)
+    assert "bsz=64" in two.stdout + two.stderr  # 2 x 32 sentences per update
