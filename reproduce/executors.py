@@ -123,7 +123,7 @@ def plan_jobs(runs: list, threads: int, submitted: dict = None) -> list:
 
 def slurm_parameters(job: PlannedJob, options: SlurmOptions, ids: dict) -> dict:
     """submitit's SlurmExecutor parameters of one job; dependencies by job id where known."""
-    parameters = {"job_name": f"{job.run}.{job.step}", "partition": options.partition,
+    parameters = {"job_name": f"{job.run}.{job.step}", "partition": options.partition or "<--partition>",
                   "cpus_per_task": options.cpus, "time": options.time_limit_min}
     if options.gpus_per_job:
         parameters["gpus_per_node"] = options.gpus_per_job
@@ -135,8 +135,8 @@ def slurm_parameters(job: PlannedJob, options: SlurmOptions, ids: dict) -> dict:
 
 def check_slurm(options: SlurmOptions, dry_run: bool):
     """One-line errors (ValueError) for a Slurm submission that cannot work."""
-    if not options.partition:
-        raise ValueError("--executor slurm needs --partition")
+    if not options.partition and not dry_run:
+        raise ValueError("--executor slurm needs --partition (--dry-run prints the jobs without one)")
     if not dry_run and shutil.which("sbatch") is None:
         raise ValueError("--executor slurm: sbatch is not on PATH (no Slurm here); --dry-run prints the jobs")
 

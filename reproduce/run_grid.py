@@ -169,7 +169,7 @@ def parse_args(argv=None):
     cluster.add_argument("--executor", choices=("local", "slurm"), default="local",
                          help="local: --jobs at once on this machine (default); slurm: one job per pending step, "
                               "submitted with its dependencies through submitit")
-    cluster.add_argument("--partition", help="Slurm partition (needed with --executor slurm)")
+    cluster.add_argument("--partition", help="Slurm partition (needed to submit)")
     cluster.add_argument("--gpus-per-job", type=int, default=0, help="Slurm: GPUs per job (default 0)")
     cluster.add_argument("--time-limit", type=int, default=24 * 60, metavar="MIN",
                          help="Slurm: minutes per job; a job cut there resumes when resubmitted (default %(default)s)")
