@@ -43,6 +43,10 @@ PIXELWISE_LOW_T = (4, 8, 16)
 # beyond the paper, every ModifiedLSTMCell of both tasks: T = 2 with each potential, in results files of
 # their own (test_results[_half]_T2.json), after every other test
 LOWEST_T = 2
+# beyond the paper, pixel-wise: only the encoder and the forget gate start at theta / 2 (a per-population
+# initial potential), at these T, every seed, all test images
+PER_POPULATION_POTENTIAL = "encoder=half,f=half"
+PER_POPULATION_T = (32, 128)
 
 # beyond the paper: conversion-aware fine-tuning (run_seqmnist.py --finetune-from) of every trained
 # ModifiedLSTMCell at low T with V0 = theta / 2, at a tenth of the training learning rate, each tested as its
@@ -217,6 +221,17 @@ def seqmnist_run(task: str, cell: str, seed: int, epochs: int, timesteps, potent
                           either(exists(output), hybrid_tested(RunFolder(folder).results(), ROWWISE_LOW_T)),
                           progress=partial_progress(output)))
     return Run(f"{task}-{cell}-seed{seed}", task, folder, tuple(steps))
+
+
+def per_population_run(seed: int) -> Run:
+    """The pixel-wise ModifiedLSTMCell of this seed tested with PER_POPULATION_POTENTIAL at PER_POPULATION_T."""
+    folder = seqmnist_folder("pixelwise", "ModifiedLSTMCell", seed)
+    output = RunFolder(folder).results(initial_potential=PER_POPULATION_POTENTIAL)
+    test = ("run_seqmnist.py", "--mode", "test", "--checkpoint-dir", str(folder), "--threads", "{threads}",
+            "--n-timestep", *map(str, PER_POPULATION_T), "--initial-potential", PER_POPULATION_POTENTIAL)
+    parent = f"pixelwise-ModifiedLSTMCell-seed{seed}"
+    return Run(f"{parent}-encoder-f-half", "finetune", folder,
+               (Step("test-encoder-f-half", test, exists(output), progress=partial_progress(output)),), after=parent)
 
 
 def lowest_t_run(task: str, seed: int) -> Run:
@@ -437,6 +452,7 @@ def experiment_grid() -> list:
     runs += finetune_runs("rowwise")  # minutes each
     runs += [recipe_diagnostic_run(variant) for variant in RECIPE_DIAGNOSTICS] + [example_run()]
     runs += [lowest_t_run("pixelwise", seed) for seed in PIXELWISE_SEEDS["ModifiedLSTMCell"]]
+    runs += [per_population_run(seed) for seed in PIXELWISE_SEEDS["ModifiedLSTMCell"]]
     runs += finetune_runs("pixelwise")
     runs += [seqmnist_run("rowwise", cell, seed, ROWWISE_EPOCHS, ROWWISE_TEST_T, INITIAL_POTENTIALS)
              for cell in CELLS for seed in ROWWISE_SEEDS[cell]]

@@ -30,6 +30,20 @@ def tuned_results(root: Path, task: str, n_timestep: int) -> tuple:
     return hybrid, ann
 
 
+def per_population_lines(parents: list, seeds: int) -> list:
+    """The pixel-wise models with only some populations at theta / 2, beside all at 1 and all at theta / 2."""
+    spec = grid.PER_POPULATION_POTENTIAL
+    rows = []
+    for n_timestep in grid.PER_POPULATION_T:
+        values = {potential: [run.hybrid(initial_potential=potential)[n_timestep]["accuracy"] for run in parents
+                              if n_timestep in run.hybrid(initial_potential=potential)]
+                  for potential in (*grid.INITIAL_POTENTIALS, spec)}
+        rows.append([n_timestep, *(seeds_text(values[p], seeds) for p in (*grid.INITIAL_POTENTIALS, spec))])
+    return [f"Per population: only {spec.replace('=half', '').replace(',', ' and ')} start at theta / 2 "
+            f"(`--initial-potential {spec}`), the other populations at 1:", "",
+            table(["T", "V0 = 1 %", "V0 = theta / 2 %", f"{spec} %"], rows), ""]
+
+
 def finetune_section(root: Path) -> list:
     lines = ["## Beyond the paper: the paper's accuracy at T <= 8", "",
              "Not the paper's pipeline (docs/method.md): each trained ModifiedLSTMCell is fine-tuned through its "
@@ -53,6 +67,8 @@ def finetune_section(root: Path) -> list:
         lines += [f"### {name.capitalize()}: goal >= {goal}% at T <= {goal_t}", "",
                   table(["T", "V0 = 1 %", "V0 = theta / 2 %", "fine-tuned, V0 = theta / 2 %", "fine-tuned ANN %"],
                         rows), ""]
+        if task == "pixelwise":
+            lines += per_population_lines(parents, len(seeds))
         commands = [grid_command(step) for n_timestep in grid.FINETUNE[task]["timesteps"]
                     for step in grid.finetune_run(task, seeds[0], n_timestep).steps]
         lines += [f"Fine-tuning, for seed {seeds[0]} (the other seeds alike): " + "; ".join(f"`{c}`" for c in commands),
