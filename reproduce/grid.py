@@ -288,7 +288,14 @@ def finetune_run(task: str, seed: int, n_timestep: int) -> Run:
     results = RunFolder(folder).results(initial_potential=FINETUNE_POTENTIAL)
     test = Step("test", ("run_seqmnist.py", "--mode", "test", *common, "--n-timestep", str(n_timestep)),
                 exists(results), progress=partial_progress(results))
-    return Run(folder.name, "finetune", folder, (train, test), after=f"{task}-ModifiedLSTMCell-seed{seed}")
+    steps = (train, test)
+    if task == "rowwise":  # on the chip as the headline configuration (soft-feedback, delay compensated), all images
+        chip = RunFolder(folder).chip_results("soft-feedback", 1, True, FINETUNE_POTENTIAL)
+        steps += (Step("loihi", ("-m", "loihi_sim.benchmark", "--checkpoint-dir", str(folder), "--threads", "{threads}",
+                                 "--reset", "soft-feedback", "--delay", "1", "--compensate-delay", "--initial-potential",
+                                 FINETUNE_POTENTIAL, "--n-timestep", str(n_timestep)),
+                       benchmarked(chip, (n_timestep,)), progress=partial_progress(chip)),)
+    return Run(folder.name, "finetune", folder, steps, after=f"{task}-ModifiedLSTMCell-seed{seed}")
 
 
 def finetune_runs(task: str) -> list:
