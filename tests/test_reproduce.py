@@ -616,3 +616,20 @@ def test_recipe_diagnostics_are_a_table_and_a_figure(tmp_path):
     assert "| no-clamps (--no-clamps), seed 0 | 3 of 15 | 60.50 | 60.50 | 2 |" in text
     assert "| lr3e-4 (--lr 3e-4), seed 0 | 0 of 15 | missing |" in text
     assert (tmp_path / "figures" / "pixelwise_recipe_diagnostics.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_tuned_models_on_the_chip_are_averaged_over_the_seeds_with_all_images(tmp_path):
+    from reproduce.report.finetune import tuned_chip_lines
+
+    for seed, (accuracy, joules, ratio) in enumerate([(98.7, 90e-6, 1000.0), (98.9, 110e-6, 800.0)]):
+        folder = RunFolder(tmp_path / grid.finetune_run("rowwise", seed, 4).folder)
+        folder.path.mkdir(parents=True)
+        record = {"test_samples": 10000, "results": [{"n_timestep": 4, "chip_accuracy": accuracy,
+                                                      "loihi": {"active_j": joules}, "energy_ratio_cpu_over_loihi": ratio}]}
+        folder.chip_results("soft-feedback", 1, True, "half").write_text(json.dumps(record))
+    quick = RunFolder(tmp_path / grid.finetune_run("rowwise", 2, 4).folder)  # fewer images: left out
+    quick.path.mkdir(parents=True)
+    quick.chip_results("soft-feedback", 1, True, "half").write_text(json.dumps({**record, "test_samples": 50}))
+    text = "\n".join(tuned_chip_lines(tmp_path))
+    assert "| 4 | 2 | 98.80 ± 0.14 | 100.00 ± 14.14 | 900.00 ± 141.42x |" in text
+    assert "| 2 | 0 | missing |  |  |" in text

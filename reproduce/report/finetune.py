@@ -2,8 +2,10 @@
 and after conversion-aware fine-tuning at that T (grid group finetune), per MNIST task."""
 from pathlib import Path
 
+from hybrid_lstm.runs.run_folder import RunFolder
+
 from .. import grid
-from .logs import read_test_records, seq_runs
+from .logs import read_json, read_test_records, seq_runs
 from .markdown import grid_command, table
 from .stats import Stats
 
@@ -44,6 +46,32 @@ def per_population_lines(parents: list, seeds: int) -> list:
             table(["T", "V0 = 1 %", "V0 = theta / 2 %", f"{spec} %"], rows), ""]
 
 
+ENERGY_GOAL = (300.0, 98.31)  # CPU / Loihi active energy at least this, at this accuracy % or better (row-wise)
+
+
+def tuned_chip_lines(root: Path) -> list:
+    """The row-wise fine-tuned models on the emulated chip (grid: their loihi step), per T, over the seeds."""
+    rows = []
+    for n_timestep in grid.FINETUNE["rowwise"]["timesteps"]:
+        found = []
+        for seed in grid.ROWWISE_SEEDS["ModifiedLSTMCell"]:
+            folder = root / grid.finetune_run("rowwise", seed, n_timestep).folder
+            data = read_json(RunFolder(folder).chip_results("soft-feedback", 1, True, grid.FINETUNE_POTENTIAL))
+            entries = [r for r in (data or {}).get("results", []) if r.get("n_timestep") == n_timestep]
+            if data and data.get("test_samples") == grid.MNIST_TEST_IMAGES and entries:
+                found.append(entries[0])
+        if found:
+            rows.append([n_timestep, len(found), Stats([r["chip_accuracy"] for r in found]).text(),
+                         Stats([r["loihi"]["active_j"] * 1e6 for r in found]).text(),
+                         Stats([r["energy_ratio_cpu_over_loihi"] for r in found]).text() + "x"])
+        else:
+            rows.append([n_timestep, 0, "missing", "", ""])
+    ratio, accuracy = ENERGY_GOAL
+    return [f"On the emulated chip (soft-feedback, delay compensated, V0 = theta / 2, all test images; goal: at least "
+            f"{ratio:g}x less active energy than the CPU at {accuracy}% or better):", "",
+            table(["T", "seeds", "chip accuracy %", "Loihi active uJ per inference", "CPU / Loihi"], rows), ""]
+
+
 def finetune_section(root: Path) -> list:
     lines = ["## Beyond the paper: the paper's accuracy at T <= 8", "",
              "Not the paper's pipeline (docs/method.md): each trained ModifiedLSTMCell is fine-tuned through its "
@@ -69,6 +97,8 @@ def finetune_section(root: Path) -> list:
                         rows), ""]
         if task == "pixelwise":
             lines += per_population_lines(parents, len(seeds))
+        else:
+            lines += tuned_chip_lines(root)
         commands = [grid_command(step) for n_timestep in grid.FINETUNE[task]["timesteps"]
                     for step in grid.finetune_run(task, seeds[0], n_timestep).steps]
         lines += [f"Fine-tuning, for seed {seeds[0]} (the other seeds alike): " + "; ".join(f"`{c}`" for c in commands),
