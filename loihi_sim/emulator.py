@@ -31,7 +31,8 @@ import functools
 import torch
 from torch import nn
 
-from hybrid_lstm.snn.conversion import ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD, ConvertedWeights, convert_cell
+from hybrid_lstm.snn.conversion import (ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD, ConvertedWeights,
+                                        convert_cell, version_key)
 from hybrid_lstm.snn.hybrid import HybridLSTMCell
 from hybrid_lstm.snn.neurons import SignedInputEncoder, SpikingConfig, after_spike, fire
 from hybrid_lstm.snn.spikes import GateSpikeCounts
@@ -297,7 +298,7 @@ class LoihiSimulation:
 
     def check_weights(self, weights: ConvertedWeights):
         """Map these weights onto cores unless they are the ones mapped already."""
-        key = tuple((t.data_ptr(), None if t.is_inference() else t._version, tuple(t.shape)) for t in weights)
+        key = version_key(weights)
         if key == self._key:
             return
         monitor = OverflowMonitor(self.overflow)

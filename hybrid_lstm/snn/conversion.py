@@ -38,6 +38,13 @@ class ConvertedWeights(NamedTuple):
     bias: torch.Tensor
 
 
+def version_key(tensors) -> tuple:
+    """What tells whether tensors changed since it was taken: storage, version counter (None for
+    inference tensors, which have none), device and shape of each. Every cache of prepared or
+    converted weights (fast simulation, chip mapping, fine-tuning) compares it."""
+    return tuple((t.data_ptr(), None if t.is_inference() else t._version, t.device, tuple(t.shape)) for t in tensors)
+
+
 def quantize_weight(weight: torch.Tensor) -> torch.Tensor:
     """W^ = clamp(2 * round(128 * W), -254, 254) as int32."""
     half = WEIGHT_SCALE // 2

@@ -40,7 +40,8 @@ from ..kernels.cuda_graphs import GraphedFunction
 from ..kernels.exact_product import (FLOAT32_EXACT_FANIN, MIN_MATMUL_ROWS, PRODUCT_KERNELS, ExactProduct,
                                      choose_product_kernel, round_up)
 from ..nn.functional import GATES, gate_blocks
-from .conversion import ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD, WEIGHT_LIMIT, ConvertedWeights
+from .conversion import (ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD, WEIGHT_LIMIT, ConvertedWeights,
+                         version_key)
 from .neurons import SignedInputEncoder, SpikingConfig, after_spike, fire
 from .spikes import GateSpikeCounts
 
@@ -170,8 +171,7 @@ class FastGateSimulator:
     @staticmethod
     def _version_key(weights: ConvertedWeights, kernel: str):
         """Storage, version counter (None for inference tensors), device and shape of each weight tensor."""
-        return tuple((t.data_ptr(), None if t.is_inference() else t._version, t.device, tuple(t.shape))
-                     for t in weights) + (kernel,)
+        return version_key(weights) + (kernel,)
 
     def _unchanged(self, weights: ConvertedWeights, key) -> bool:
         """The prepared weights still stand for these: same key and, for inference tensors (which

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..nn.cells import ModifiedLSTMCell, zero_state
 from ..nn.functional import GATES, gate_blocks, pl1, pl2
-from .conversion import ConvertedWeights, convert_weights
+from .conversion import ConvertedWeights, convert_weights, version_key
 from .hybrid import SIMULATIONS
 from .neurons import SpikingConfig
 
@@ -54,7 +54,7 @@ class ConversionAwareCell(nn.Module):
 
     def converted(self) -> ConvertedWeights:
         """The current parameters converted, recomputed after every change (an optimizer step)."""
-        key = tuple((p.data_ptr(), p._version) for p in (self.weight_ih, self.weight_hh, self.bias))
+        key = version_key((self.weight_ih, self.weight_hh, self.bias))
         if key != self._converted_key:
             self._converted = convert_weights(self.weight_ih, self.weight_hh, self.bias)
             self._converted_key = key
