@@ -15,10 +15,10 @@ from .emulator import EmulatedHybridCell, EventCounts, LoihiLayerEmulator, Loihi
 from .energy import DEVICE_PROFILES, ann_cost, loihi_cost
 from .energy_report import EnergyReport, estimate
 from .hardware import PRESETS, CoreLimits, EventCosts
-from .mapping import CHIP_RESETS, HybridLayerNetwork, MappingError, allocate
+from .mapping import CHIP_RESETS, HybridLayerNetwork, LayerShape, MappingError, allocate
 
 __all__ = [
     "CompartmentParams", "DenseSynapses", "OverflowMonitor", "EmulatedHybridCell", "EventCounts",
-    "LoihiLayerEmulator", "LoihiSimulation", "DEVICE_PROFILES", "ann_cost", "loihi_cost", "PRESETS", "CoreLimits", "EventCosts", "HybridLayerNetwork",
+    "LoihiLayerEmulator", "LoihiSimulation", "DEVICE_PROFILES", "ann_cost", "loihi_cost", "PRESETS", "CoreLimits", "EventCosts", "HybridLayerNetwork", "LayerShape",
     "MappingError", "allocate", "CHIP_RESETS", "EnergyReport", "estimate",
 ]

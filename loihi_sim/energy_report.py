@@ -17,7 +17,10 @@ no delay, or "soft-feedback" with the delay compensated, T + 1 chip steps):
     core time     = chip steps * S * the slowest core's time at the mean activity per step
     host          = the emulator's writes, reads and analog flops per LSTM step, plus the model's
                     other operations (counted by torch.utils.flop_counter)
-and energy.loihi_cost turns them into energy and latency. The ANN it came from (the same shapes,
+A layer whose 2F encoder axons exceed a core's input axons is mapped with its fan-in split into K
+groups (mapping.py, split fan-in: a cost estimate, not a Loihi 1 network), which adds per chip step
+K * 5H relay messages and synaptic ops and K * 5H dendrite updates, and one chip step per LSTM step.
+energy.loihi_cost turns the events into energy and latency. The ANN it came from (the same shapes,
 dequantised weights) is timed at batch 1 on a device here, the CPU or a CUDA GPU, for the ANN's
 figure (energy.ann_cost: measured with zeus where the counters are readable, else latency x the
 active power of a named device profile; the report says which). The break-even spike rate is the
@@ -40,11 +43,10 @@ from hybrid_lstm.nn import HybridLSTM, LSTM
 from hybrid_lstm.nn.model_conversion import hybrid_layers, reset_spike_record
 from hybrid_lstm.snn.spikes import SpikeRecord
 
-from .compartment import OverflowMonitor
 from .emulator import EventCounts
 from .energy import DEFAULT_PROFILES, DEVICE_PROFILES, HOST_OPS_PER_S, HOST_POWER_W, ann_cost, as_dict, loihi_cost
 from .hardware import PRESETS, CoreLimits
-from .mapping import HybridLayerNetwork, allocate
+from .mapping import LayerShape, allocate
 
 ESTIMATE_RESETS = ("soft", "soft-feedback")  # the chip realisations whose spike counts are the simulation's
 
@@ -142,47 +144,59 @@ def _cells(layer):
 
 def _layer_events(cell: HybridLSTMCell, record: SpikeRecord, reset: str, limits: CoreLimits, costs) -> tuple:
     """(EventCounts summed over the run, cores, LayerEstimate spikes) of one hybrid cell."""
-    network = HybridLayerNetwork.from_converted(cell.weights(), cell.input_size, OverflowMonitor())
-    allocation = allocate(network, limits, reset)
-    hidden, fanin, t = cell.hidden_size, network.fanin, cell.n_timestep
+    network = LayerShape(cell.input_size, cell.hidden_size)
+    allocation = allocate(network, limits, reset, split_fanin=True)
+    hidden, fanin, t, groups = cell.hidden_size, network.fanin, cell.n_timestep, allocation.groups
+    gates = network.gate_compartments
     totals = record.totals()
     sample_steps = totals["i"]["updates"] // (hidden * t)
     feedback = reset == "soft-feedback"
-    chip_steps = t + (1 if feedback else 0)
+    chip_steps = t + (1 if feedback else 0) + (1 if groups > 1 else 0)  # + the relay's delay
     encoder = totals["encoder"]["spikes"]
-    sent = encoder * chip_steps / t  # compensated: the encoders also fire in step T + 1, at their mean rate
+    sent = encoder * (chip_steps / t if feedback else 1)  # compensated: the encoders keep firing at their mean rate
     gate = {p: totals[p]["spikes"] for p in GATES}
     gate_total = sum(gate.values())
-    gate_cores = sorted(set(allocation.gate_core.tolist()))
+    destinations = allocation.encoder_destinations()
     encoder_cores = allocation.encoder_core.tolist()
-    hops = [[allocation.hops(source, target) for target in gate_cores] for source in encoder_cores]
+    hops = [[allocation.hops(source, target) for target in row] for source, row in zip(encoder_cores, destinations)]
     mean_hops_ew = sum(sum(h[0] for h in row) for row in hops) / len(hops)
     mean_hops_ns = sum(sum(h[1] for h in row) for row in hops) / len(hops)
+    mean_destinations = sum(map(len, destinations)) / len(destinations)
+    relays = groups * gates * chip_steps * sample_steps if groups > 1 else 0  # one message and op each
+    relay_hops = (0.0, 0.0)
+    if relays:
+        pairs = [allocation.hops(int(d), int(g)) for row in allocation.dendrite_core for d, g in zip(row, allocation.gate_core)]
+        relay_hops = tuple(sum(h[axis] for h in pairs) / len(pairs) for axis in (0, 1))
     copies = 2 if feedback else 1
-    compartments = network.encoder_compartments + network.gate_compartments
+    compartments = network.encoder_compartments + gates
     feedback_ops = sent + gate_total + gate["g"] if feedback else 0
     events = EventCounts(
         lstm_steps=sample_steps, time_steps=sample_steps * chip_steps,
-        synaptic_ops=encoder * network.gate_compartments + feedback_ops,
-        active_updates=copies * compartments * chip_steps * sample_steps, inactive_updates=0,
-        spikes=sent + gate_total,
-        spike_messages=sent * len(gate_cores) + (sent + gate_total if feedback else 0),
-        hops_east_west=sent * mean_hops_ew, hops_north_south=sent * mean_hops_ns,
-        host_writes=sample_steps * (fanin + 2 * compartments), host_reads=sample_steps * network.gate_compartments,
+        synaptic_ops=encoder * gates + feedback_ops + relays,
+        active_updates=(copies * compartments + (groups * gates if relays else 0)) * chip_steps * sample_steps,
+        inactive_updates=0, spikes=sent + gate_total,
+        spike_messages=sent * mean_destinations + (sent + gate_total if feedback else 0) + relays,
+        hops_east_west=sent * mean_hops_ew + relays * relay_hops[0],
+        hops_north_south=sent * mean_hops_ns + relays * relay_hops[1],
+        host_writes=sample_steps * (fanin + 2 * compartments), host_reads=sample_steps * gates,
         host_flops=sample_steps * 6 * hidden)
     # the slowest core at the mean activity of one chip step
     steps = max(1, sample_steps * chip_steps)
     encoder_per_step, gate_per_step, sent_per_step = encoder / steps, gate_total / steps, sent / steps
+    relays_per_step = relays / steps
     core_ns = []
     for index, core in enumerate(allocation.cores):
-        gate_share = int((allocation.gate_core == index).sum()) / network.gate_compartments
+        gate_share = int((allocation.gate_core == index).sum()) / gates
         encoder_share = int((allocation.encoder_core == index).sum()) / network.encoder_compartments
-        delivered_ops = encoder_per_step * int((allocation.gate_core == index).sum())
+        dendrites = int((allocation.dendrite_core == index).sum()) if relays else 0
+        delivered = (encoder_per_step / groups * dendrites + relays_per_step * gate_share if relays
+                     else encoder_per_step * int((allocation.gate_core == index).sum()))
         spikes_here = gate_per_step * gate_share + sent_per_step * encoder_share
         core_ns.append(core.compartments * costs.update_active_ns
-                       + (delivered_ops + (spikes_here if feedback else 0)) * costs.synaptic_op_ns
+                       + (delivered + (spikes_here if feedback else 0)) * costs.synaptic_op_ns
                        + spikes_here * costs.spike_extra_ns
-                       + sent_per_step * encoder_share * len(gate_cores) * costs.spike_out_ns)
+                       + (sent_per_step * encoder_share * mean_destinations
+                          + relays_per_step * dendrites / (groups * gates)) * costs.spike_out_ns)
     events.core_time_ns = max(core_ns) * sample_steps * chip_steps
     spikes = {"encoder": encoder, **gate}
     return events, len(allocation.cores), spikes

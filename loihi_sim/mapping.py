@@ -48,6 +48,16 @@ take ceil(n * 8 / 64) 64-bit words for n target compartments there (8-bit weight
 per-word header: an assumption). Encoder compartments go on their own cores, each needing
 one output axon per gate core. A network that cannot be placed raises MappingError naming
 the limit.
+
+Split fan-in (allocate(..., split_fanin=True); the energy estimate only, never emulated): when
+the 2F encoder axons exceed a core's input axons, they are cut into K = ceil(2F / 4096) groups
+of at most 4,096. Each gate compartment gets one dendrite compartment per group, on dendrite
+cores that receive that group's axons and hold its dense synapses; every SNN step each
+dendrite relays its partial input to its gate compartment, one message and one synaptic op,
+which arrives a step later (one more chip step per LSTM step). The gate cores then receive K
+relay axons per gate compartment instead of the encoder axons. The relay carries an integer,
+which Loihi 1's binary spikes cannot (Loihi 2's graded spikes can): a layer mapped this way is
+a cost estimate of that scheme, not a bit-accurate Loihi 1 network.
 """
 from dataclasses import dataclass
 
@@ -87,14 +97,11 @@ class MappingError(ValueError):
 
 
 @dataclass
-class HybridLayerNetwork:
-    """The compartments and synapses of one converted hybrid LSTM layer."""
+class LayerShape:
+    """The sizes of one hybrid LSTM layer, which are all that allocate() needs."""
 
     input_size: int
     hidden_size: int
-    synapses: DenseSynapses  # (5H, 2F): encoder+ / encoder- -> i, f, o, g+, g-
-    gate_params: CompartmentParams  # (5H,) per compartment
-    encoder_params: CompartmentParams  # (2F,); bias written per LSTM step by the host
 
     @property
     def fanin(self) -> int:
@@ -107,6 +114,15 @@ class HybridLayerNetwork:
     @property
     def gate_compartments(self) -> int:
         return 5 * self.hidden_size
+
+
+@dataclass
+class HybridLayerNetwork(LayerShape):
+    """The compartments and synapses of one converted hybrid LSTM layer."""
+
+    synapses: DenseSynapses  # (5H, 2F): encoder+ / encoder- -> i, f, o, g+, g-
+    gate_params: CompartmentParams  # (5H,) per compartment
+    encoder_params: CompartmentParams  # (2F,); bias written per LSTM step by the host
 
     @classmethod
     def from_converted(cls, weights: ConvertedWeights, input_size: int, monitor: OverflowMonitor):
@@ -147,6 +163,20 @@ class Allocation:
     encoder_core: torch.Tensor  # (2F,) core index of each encoder compartment
     gate_core: torch.Tensor  # (5H,) core index of each gate compartment
     limits: CoreLimits
+    dendrite_core: torch.Tensor | None = None  # split fan-in: (K, 5H) core of each gate compartment's dendrites
+
+    @property
+    def groups(self) -> int:
+        """K: the groups the encoder axons are split into (1: every gate core receives them all)."""
+        return 1 if self.dendrite_core is None else self.dendrite_core.shape[0]
+
+    def encoder_destinations(self) -> list:
+        """For each encoder compartment, the cores its spikes go to (gate or dendrite cores)."""
+        if self.dendrite_core is None:
+            return [sorted(set(self.gate_core.tolist()))] * len(self.encoder_core)
+        size = -(-len(self.encoder_core) // self.groups)
+        per_group = [sorted(set(row.tolist())) for row in self.dendrite_core]
+        return [per_group[index // size] for index in range(len(self.encoder_core))]
 
     @property
     def chips(self) -> int:
@@ -181,14 +211,20 @@ def feedback_bytes(spikers: int, limits: CoreLimits) -> int:
     return spikers * limits.synaptic_word_bits // 8
 
 
-def allocate(network: HybridLayerNetwork, limits: CoreLimits = CoreLimits(), reset: str = "hard") -> Allocation:
+def allocate(network: LayerShape, limits: CoreLimits = CoreLimits(), reset: str = "hard",
+             split_fanin: bool = False) -> Allocation:
     """Pack the gate compartments, then the encoder compartments, onto cores (module doc).
-    With soft-feedback every neuron takes two compartments and feeds one axon back into its core."""
+    With soft-feedback every neuron takes two compartments and feeds one axon back into its core.
+    split_fanin: a layer whose encoder axons exceed a core's input axons is mapped with its fan-in
+    split over dendrite cores (module doc: an estimate, not a Loihi 1 network)."""
     per_neuron = compartments_per_neuron(reset)
     inputs = network.encoder_compartments
-    if inputs > limits.input_axons:
+    if inputs + (1 if per_neuron == 2 else 0) > limits.input_axons:
+        if split_fanin:
+            return _allocate_split(network, limits, per_neuron)
         raise MappingError(f"every gate core needs {inputs} input axons (2 x (D + H)); a core has "
-                           f"{limits.input_axons} input axons")
+                           f"{limits.input_axons} input axons (loihi_sim.estimate maps such a layer by splitting "
+                           "its fan-in, as a cost estimate)")
     hidden = network.hidden_size
     atoms = [1] * 3 * hidden + [2] * hidden  # i, f, o units; g+/g- pairs
 
@@ -236,3 +272,59 @@ def allocate(network: HybridLayerNetwork, limits: CoreLimits = CoreLimits(), res
         encoder_cores.append(Core("encoder", n * per_neuron, n if feedback else 0, n * destinations,
                                   feedback_bytes(n, limits) if feedback else 0))
     return Allocation(gate_cores + encoder_cores, torch.tensor(encoder_core), torch.tensor(order), limits)
+
+
+def _pack(atoms: list, fits) -> list:
+    """Cores of consecutive atoms (sizes in neurons), each core as full as fits(neurons) allows."""
+    cores, load = [], 0
+    for size in atoms:
+        if load and not fits(load + size):
+            cores.append(load)
+            load = 0
+        if not fits(load + size):
+            raise MappingError(f"{size} neuron(s) do not fit one core")
+        load += size
+    return cores + [load]
+
+
+def _allocate_split(network: LayerShape, limits: CoreLimits, per_neuron: int) -> Allocation:
+    """The split fan-in mapping of the module doc: gate cores on relay axons, dendrite cores per group,
+    then encoder cores."""
+    inputs, gates, hidden = network.encoder_compartments, network.gate_compartments, network.hidden_size
+    groups = -(-inputs // limits.input_axons)
+    size = -(-inputs // groups)
+    feedback = per_neuron == 2
+
+    def gate_fits(neurons: int) -> bool:  # K relay axons and one word of synapses per relay, + feedback
+        axons = neurons * groups + (neurons if feedback else 0)
+        return (neurons * per_neuron <= limits.compartments and axons <= limits.input_axons
+                and axons * limits.synaptic_word_bits // 8 <= limits.synaptic_memory_bytes)
+
+    gate_loads = _pack([1] * 3 * hidden + [2] * hidden, gate_fits)
+    gate_core = [core for core, load in enumerate(gate_loads) for _ in range(load)]
+    order = gate_core[: 3 * hidden] + gate_core[3 * hidden:][0::2] + gate_core[3 * hidden:][1::2]
+    cores = [Core("gates", n * per_neuron, n * groups + (n if feedback else 0), n if feedback else 0,
+                  (n * groups + (n if feedback else 0)) * limits.synaptic_word_bits // 8) for n in gate_loads]
+
+    def dendrite_fits(neurons: int) -> bool:
+        return (neurons <= min(limits.compartments, limits.output_axons)
+                and synaptic_bytes(size, neurons, limits) <= limits.synaptic_memory_bytes)
+
+    dendrite_core = []
+    for group in range(groups):
+        axons = min(size, inputs - group * size)
+        loads = _pack([1] * gates, dendrite_fits)
+        dendrite_core.append([len(cores) + core for core, load in enumerate(loads) for _ in range(load)])
+        cores += [Core("dendrites", n, axons, n, synaptic_bytes(axons, n, limits)) for n in loads]
+    destinations = max(len(set(row)) for row in dendrite_core) + (1 if feedback else 0)
+    if destinations > limits.output_axons:
+        raise MappingError(f"an encoder compartment needs one output axon per dendrite core of its group "
+                           f"({destinations}); a core has {limits.output_axons} output axons")
+    per_core = min(limits.compartments // per_neuron, limits.output_axons // destinations)
+    encoder_core = []
+    for start in range(0, inputs, per_core):
+        n = min(per_core, inputs - start)
+        encoder_core += [len(cores)] * n
+        cores.append(Core("encoder", n * per_neuron, n if feedback else 0, n * destinations,
+                          feedback_bytes(n, limits) if feedback else 0))
+    return Allocation(cores, torch.tensor(encoder_core), torch.tensor(order), limits, torch.tensor(dendrite_core))

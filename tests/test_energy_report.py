@@ -79,3 +79,30 @@ def test_the_command_prints_the_report_and_refuses_a_sigmoid_cell(capsys, mnist_
     assert report_main(["--checkpoint-dir", str(baseline), "--data-dir", str(mnist_root)]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "only a ModifiedLSTMCell converts" in err
+
+
+class Wide(nn.Module):
+    def __init__(self, hidden_size: int):
+        super().__init__()
+        self.lstm = LSTM(28, hidden_size, batch_first=True, cell_state_limit=1.0)
+
+    def forward(self, x):
+        return self.lstm(x)[0][:, -1]
+
+
+def test_a_layer_beyond_a_cores_input_axons_is_estimated_with_its_fanin_split():
+    """2 (D + H) = 4152 encoder axons for H = 2048: two groups, each gate compartment relaying from one dendrite
+    per group every chip step (T + 1 for the compensated delay, + 1 for the relay); the emulator refuses it."""
+    from loihi_sim.mapping import LayerShape, MappingError, allocate
+
+    torch.manual_seed(0)
+    hybrid = convert(Wide(2048), 4, simulation="reference")  # batch 1: no fast kernels to choose
+    steps, t = 3, 4
+    report = estimate(hybrid, torch.rand(1, steps, 28), cpu_repeats=1)
+    allocation = allocate(LayerShape(28, 2048), CoreLimits(), "soft-feedback", split_fanin=True)
+    assert allocation.groups == 2 and report.layers[0].cores == report.cores == len(allocation.cores)
+    relays = 2 * 5 * 2048 * (t + 2) * steps
+    assert report.events["time_steps"] == (t + 2) * steps and report.events["spike_messages"] > relays
+    assert report.events["synaptic_ops"] >= relays and report.loihi["active_j"] > 0
+    with pytest.raises(MappingError, match="input axons"):  # what the emulator maps with: no split
+        allocate(LayerShape(28, 2048), CoreLimits(), "soft-feedback")

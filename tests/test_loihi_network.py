@@ -328,3 +328,20 @@ def test_the_three_backends_of_one_hybrid_cell_agree(reset, initial_potential):
     assert type(hybrid.backend).__name__ == "LoihiSimulation" and hybrid.simulation == "LoihiSimulation"
     for state, totals in results[1:]:
         assert all(torch.equal(a, b) for a, b in zip(state, results[0][0])) and totals == results[0][1]
+
+
+def test_a_fanin_beyond_a_cores_axons_is_split_over_dendrite_cores():
+    """F = 6 encoders (12 axons) into cores of 8 input axons: 2 groups of 6 axons; gate cores on 2 relay axons per
+    compartment (4 compartments each, g pairs whole), one dendrite core per group, one encoder core."""
+    net, limits = network(2, 4), CoreLimits(input_axons=8)
+    with pytest.raises(MappingError, match="by splitting its fan-in"):
+        allocate(net, limits)
+    allocation = allocate(net, limits, split_fanin=True)
+    assert allocation.groups == 2
+    assert [core.role for core in allocation.cores] == ["gates"] * 5 + ["dendrites"] * 2 + ["encoder"]
+    assert [core.input_axons for core in allocation.cores] == [8] * 5 + [6, 6, 0]
+    assert [core.compartments for core in allocation.cores] == [4] * 5 + [20, 20, 12]
+    assert allocation.dendrite_core.tolist() == [[5] * 20, [6] * 20]
+    assert allocation.encoder_destinations() == [[5]] * 6 + [[6]] * 6
+    assert allocation.gate_core.tolist()[12:] == [3, 3, 4, 4, 3, 3, 4, 4]  # g+ block then g- block, pairs on one core
+    assert allocate(net, CoreLimits(input_axons=12), split_fanin=True).groups == 1  # fits: not split
