@@ -28,7 +28,9 @@ from hybrid_lstm.runs.cli import INITIAL_POTENTIAL_HELP, OneLineParser, exit_sta
 from hybrid_lstm.runs.files import RunError, check_output_path
 from hybrid_lstm.runs.host import host_description
 from hybrid_lstm.runs.run_folder import file_sha256
+from hybrid_lstm.runs.records import Bleu, BleuCurve
 from hybrid_lstm.runs.sweep import ResumableSweep
+from hybrid_lstm.snn.neurons import DEFAULT_INITIAL_POTENTIAL
 
 REPO = Path(__file__).resolve().parent
 PLUGIN = REPO / "fairseq_custom_modules"
@@ -88,7 +90,7 @@ def main(argv=None) -> int:
     parser.add_argument("--converted", required=True, help="modify_checkpoint_iwslt.py output (--cell-type modified)")
     parser.add_argument("--default-checkpoint", help="checkpoint of --cell-type default, for its ANN BLEU")
     parser.add_argument("--n-timestep", type=positive_int, nargs="+", default=[32, 64, 96, 128, 192, 256])
-    parser.add_argument("--initial-potential", type=initial_potential, default="one",
+    parser.add_argument("--initial-potential", type=initial_potential, default=DEFAULT_INITIAL_POTENTIAL,
                         help=INITIAL_POTENTIAL_HELP + "; default %(default)s")
     parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads per fairseq-generate")
     parser.add_argument("--output", required=True, help="JSON results path (its folder must exist)")
@@ -102,31 +104,34 @@ def main(argv=None) -> int:
 
 
 def translate_all(args, argv):
-    runs = []
-    if args.default_checkpoint:
-        runs.append(("ANN, --cell-type default", args.default_checkpoint, ""))
-    runs.append(("ANN, --cell-type modified", args.converted, ""))
-    potential = "" if args.initial_potential == "one" else f", 'hybrid_initial_potential': '{args.initial_potential}'"
-    runs += [(f"hybrid T={t}", args.converted, f"{{'hybrid_timesteps': {t}{potential}}}") for t in args.n_timestep]
+    """Each ANN, then the hybrid at each T; the sweep's items are their labels (records.Bleu.label)."""
+    runs = [("default", None, args.default_checkpoint)] if args.default_checkpoint else []
+    runs += [("modified", None, args.converted)] + [("modified", t, args.converted) for t in args.n_timestep]
+    by_label = {Bleu.label_of(cell, t): (cell, t, checkpoint) for cell, t, checkpoint in runs}
     settings = {"data": str(Path(args.data).resolve()), "initial_potential": args.initial_potential,
                 **{f"{name}_sha256": file_sha256(path) for name, path in
                    (("converted", args.converted), ("default", args.default_checkpoint)) if path}}
-    sweep = ResumableSweep(Path(args.output), settings, "model")
+    sweep = ResumableSweep(Path(args.output), settings, "label")
     if sweep.resumed():
         print(sweep.resumed(), flush=True)
-    by_name = {name: (checkpoint, overrides) for name, checkpoint, overrides in runs}
 
-    def translate(name: str) -> dict:
-        return dict(model=name, **generate(args.data, *by_name[name], args.threads))
+    def translate(label: str) -> dict:
+        cell_type, n_timestep, checkpoint = by_label[label]
+        potential = DEFAULT_INITIAL_POTENTIAL if n_timestep is None else args.initial_potential
+        overrides = "" if n_timestep is None else \
+            repr({"hybrid_timesteps": n_timestep, "hybrid_initial_potential": potential})
+        return {"label": label, "cell_type": cell_type, "n_timestep": n_timestep, "initial_potential": potential,
+                **generate(args.data, checkpoint, overrides, args.threads)}
 
-    for name, result in sweep.run(by_name, translate):
-        print(f"{name:26} BLEU4 {result['fairseq_bleu4']:6.2f}  sacrebleu {result['sacrebleu']:6.2f}  "
+    for label, result in sweep.run(by_label, translate):
+        print(f"{label:26} BLEU4 {result['fairseq_bleu4']:6.2f}  sacrebleu {result['sacrebleu']:6.2f}  "
               f"({result['sentences']} sentences, {result['seconds']} s)", flush=True)
-    report = {"command": " ".join(["bleu_vs_timesteps.py", *(sys.argv[1:] if argv is None else argv)]),
-              "note": "BLEU on the corpus in --data; not comparable with IWSLT14 unless --data is IWSLT14",
-              "initial_potential": args.initial_potential, "host": host_description(threads=args.threads),
-              "results": sweep.results}
-    sweep.finish(report)
+    sweep.finish(BleuCurve(
+        command=" ".join(["bleu_vs_timesteps.py", *(sys.argv[1:] if argv is None else argv)]),
+        note="BLEU on the corpus in --data; not comparable with IWSLT14 unless --data is IWSLT14",
+        host=host_description(threads=args.threads),
+        results=tuple(Bleu(**{key: value for key, value in result.items() if key != "label"})
+                      for result in sweep.results)))
     print(f"wrote {args.output}")
 
 

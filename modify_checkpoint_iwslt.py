@@ -13,11 +13,12 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
+from fairseq import checkpoint_utils
+from omegaconf import OmegaConf, open_dict
 
-from hybrid_lstm.runs.cli import OneLineParser
 from hybrid_lstm import convert_weights
-from hybrid_lstm.runs.files import RunError, check_output_path, save_atomic
+from hybrid_lstm.runs.cli import OneLineParser
+from hybrid_lstm.runs.files import RunError, check_output_path
 
 PROG = "modify_checkpoint_iwslt.py"
 LAYERS = ("encoder.rnn", "decoder.rnn")
@@ -28,26 +29,24 @@ class ConversionError(Exception):
     pass
 
 
-def model_config(checkpoint: dict) -> dict:
-    """The model section of a fairseq checkpoint's configuration (cfg dict, or legacy args)."""
+def model_config(checkpoint: dict):
+    """The model section of a fairseq checkpoint's configuration (cfg.model: a config or a namespace)."""
     cfg = checkpoint.get("cfg")
-    if isinstance(cfg, dict) and isinstance(cfg.get("model"), (dict, argparse.Namespace)):
-        model = cfg["model"]
-        return vars(model) if isinstance(model, argparse.Namespace) else model
-    if isinstance(checkpoint.get("args"), argparse.Namespace):
-        return vars(checkpoint["args"])
-    raise ConversionError("no model configuration (cfg['model'] or args) in the checkpoint")
+    model = cfg.get("model") if cfg is not None else None
+    if model is None:
+        raise ConversionError("no model configuration (cfg.model) in the checkpoint")
+    return model
 
 
 def load(path: Path) -> dict:
+    """The checkpoint as fairseq loads it (checkpoint_utils.load_checkpoint_to_cpu: upgraded to today's layout)."""
     if not path.is_file():
         raise ConversionError(f"no checkpoint at {path}")
-    torch.serialization.add_safe_globals([argparse.Namespace])
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = checkpoint_utils.load_checkpoint_to_cpu(str(path))
     except Exception as error:
-        raise ConversionError(f"cannot read {path}: corrupt or not a checkpoint ({type(error).__name__})")
-    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
+        raise ConversionError(f"cannot read {path}: corrupt or not a fairseq checkpoint ({type(error).__name__})")
+    if not isinstance(checkpoint.get("model"), dict):
         raise ConversionError(f"{path} is not a fairseq checkpoint (no 'model' state dict)")
     return checkpoint
 
@@ -55,11 +54,11 @@ def load(path: Path) -> dict:
 def convert(checkpoint: dict) -> list:
     """Convert in place; returns one line per converted layer."""
     config = model_config(checkpoint)
-    if config.get("converted"):
+    if getattr(config, "converted", False):
         raise ConversionError("this checkpoint is already converted")
-    if config.get("cell_type") != "modified":
+    if getattr(config, "cell_type", None) != "modified":
         raise ConversionError(f"only --cell-type modified converts; this checkpoint has --cell-type "
-                              f"{config.get('cell_type')} (sigmoid/tanh gates have no IF-neuron equivalent)")
+                              f"{getattr(config, 'cell_type', None)} (sigmoid/tanh gates have no IF-neuron equivalent)")
     state, report = checkpoint["model"], []
     for layer in LAYERS:
         keys = [f"{layer}.cell.{name}" for name in CELL_KEYS]
@@ -75,7 +74,8 @@ def convert(checkpoint: dict) -> list:
         report.append(f"{layer}: {hidden4 // 4} units, fan-in {fanin}; integer weights in "
                       f"[{int(weights.weight.min())}, {int(weights.weight.max())}], biases in "
                       f"[{int(weights.bias.min())}, {int(weights.bias.max())}]")
-    config["converted"] = True
+    with open_dict(checkpoint["cfg"]):
+        config.converted = True
     return report
 
 
@@ -91,7 +91,8 @@ def main(argv=None) -> int:
         check_output_path(destination, "--des-path", ".pt", inputs=(source,))
         checkpoint = load(source)
         report = convert(checkpoint)
-        save_atomic(checkpoint, destination)
+        checkpoint["cfg"] = OmegaConf.to_container(checkpoint["cfg"], resolve=True, enum_to_str=True)
+        checkpoint_utils.torch_persistent_save(checkpoint, str(destination))
     except (ConversionError, RunError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2

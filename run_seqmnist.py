@@ -28,8 +28,9 @@ from hybrid_lstm.runs.evaluation import evaluate, evaluate_hybrid, timed
 from hybrid_lstm.runs.files import RunError, check_output_path, format_table
 from hybrid_lstm.runs.host import host_description
 from hybrid_lstm.snn.hybrid import SIMULATIONS
-from hybrid_lstm.snn.neurons import RESET_MODES, parse_initial_potential
+from hybrid_lstm.snn.neurons import DEFAULT_INITIAL_POTENTIAL, DEFAULT_RESET, RESET_MODES, parse_initial_potential
 from hybrid_lstm.snn.spikes import POPULATIONS
+from hybrid_lstm.runs.records import HybridAccuracy, MnistTest
 from hybrid_lstm.runs.run_folder import RunFolder, file_sha256
 from hybrid_lstm.runs.sweep import ResumableSweep
 from hybrid_lstm.runs.training import fit, training_sets
@@ -78,9 +79,9 @@ def build_parser() -> OneLineParser:
     testing = parser.add_argument_group("testing")
     testing.add_argument("--n-timestep", type=positive_int, nargs="+", default=[128], metavar="T",
                          help="SNN time-steps per LSTM step; several values are tested in turn (default 128)")
-    testing.add_argument("--reset", choices=RESET_MODES, default="soft",
+    testing.add_argument("--reset", choices=RESET_MODES, default=DEFAULT_RESET,
                          help="IF neurons' reset after a spike: soft (subtract threshold, the paper) or hard (to 0, Loihi); default %(default)s")
-    testing.add_argument("--initial-potential", type=initial_potential, default="one",
+    testing.add_argument("--initial-potential", type=initial_potential, default=DEFAULT_INITIAL_POTENTIAL,
                          help=INITIAL_POTENTIAL_HELP + "; default %(default)s")
     testing.add_argument("--simulation", choices=SIMULATIONS, default="fast",
                          help="hybrid simulation: fast or the plain per-SNN-step reference; their spike counts are "
@@ -250,12 +251,11 @@ def evaluate_run(args, device, folder: RunFolder, checkpoint):
     if sweep.results:
         print(format_table(["model", "T", "accuracy %", "enc", "i", "f", "g", "o", "time s"], rows))
         print("(enc, i, f, g, o: spikes per neuron per SNN step)")
-    sweep.finish({
-        "command": args.command, "checkpoint": str(folder.best), "epochs_done": checkpoint.epochs_done,
-        "selected_on": checkpoint.selected_on, "config": config, "test_samples": len(test_x),
-        "device": str(device), "host": host_description(device), "ann": {"accuracy": ann_accuracy, "wall_time_s": ann_seconds},
-        "hybrid": sweep.results,
-    })
+    sweep.finish(MnistTest(
+        command=args.command, checkpoint=str(folder.best), epochs_done=checkpoint.epochs_done,
+        selected_on=checkpoint.selected_on, config=config, test_samples=len(test_x), device=str(device),
+        host=host_description(device), ann_accuracy=ann_accuracy, ann_wall_time_s=ann_seconds,
+        hybrid=tuple(HybridAccuracy(**result) for result in sweep.results)))
     print(f"wrote {results_path}")
 
 

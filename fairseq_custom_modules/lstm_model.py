@@ -7,33 +7,31 @@ final h and c at each sequence's true length). Decoder: embedding, input feeding
     score_s = enc_s . (W1 h) ; a = softmax over non-padding s ; ctx = sum_s a_s enc_s
     out = tanh(W2 [ctx ; h])   (W1, W2 bias-free, orthogonal)
 dropout on out (also the next step's input feed), logits = fc_out(out) (orthogonal weight,
-zero bias). Embeddings U(-0.1, 0.1) with the padding row 0; with --embed-norm (default) every
+zero bias). Embeddings U(-0.1, 0.1) with the padding row 0; unless --no-embed-norm, every
 row of both tables is renormalised to unit L2 norm at each training forward pass.
 
 Hybrid inference: on a checkpoint converted by modify_checkpoint_iwslt.py, give
     fairseq-generate ... --model-overrides "{'hybrid_timesteps': T, 'hybrid_reset': 'soft', 'hybrid_initial_potential': 'one'}"
 and both LSTM layers run as hybrid_lstm.HybridLSTMCell at T SNN steps per LSTM step.
 """
-import argparse
 import logging
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from fairseq import utils
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.models import (
     FairseqEncoder, FairseqEncoderDecoderModel, FairseqIncrementalDecoder, register_model, register_model_architecture,
 )
 from torch import nn
 
-from hybrid_lstm.runs.cli import INITIAL_POTENTIAL_HELP, initial_potential
-from hybrid_lstm.snn.neurons import RESET_MODES
+from hybrid_lstm.runs.cli import INITIAL_POTENTIAL_HELP
+from hybrid_lstm.snn.neurons import DEFAULT_INITIAL_POTENTIAL, DEFAULT_RESET, RESET_MODES, check_initial_potential
 
 from .recurrent import CELL_TYPES, INIT_TYPES, RecurrentLayer
 
 logger = logging.getLogger(__name__)
-
-# fairseq checkpoints hold an argparse.Namespace; allowing it keeps torch's safe loader usable.
-torch.serialization.add_safe_globals([argparse.Namespace])
 
 
 def embedding(num_embeddings: int, dim: int, padding_idx: int) -> nn.Embedding:
@@ -56,16 +54,16 @@ def name_parameters(module: nn.Module):
 
 
 class CustomLSTMEncoder(FairseqEncoder):
-    def __init__(self, args, dictionary):
+    def __init__(self, cfg, dictionary):
         super().__init__(dictionary)
         self.padding_idx = dictionary.pad()
-        self.embed_norm = args.embed_norm
-        self.embed_tokens = embedding(len(dictionary), args.encoder_embed_dim, self.padding_idx)
-        self.rnn = RecurrentLayer(args.cell_type, args.encoder_embed_dim, args.encoder_hidden_size, args.init_type,
-                                  args.converted, args.hybrid_timesteps, args.hybrid_reset,
-                                  args.hybrid_initial_potential)
-        self.dropout_in = nn.Dropout(args.encoder_dropout_in)
-        self.dropout_out = nn.Dropout(args.encoder_dropout_out)
+        self.embed_norm = not cfg.no_embed_norm
+        self.embed_tokens = embedding(len(dictionary), cfg.encoder_embed_dim, self.padding_idx)
+        self.rnn = RecurrentLayer(cfg.cell_type, cfg.encoder_embed_dim, cfg.encoder_hidden_size, cfg.init_type,
+                                  cfg.converted, cfg.hybrid_timesteps, cfg.hybrid_reset,
+                                  cfg.hybrid_initial_potential)
+        self.dropout_in = nn.Dropout(cfg.encoder_dropout_in)
+        self.dropout_out = nn.Dropout(cfg.encoder_dropout_out)
 
     def forward(self, src_tokens, src_lengths, **kwargs):
         if self.training and self.embed_norm:
@@ -103,17 +101,17 @@ class LuongAttention(nn.Module):
 
 
 class CustomLSTMDecoder(FairseqIncrementalDecoder):
-    def __init__(self, args, dictionary):
+    def __init__(self, cfg, dictionary):
         super().__init__(dictionary)
-        self.embed_norm = args.embed_norm
-        self.hidden_size = args.decoder_hidden_size
-        self.embed_tokens = embedding(len(dictionary), args.decoder_embed_dim, dictionary.pad())
-        self.rnn = RecurrentLayer(args.cell_type, args.decoder_embed_dim + args.decoder_hidden_size,
-                                  args.decoder_hidden_size, args.init_type, args.converted, args.hybrid_timesteps,
-                                  args.hybrid_reset, args.hybrid_initial_potential)
-        self.attention = LuongAttention(args.decoder_hidden_size, args.encoder_hidden_size)
-        self.dropout_out = nn.Dropout(args.decoder_dropout_out)
-        self.fc_out = nn.Linear(args.decoder_hidden_size, len(dictionary))
+        self.embed_norm = not cfg.no_embed_norm
+        self.hidden_size = cfg.decoder_hidden_size
+        self.embed_tokens = embedding(len(dictionary), cfg.decoder_embed_dim, dictionary.pad())
+        self.rnn = RecurrentLayer(cfg.cell_type, cfg.decoder_embed_dim + cfg.decoder_hidden_size,
+                                  cfg.decoder_hidden_size, cfg.init_type, cfg.converted, cfg.hybrid_timesteps,
+                                  cfg.hybrid_reset, cfg.hybrid_initial_potential)
+        self.attention = LuongAttention(cfg.decoder_hidden_size, cfg.encoder_hidden_size)
+        self.dropout_out = nn.Dropout(cfg.decoder_dropout_out)
+        self.fc_out = nn.Linear(cfg.decoder_hidden_size, len(dictionary))
         nn.init.orthogonal_(self.fc_out.weight)
         nn.init.zeros_(self.fc_out.bias)
 
@@ -149,61 +147,58 @@ class CustomLSTMDecoder(FairseqIncrementalDecoder):
         return int(1e5)
 
 
-@register_model("custom_lstm")
-class CustomLSTMModel(FairseqEncoderDecoderModel):
-    @staticmethod
-    def add_args(parser):
-        parser.add_argument("--cell-type", choices=CELL_TYPES, help="default: torch.nn.LSTMCell; modified: PL cells")
-        parser.add_argument("--init-type", choices=INIT_TYPES, help="LSTM initialisation")
-        parser.add_argument("--encoder-embed-dim", type=int)
-        parser.add_argument("--encoder-hidden-size", type=int)
-        parser.add_argument("--encoder-dropout-in", type=float)
-        parser.add_argument("--encoder-dropout-out", type=float)
-        parser.add_argument("--decoder-embed-dim", type=int)
-        parser.add_argument("--decoder-hidden-size", type=int)
-        parser.add_argument("--decoder-dropout-out", type=float, help="dropout on the attention output")
-        parser.add_argument("--embed-norm", type=utils.eval_bool, help="renormalise embedding rows each forward")
-        parser.add_argument("--converted", type=utils.eval_bool,
-                            help="set by modify_checkpoint_iwslt.py: the layers hold integer weights")
-        parser.add_argument("--hybrid-timesteps", type=int,
-                            help="0: analog LSTM; T > 0: hybrid LSTM at T SNN steps (converted checkpoints)")
-        parser.add_argument("--hybrid-reset", choices=RESET_MODES, help="IF reset rule of the hybrid")
-        parser.add_argument("--hybrid-initial-potential", type=initial_potential, help=INITIAL_POTENTIAL_HELP)
+@dataclass
+class CustomLSTMConfig(FairseqDataclass):
+    """The model's options; the defaults are the paper's (docs/method.md, "Translation")."""
+    cell_type: ChoiceEnum(CELL_TYPES) = field(
+        default="default", metadata={"help": "default: torch.nn.LSTMCell; modified: the piecewise-linear cell"})
+    init_type: ChoiceEnum(INIT_TYPES) = field(default="orthogonal", metadata={"help": "LSTM initialisation"})
+    encoder_embed_dim: int = field(default=256, metadata={"help": "encoder embedding size"})
+    encoder_hidden_size: int = field(default=256, metadata={"help": "encoder LSTM size"})
+    encoder_dropout_in: float = field(default=0.0, metadata={"help": "dropout on the encoder's embeddings"})
+    encoder_dropout_out: float = field(default=0.0, metadata={"help": "dropout on the encoder's outputs"})
+    decoder_embed_dim: int = field(default=256, metadata={"help": "decoder embedding size"})
+    decoder_hidden_size: int = field(default=256, metadata={"help": "decoder LSTM size"})
+    decoder_dropout_out: float = field(default=0.2, metadata={"help": "dropout on the attention output"})
+    no_embed_norm: bool = field(default=False, metadata={"help": "do not renormalise embedding rows each forward"})
+    converted: bool = field(default=False, metadata={
+        "help": "set by modify_checkpoint_iwslt.py: the layers hold integer weights"})
+    hybrid_timesteps: int = field(default=0, metadata={
+        "help": "0: the analog LSTM; T > 0: the hybrid LSTM at T SNN steps (converted checkpoints)"})
+    hybrid_reset: ChoiceEnum(RESET_MODES) = field(default=DEFAULT_RESET, metadata={"help": "IF reset rule of the hybrid"})
+    hybrid_initial_potential: str = field(default=DEFAULT_INITIAL_POTENTIAL, metadata={"help": INITIAL_POTENTIAL_HELP})
 
+
+@register_model("custom_lstm", dataclass=CustomLSTMConfig)
+class CustomLSTMModel(FairseqEncoderDecoderModel):
     @classmethod
-    def build_model(cls, args, task):
-        custom_baseline_iwslt(args)
-        model = cls(CustomLSTMEncoder(args, task.source_dictionary), CustomLSTMDecoder(args, task.target_dictionary))
+    def build_model(cls, cfg, task):
+        custom_baseline_iwslt(cfg)
+        try:
+            cfg.hybrid_initial_potential = check_initial_potential(cfg.hybrid_initial_potential)
+        except ValueError as error:
+            raise ValueError(f"--hybrid-initial-potential: {error}") from None
+        model = cls(CustomLSTMEncoder(cfg, task.source_dictionary), CustomLSTMDecoder(cfg, task.target_dictionary))
         name_parameters(model)
-        logger.info(describe_cells(args))
+        logger.info(describe_cells(cfg))
         return model
 
 
-def describe_cells(args) -> str:
+def describe_cells(cfg) -> str:
     """One line saying which cell the LSTM layers run."""
-    if args.hybrid_timesteps:
-        return (f"LSTM layers run as hybrid_lstm.HybridLSTMCell: T = {args.hybrid_timesteps}, "
-                f"{args.hybrid_reset} reset, initial potential {args.hybrid_initial_potential}")
-    cell = "hybrid_lstm.ModifiedLSTMCell" if args.cell_type == "modified" else "torch.nn.LSTMCell"
+    if cfg.hybrid_timesteps:
+        return (f"LSTM layers run as hybrid_lstm.HybridLSTMCell: T = {cfg.hybrid_timesteps}, "
+                f"{cfg.hybrid_reset} reset, initial potential {cfg.hybrid_initial_potential}")
+    cell = "hybrid_lstm.ModifiedLSTMCell" if cfg.cell_type == "modified" else "torch.nn.LSTMCell"
     note = (" (converted integer weights present but unused: pass --model-overrides "
-            "\"{'hybrid_timesteps': T}\" to run the hybrid)") if args.converted else ""
+            "\"{'hybrid_timesteps': T}\" to run the hybrid)") if cfg.converted else ""
     return f"LSTM layers run as the analog {cell}{note}"
 
 
 @register_model_architecture("custom_lstm", "custom_baseline_iwslt")
-def custom_baseline_iwslt(args):
-    """Defaults only (docs/method.md, "Translation")."""
-    args.cell_type = getattr(args, "cell_type", "default")
-    args.init_type = getattr(args, "init_type", "orthogonal")
-    args.encoder_embed_dim = getattr(args, "encoder_embed_dim", 256)
-    args.encoder_hidden_size = getattr(args, "encoder_hidden_size", 256)
-    args.encoder_dropout_in = getattr(args, "encoder_dropout_in", 0.0)
-    args.encoder_dropout_out = getattr(args, "encoder_dropout_out", 0.0)
-    args.decoder_embed_dim = getattr(args, "decoder_embed_dim", 256)
-    args.decoder_hidden_size = getattr(args, "decoder_hidden_size", 256)
-    args.decoder_dropout_out = getattr(args, "decoder_dropout_out", 0.2)
-    args.embed_norm = getattr(args, "embed_norm", True)
-    args.converted = getattr(args, "converted", False)
-    args.hybrid_timesteps = getattr(args, "hybrid_timesteps", 0)
-    args.hybrid_reset = getattr(args, "hybrid_reset", "soft")
-    args.hybrid_initial_potential = getattr(args, "hybrid_initial_potential", "one")
+def custom_baseline_iwslt(cfg):
+    """The paper's architecture: CustomLSTMConfig's defaults, filled in where a configuration (a checkpoint
+    saved before an option existed) lacks them."""
+    for option in CustomLSTMConfig.__dataclass_fields__.values():
+        if getattr(cfg, option.name, None) is None:
+            setattr(cfg, option.name, option.default)

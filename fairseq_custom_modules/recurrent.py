@@ -11,6 +11,7 @@ from torch import nn
 
 from hybrid_lstm import ConvertedWeights, HybridLSTMCell, ModifiedLSTMCell
 from hybrid_lstm.nn.functional import gate_blocks
+from hybrid_lstm.snn.neurons import DEFAULT_INITIAL_POTENTIAL, DEFAULT_RESET
 
 CELL_TYPES = ("default", "modified")
 INIT_TYPES = ("orthogonal", "uniform")
@@ -42,7 +43,8 @@ class RecurrentLayer(nn.Module):
     weights run as a HybridLSTMCell at T = hybrid_timesteps SNN steps per LSTM step."""
 
     def __init__(self, cell_type: str, input_size: int, hidden_size: int, init_type: str, converted: bool = False,
-                 hybrid_timesteps: int = 0, hybrid_reset: str = "soft", hybrid_initial_potential: str = "one"):
+                 hybrid_timesteps: int = 0, hybrid_reset: str = DEFAULT_RESET,
+                 hybrid_initial_potential: str = DEFAULT_INITIAL_POTENTIAL):
         super().__init__()
         self.input_size, self.hidden_size = input_size, hidden_size
         self.cell = build_cell(cell_type, input_size, hidden_size, init_type)

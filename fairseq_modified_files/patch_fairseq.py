@@ -37,6 +37,12 @@ EDITS = [
      "        field_ = FairseqConfig.__dataclass_fields__[k]\n"
      "        v = field_.default_factory() if field_.default_factory is not MISSING else field_.default\n"),
     ("dataclass/initialize.py", "import logging\n", "import logging\nfrom dataclasses import MISSING\n"),
+    # 3. torch >= 2.6 loads with weights_only=True, which refuses the argparse.Namespace that fairseq's
+    #    checkpoints hold: allow that one class while loading, and keep the safe loader.
+    ("checkpoint_utils.py", '        state = torch.load(f, map_location=torch.device("cpu"))\n',
+     "        with torch.serialization.safe_globals([argparse.Namespace]):\n"
+     '            state = torch.load(f, map_location=torch.device("cpu"))\n'),
+    ("checkpoint_utils.py", "import ast\n", "import argparse\nimport ast\n"),
 ]
 
 

@@ -18,12 +18,14 @@ import torch
 from torch import nn
 
 from hybrid_lstm.snn.conversion import convert_cell
+from hybrid_lstm.snn.neurons import DEFAULT_INITIAL_POTENTIAL
 from hybrid_lstm.runs.cli import INITIAL_POTENTIAL_HELP, exit_status, initial_potential, positive_int
 from hybrid_lstm.runs.data import load_sequences
 from hybrid_lstm.runs.files import RunError, check_output_path, format_table
 from hybrid_lstm.runs.evaluation import evaluate, timed
 from hybrid_lstm.runs.host import host_description
 from hybrid_lstm.runs.run_folder import RunFolder, file_sha256
+from hybrid_lstm.runs.records import ChipBenchmark, ChipResult, ChipSettings
 from hybrid_lstm.runs.sweep import ResumableSweep
 
 from .compartment import OverflowMonitor
@@ -49,7 +51,7 @@ def parse_args(argv=None):
     parser.add_argument("--compensate-delay", action="store_true",
                         help="with --delay 1: run T + 1 steps, gates starting at V0 - bias, so that the chip's spike "
                              "counts equal the paper's simulation (loihi_sim/emulator.py)")
-    parser.add_argument("--initial-potential", type=initial_potential, default="one",
+    parser.add_argument("--initial-potential", type=initial_potential, default=DEFAULT_INITIAL_POTENTIAL,
                         help=INITIAL_POTENTIAL_HELP + "; default %(default)s")
     parser.add_argument("--delay", type=int, choices=DELAYS, default=1,
                         help="synaptic delay in time-steps (default %(default)s: Loihi's)")
@@ -158,13 +160,12 @@ def run(args, output: Path):
           "energies per inference, active = above idle; "
           f"preset {args.preset}; host {args.host_power_w:g} W at {args.host_ops_per_second:g} ops/s assumed; "
           f"CPU energy {cpu.energy_source})")
-    sweep.finish({
-        "command": args.command, "checkpoint": str(path), "config": config, "test_samples": len(inputs),
-        "chip": chip_settings, "assumptions": assumptions,
-        "ann_accuracy": ann_accuracy, "cpu": as_dict(cpu), "paper_energy_ratio": PAPER_ENERGY_RATIO,
-        "results": results, "torch_threads": torch.get_num_threads(),
-        "host": host_description(),
-    })
+    sweep.finish(ChipBenchmark(
+        command=args.command, checkpoint=str(path), config=config, test_samples=len(inputs),
+        chip=ChipSettings(**chip_settings), event_costs=as_dict(costs), assumptions=assumptions,
+        ann_accuracy=ann_accuracy, cpu=as_dict(cpu), paper_energy_ratio=PAPER_ENERGY_RATIO,
+        torch_threads=torch.get_num_threads(), host=host_description(),
+        results=tuple(ChipResult(**result) for result in results)))
 
 
 def check_settings(args) -> Path:

@@ -34,7 +34,7 @@ from torch import nn
 from hybrid_lstm.snn.conversion import (ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD, ConvertedWeights,
                                         convert_cell, version_key)
 from hybrid_lstm.snn.hybrid import HybridLSTMCell
-from hybrid_lstm.snn.neurons import SignedInputEncoder, SpikingConfig, after_spike, fire
+from hybrid_lstm.snn.neurons import DEFAULT_INITIAL_POTENTIAL, SignedInputEncoder, SpikingConfig, after_spike, fire
 from hybrid_lstm.snn.spikes import GateSpikeCounts
 
 from .compartment import DenseSynapses, OverflowMonitor, integrate, split_bias
@@ -112,7 +112,7 @@ class LoihiLayerEmulator:
 
     def __init__(self, network: HybridLayerNetwork, allocation: Allocation, n_timestep: int, reset: str = "hard",
                  delay: int = 1, monitor: OverflowMonitor = None, costs: EventCosts = PRESETS["davies2018"],
-                 initial_potential: str = "one", compensate_delay: bool = False):
+                 initial_potential: str = DEFAULT_INITIAL_POTENTIAL, compensate_delay: bool = False):
         if delay not in DELAYS:
             raise ValueError(f"delay must be one of {DELAYS}, got {delay!r}")
         if compensate_delay and delay != 1:
@@ -320,7 +320,7 @@ class EmulatedHybridCell(HybridLSTMCell):
 
     def __init__(self, cell: nn.Module, n_timestep: int, reset: str = "hard", delay: int = 1,
                  overflow: str = "count", limits: CoreLimits = CoreLimits(), costs: EventCosts = PRESETS["davies2018"],
-                 initial_potential: str = "one", compensate_delay: bool = False):
+                 initial_potential: str = DEFAULT_INITIAL_POTENTIAL, compensate_delay: bool = False):
         backend = LoihiSimulation.factory(chip_reset=reset, delay=delay, overflow=overflow, limits=limits, costs=costs,
                                           compensate_delay=compensate_delay)
         super().__init__(convert_cell(cell), cell.input_size, n_timestep, neuron_reset(reset), backend,

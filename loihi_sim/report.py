@@ -6,6 +6,7 @@ import json
 import torch
 
 from hybrid_lstm.runs.cli import INITIAL_POTENTIAL_HELP, exit_status, initial_potential, positive_int
+from hybrid_lstm.snn.neurons import DEFAULT_INITIAL_POTENTIAL
 from hybrid_lstm.runs.data import load_sequences
 from hybrid_lstm.runs.files import RunError
 from hybrid_lstm.runs.host import host_description
@@ -25,7 +26,7 @@ def main(argv=None) -> int:
                                      "a conventional device of a converted run_seqmnist.py model (loihi_sim/energy_report.py).")
     parser.add_argument("--checkpoint-dir", required=True, help="a run_seqmnist.py run folder (checkpoint_best.pt)")
     parser.add_argument("--n-timestep", type=positive_int, default=32, metavar="T", help="default %(default)s")
-    parser.add_argument("--initial-potential", type=initial_potential, default="one",
+    parser.add_argument("--initial-potential", type=initial_potential, default=DEFAULT_INITIAL_POTENTIAL,
                         help=INITIAL_POTENTIAL_HELP + "; default %(default)s")
     parser.add_argument("--reset", choices=ESTIMATE_RESETS, default="soft-feedback",
                         help="chip realisation of the soft reset (default %(default)s: Loihi's own compartments)")

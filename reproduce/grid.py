@@ -11,7 +11,10 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from hybrid_lstm.runs.run_folder import RunFolder, file_sha256, partial_path
+from hybrid_lstm.runs import records
+from hybrid_lstm.runs.run_folder import RunFolder, bleu_results_path, file_sha256, partial_path
+from hybrid_lstm.snn.neurons import DEFAULT_INITIAL_POTENTIAL
+from reproduce import paper
 from reproduce.memory_horizon import RESULTS_NAME as MEMORY_HORIZON
 
 SEQMNIST = Path("runs/seqmnist")
@@ -22,7 +25,7 @@ CELLS = ("ModifiedLSTMCell", "BaselineLSTMCell")
 # convertible cell gets two more
 ROWWISE_SEEDS = {"ModifiedLSTMCell": (0, 1, 2, 3, 4), "BaselineLSTMCell": (0, 1, 2)}
 ROWWISE_EPOCHS = 50  # the paper's schedule
-ROWWISE_T = (16, 32, 64, 128)  # the paper's
+ROWWISE_T = tuple(paper.ROWWISE_HYBRID)  # the paper's
 # tested: the paper's T and two lower ones, with both initial potentials (beyond the paper)
 ROWWISE_LOW_T = (4, 8)
 ROWWISE_TEST_T = ROWWISE_LOW_T + ROWWISE_T
@@ -31,7 +34,7 @@ INITIAL_POTENTIALS = ("one", "half")
 # the paper's schedule; three seeds of each cell (the paper reports means over seeds it does not count)
 PIXELWISE_SEEDS = {"ModifiedLSTMCell": (0, 1, 2), "BaselineLSTMCell": (0, 1, 2)}
 PIXELWISE_EPOCHS = 50
-PIXELWISE_T = (32, 128, 256, 512, 1024)
+PIXELWISE_T = tuple(paper.PIXELWISE_HYBRID)  # the paper's
 # diagnostics of the pixel-wise BaselineLSTMCell's miss, apart from the reproduced rows: which part of the
 # recipe the sigmoid cell fails under, each on a reduced schedule, one seed, the ANN tested
 RECIPE_DIAGNOSTICS = {"no-clamps": ("--no-clamps",), "lr3e-4": ("--lr", "3e-4")}
@@ -54,6 +57,7 @@ PER_POPULATION_T = (32, 128)
 FINETUNE = {"rowwise": {"timesteps": (2, 4), "epochs": 5}, "pixelwise": {"timesteps": (8,), "epochs": 3}}
 FINETUNE_POTENTIAL = "half"
 FINETUNE_LR = "1e-4"
+FINETUNE_CHIP_IMAGES = {"rowwise": 10000, "pixelwise": 500}
 
 CHIP_SEED = 0  # the row-wise model that loihi_sim emulates
 MNIST_TEST_IMAGES = 10000
@@ -62,7 +66,7 @@ DEEN_CHECKPOINTS = Path("checkpoints/translation")
 DEEN_EPOCHS = 15  # the paper's schedule
 IWSLT14_EPOCHS = 15
 DEEN_SEED = 1
-DEEN_T = (32, 64, 96, 128, 192, 256)
+DEEN_T = tuple(paper.IWSLT14_HYBRID_BLEU)  # the paper's
 # beyond the paper: the converted model with every potential starting at theta / 2, down to T = 4
 DEEN_HALF_T = (4, 8, 16, 32, 64, 128)
 # beyond the paper: each potential also at the other's T (V0 = 1 below the paper's T, V0 = theta / 2 above
@@ -99,7 +103,7 @@ def exists(path: Path) -> Callable[[], bool]:
     return lambda: Path(path).exists()
 
 
-def read_record(path: Path) -> dict:
+def read_json_object(path: Path) -> dict:
     """The JSON object at path; {} when the file is missing, unreadable or not an object."""
     try:
         data = json.loads(Path(path).read_text())
@@ -108,20 +112,29 @@ def read_record(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def _record(path: Path, kind: str):
+    """The valid record of this kind at path, or None."""
+    try:
+        return records.read(path, kind)
+    except records.RecordError:
+        return None
+
+
 def benchmarked(path: Path, timesteps=(), images: int = MNIST_TEST_IMAGES) -> Callable[[], bool]:
-    """A loihi_sim benchmark JSON at path that covers these T on `images` test images (default:
+    """A loihi_sim benchmark record at path that covers these T on `images` test images (default:
     the whole MNIST test set)."""
     def check():
-        data = read_record(path)
-        tested = {entry.get("n_timestep") for entry in data.get("results", [])}
-        return data.get("test_samples") == images and set(timesteps) <= tested
+        record = _record(path, "chip-benchmark")
+        return (record is not None and record.test_samples == images
+                and set(timesteps) <= {result.n_timestep for result in record.results})
     return check
 
 
 def hybrid_tested(path: Path, timesteps) -> Callable[[], bool]:
-    """A run_seqmnist.py results JSON at path with the hybrid tested at every T of timesteps."""
+    """A run_seqmnist.py results record at path with the hybrid tested at every T of timesteps."""
     def check():
-        tested = {entry.get("n_timestep") for entry in read_record(path).get("hybrid", [])}
+        record = _record(path, "mnist-test")
+        tested = {result.n_timestep for result in record.hybrid} if record else set()
         return bool(tested) and set(timesteps) <= tested
     return check
 
@@ -130,7 +143,7 @@ def partial_progress(output: Path) -> Callable[[], str]:
     """What the partial record of an interrupted test or benchmark holds: 'T = 32, 128 done', or the
     models a BLEU run has translated."""
     def describe():
-        finished = read_record(partial_path(output)).get("results", [])
+        finished = read_json_object(partial_path(output)).get("results", [])
         timesteps = [str(entry["n_timestep"]) for entry in finished if "n_timestep" in entry]
         if timesteps:
             return f"T = {', '.join(timesteps)} done"
@@ -165,7 +178,7 @@ def memory_measured(folder: Path, epochs: int) -> Callable[[], bool]:
     """The run is trained and its memory_horizon.json measured its current checkpoint_best.pt (and its
     last checkpoint: older files lack that)."""
     def check():
-        measured = read_record(Path(folder) / MEMORY_HORIZON)
+        measured = read_json_object(Path(folder) / MEMORY_HORIZON)
         try:
             best = file_sha256(Path(folder) / RunFolder.BEST)
         except OSError:
@@ -177,12 +190,6 @@ def memory_measured(folder: Path, epochs: int) -> Callable[[], bool]:
 
 def seqmnist_folder(task: str, cell: str, seed: int) -> Path:
     return SEQMNIST / f"{task}-{cell}-seed{seed}"
-
-
-def low_t_results(folder: Path, initial_potential: str, label: str = "low-T") -> Path:
-    """Where a run's hybrid test below the paper's T goes: test_results[_half]_LABEL.json."""
-    results = RunFolder(folder).results(initial_potential=initial_potential)
-    return results.with_name(f"{results.stem}_{label}.json")
 
 
 def seqmnist_run(task: str, cell: str, seed: int, epochs: int, timesteps, potentials=("one",), low_timesteps=()) -> Run:
@@ -202,7 +209,7 @@ def seqmnist_run(task: str, cell: str, seed: int, epochs: int, timesteps, potent
         return Run(f"{task}-{cell}-seed{seed}", task, folder,
                    (*steps, Step("test", test, exists(RunFolder(folder).results()),
                                  progress=partial_progress(RunFolder(folder).results()))))
-    tests = [(potential, low_timesteps, low_t_results(folder, potential), "-low-T")
+    tests = [(potential, low_timesteps, RunFolder(folder).results(initial_potential=potential, label="low-T"), "-low-T")
              for potential in potentials if low_timesteps]
     tests += [(potential, timesteps, RunFolder(folder).results(initial_potential=potential), "")
               for potential in potentials]
@@ -215,7 +222,7 @@ def seqmnist_run(task: str, cell: str, seed: int, epochs: int, timesteps, potent
         steps.append(Step("test" + ("" if potential == "one" else f"-{potential}") + suffix, test, exists(output),
                           progress=partial_progress(output)))
     if task == "rowwise":  # seeds tested with V0 = 1 before ROWWISE_LOW_T joined the grid: those T in a file of their own
-        output = low_t_results(folder, "one")
+        output = RunFolder(folder).results(label="low-T")
         steps.append(Step("test-low-T", ("run_seqmnist.py", "--mode", "test", *common, "--n-timestep",
                                          *map(str, ROWWISE_LOW_T), "--output", str(output)),
                           either(exists(output), hybrid_tested(RunFolder(folder).results(), ROWWISE_LOW_T)),
@@ -239,7 +246,7 @@ def lowest_t_run(task: str, seed: int) -> Run:
     folder = seqmnist_folder(task, "ModifiedLSTMCell", seed)
     steps = []
     for potential in INITIAL_POTENTIALS:
-        output = low_t_results(folder, potential, f"T{LOWEST_T}")
+        output = RunFolder(folder).results(initial_potential=potential, label=f"T{LOWEST_T}")
         test = ("run_seqmnist.py", "--mode", "test", "--checkpoint-dir", str(folder), "--threads", "{threads}",
                 "--n-timestep", str(LOWEST_T), "--initial-potential", potential, "--output", str(output))
         steps.append(Step(f"test-{potential}-T{LOWEST_T}", test, exists(output), progress=partial_progress(output)))
@@ -260,7 +267,7 @@ CHIP_HEADLINE_T = (5, 6, 7, 8)
 
 def headline_output(folder: Path) -> Path:
     """The headline chip benchmark's JSON in a row-wise run folder."""
-    return folder / "loihi_benchmark_soft-feedback_delay1_compensated_half_all-images.json"
+    return RunFolder(folder).chip_results("soft-feedback", 1, True, "half", label="all-images")
 
 
 def recipe_diagnostic_run(variant: str) -> Run:
@@ -288,13 +295,16 @@ def finetune_run(task: str, seed: int, n_timestep: int) -> Run:
     results = RunFolder(folder).results(initial_potential=FINETUNE_POTENTIAL)
     test = Step("test", ("run_seqmnist.py", "--mode", "test", *common, "--n-timestep", str(n_timestep)),
                 exists(results), progress=partial_progress(results))
-    steps = (train, test)
-    if task == "rowwise":  # on the chip as the headline configuration (soft-feedback, delay compensated), all images
-        chip = RunFolder(folder).chip_results("soft-feedback", 1, True, FINETUNE_POTENTIAL)
-        steps += (Step("loihi", ("-m", "loihi_sim.benchmark", "--checkpoint-dir", str(folder), "--threads", "{threads}",
-                                 "--reset", "soft-feedback", "--delay", "1", "--compensate-delay", "--initial-potential",
-                                 FINETUNE_POTENTIAL, "--n-timestep", str(n_timestep)),
-                       benchmarked(chip, (n_timestep,)), progress=partial_progress(chip)),)
+    # on the chip as the headline configuration (soft-feedback, delay compensated): all test images row-wise,
+    # the first FINETUNE_CHIP_IMAGES pixel-wise (784-step emulations are slow)
+    chip = RunFolder(folder).chip_results("soft-feedback", 1, True, FINETUNE_POTENTIAL)
+    images = FINETUNE_CHIP_IMAGES[task]
+    subset = ("--test-subset", str(images)) if images != MNIST_TEST_IMAGES else ()
+    loihi = Step("loihi", ("-m", "loihi_sim.benchmark", "--checkpoint-dir", str(folder), "--threads", "{threads}",
+                           "--reset", "soft-feedback", "--delay", "1", "--compensate-delay", "--initial-potential",
+                           FINETUNE_POTENTIAL, "--n-timestep", str(n_timestep), *subset),
+                 benchmarked(chip, (n_timestep,), images), progress=partial_progress(chip))
+    steps = (train, test, loihi)
     return Run(folder.name, "finetune", folder, steps, after=f"{task}-ModifiedLSTMCell-seed{seed}")
 
 
@@ -311,7 +321,7 @@ def example_run() -> Run:
     results = EXAMPLE_FOLDER / "results.json"
 
     def finished() -> bool:
-        return read_record(results).get("test_images") == MNIST_TEST_IMAGES
+        return read_json_object(results).get("test_images") == MNIST_TEST_IMAGES
 
     step = Step("example", ("examples/permuted_mnist.py", "--output", str(EXAMPLE_FOLDER), "--threads", "{threads}"),
                 finished, EXAMPLE_FOLDER / "example.log")
@@ -385,10 +395,9 @@ def converted_checkpoint(corpus: str) -> Path:
     return translation_save_dir(corpus, "modified") / "checkpoint_best_modified.pt"
 
 
-def translation_bleu_results(corpus: str, initial_potential: str = "one", complement: bool = False) -> Path:
-    """bleu_vs_timesteps.py's JSON: CORPUS-bleu_vs_t[_half][_complement].json (its console log: .log)."""
-    return TRANSLATION / (f"{corpus}-bleu_vs_t" + ("_half" if initial_potential == "half" else "")
-                          + ("_complement" if complement else "") + ".json")
+def translation_bleu_results(corpus: str, initial_potential: str = DEFAULT_INITIAL_POTENTIAL,
+                             complement: bool = False) -> Path:
+    return bleu_results_path(TRANSLATION, corpus, initial_potential, complement)
 
 
 def translation_run(corpus: str = "debian", epochs: int = DEEN_EPOCHS) -> Run:

@@ -17,6 +17,7 @@ from conftest import REPO  # noqa: E402
 from fairseq_custom_modules.adagrad import group_parameters  # noqa: E402
 from fairseq_custom_modules.recurrent import RecurrentLayer  # noqa: E402
 from hybrid_lstm import convert_cell, simulate_gates  # noqa: E402
+from hybrid_lstm.runs.records import Bleu  # noqa: E402
 
 SMALL_MODEL = ["--encoder-embed-dim", "16", "--encoder-hidden-size", "16", "--decoder-embed-dim", "16",
                "--decoder-hidden-size", "16"]
@@ -100,7 +101,7 @@ def test_bleu_vs_timesteps_on_the_tiny_model(trained, tmp_path, capsys):
     output = tmp_path / "bleu.json"
     assert bleu_vs_timesteps.main(["--data", str(work / "bin"), "--converted", str(work / "ck/converted.pt"),
                                    "--n-timestep", "64", "256", "--threads", "1", "--output", str(output)]) == 0
-    rows = {row["model"]: row for row in json.loads(output.read_text())["results"]}
+    rows = {Bleu.label_of(row["cell_type"], row["n_timestep"]): row for row in json.loads(output.read_text())["results"]}
     assert list(rows) == ["ANN, --cell-type modified", "hybrid T=64", "hybrid T=256"]
     assert all(row["sentences"] == 24 for row in rows.values())
     ann = generate(work, "--gen-subset", "test")
@@ -123,7 +124,7 @@ def test_bleu_vs_timesteps_runs_the_hybrid_with_the_initial_potential_asked_for(
                                    "--output", str(output)]) == 0
     results = json.loads(output.read_text())
     hybrid = results["results"][-1]
-    assert results["initial_potential"] == "half" and "'hybrid_initial_potential': 'half'" in hybrid["command"]
+    assert hybrid["initial_potential"] == "half" and "'hybrid_initial_potential': 'half'" in hybrid["command"]
     direct = generate(work, "--gen-subset", "test", "--model-overrides",
                       "{'hybrid_timesteps': 8, 'hybrid_initial_potential': 'half'}")
     assert hybrid["fairseq_bleu4"] == float(re.search(r"BLEU4 = ([0-9.]+)", direct).group(1))
@@ -174,6 +175,12 @@ def test_parameter_group_rule():
         group_parameters([torch.nn.Parameter(torch.zeros(1))], "fc_out", [0.1])
 
 
+def saved(path) -> dict:
+    """A checkpoint as fairseq saved it: plain containers, the argparse.Namespace fairseq keeps allowed."""
+    with torch.serialization.safe_globals([argparse.Namespace]):
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def run_conversion(capsys, source, destination):
     code = modify_checkpoint_iwslt.main(["--src-path", str(source), "--des-path", str(destination)])
     return code, capsys.readouterr().err
@@ -184,13 +191,12 @@ def test_conversion_refusals(trained, tmp_path, capsys):
     best, converted = work / "ck/checkpoint_best.pt", work / "ck/converted.pt"
     destination = tmp_path / "out.pt"
     (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
-    checkpoint = torch.load(best, map_location="cpu", weights_only=True)
-    default = dict(checkpoint, cfg=dict(checkpoint["cfg"], model=argparse.Namespace(
-        **dict(vars(checkpoint["cfg"]["model"]), cell_type="default"))))
-    torch.save(default, tmp_path / "default.pt")
+    checkpoint = saved(best)
+    torch.save(dict(checkpoint, cfg=dict(checkpoint["cfg"], model=dict(checkpoint["cfg"]["model"], cell_type="default"))),
+               tmp_path / "default.pt")
     del checkpoint["model"]["decoder.rnn.cell.bias"]
     torch.save(checkpoint, tmp_path / "missing.pt")
-    cases = [(tmp_path / "absent.pt", "no checkpoint at"), (tmp_path / "corrupt.pt", "corrupt or not a checkpoint"),
+    cases = [(tmp_path / "absent.pt", "no checkpoint at"), (tmp_path / "corrupt.pt", "corrupt or not a fairseq checkpoint"),
              (tmp_path / "default.pt", "only --cell-type modified converts"),
              (converted, "already converted"), (tmp_path / "missing.pt", "missing layer weights decoder.rnn.cell.bias")]
     for source, message in cases:
@@ -242,7 +248,7 @@ def test_two_groups_keep_their_rates_across_a_resume(tmp_path):
     log = fairseq("fairseq-train", *common, "--max-epoch", "2", cwd=tmp_path)
     assert "Loaded checkpoint ck/checkpoint_last.pt (epoch 2 @" in log
     assert "names containing 'fc_out'): lr 0.2, 2 tensors" in log
-    state = torch.load(tmp_path / "ck/checkpoint_last.pt", map_location="cpu", weights_only=True)
+    state = saved(tmp_path / "ck/checkpoint_last.pt")
     rates = [group["lr"] for group in state["last_optimizer_state"]["param_groups"]]
     assert rates == [0.2, 0.02] and state["extra_state"]["train_iterator"]["epoch"] == 3  # next epoch to run
 

@@ -1,6 +1,6 @@
-"""Hostile inputs and faults: every defect found by probing the command lines and the library,
-each held by its own test. A command-line case asserts the exit code, the one-line message
-and that no file of the folder changed or was left behind (conftest.expect_error)."""
+"""Hostile inputs and faults, grouped by entry point: the library, then each command. A command-line
+case asserts the exit code, the one-line message and that no file of the folder changed or was left
+behind (conftest.expect_error)."""
 import errno
 import fcntl
 import json
@@ -20,6 +20,7 @@ import modify_checkpoint_iwslt
 import prepare_deen
 from conftest import REPO, SMALL, expect_error, random_cell, run_cli, snapshot
 from hybrid_lstm import HybridLSTMCell, SequenceClassifier, convert_cell, convert_weights, simulate_gates
+from hybrid_lstm.runs import records
 from hybrid_lstm.runs import data, files, run_folder, training
 from hybrid_lstm.runs.files import RunError, save_atomic
 from loihi_sim import benchmark as loihi_benchmark
@@ -42,7 +43,7 @@ def assert_equal_counts(a, b):
     assert all(torch.equal(x, y) for x, y in zip(a, b))
 
 
-# ------------------------------------------------------------------ 1. stale fast-path weights
+# ---------- the library: hybrid cells, conversion and both simulations
 
 def test_fast_path_simulates_the_weights_after_load_state_dict():
     old, new = converted(0), converted(1)
@@ -77,21 +78,43 @@ def test_hybrid_classifier_loaded_from_a_state_dict_runs_the_loaded_weights():
         assert torch.equal(target(x), reference(x))
 
 
-def test_fairseq_recurrent_layer_follows_its_converted_buffers():
-    pytest.importorskip("fairseq")
-    from fairseq_custom_modules.recurrent import RecurrentLayer
-
-    layer = RecurrentLayer("modified", 5, 4, "orthogonal", converted=True, hybrid_timesteps=16)
-    first, second = converted(4), converted(5)
-    layer.load_state_dict({**layer.state_dict(), "converted_weight": first.weight, "converted_bias": first.bias})
-    x, state = torch.rand(2, 5), (torch.zeros(2, 4), torch.zeros(2, 4))
-    layer(x, state)
-    layer.load_state_dict({**layer.state_dict(), "converted_weight": second.weight, "converted_bias": second.bias})
-    expected = HybridLSTMCell(second, 5, 16, simulation="reference")(x, state)
-    assert all(torch.equal(a, b) for a, b in zip(layer(x, state), expected))
+def test_non_finite_weights_are_refused_at_conversion():
+    cell = random_cell(5, 4, 6)
+    with torch.no_grad():
+        cell.weight_hh[2, 1] = float("nan")
+    with pytest.raises(ValueError, match="weight_hh holds non-finite values"):
+        convert_cell(cell)
+    with pytest.raises(ValueError, match="bias holds non-finite values"):
+        convert_weights(cell.weight_ih, torch.zeros(16, 4), torch.full((16,), float("inf")))
 
 
-# ------------------------------------------------------------------ 2, 3, 8: flags checked before anything
+@pytest.mark.parametrize("bad", [float("inf"), float("nan")])
+def test_non_finite_inputs_are_refused_by_both_simulations(bad):
+    weights = converted(7)
+    u = torch.rand(2, 9)
+    u[1, 3] = bad
+    with pytest.raises(ValueError, match="u holds non-finite values"):
+        simulate_gates(u, weights, 8)
+    cell = HybridLSTMCell(weights, 5, 8)
+    with pytest.raises(ValueError, match="x holds non-finite values"):
+        cell(u[:, :5], (torch.zeros(2, 4), torch.zeros(2, 4)))
+
+
+@pytest.mark.parametrize("simulation", ["fast", "reference"])
+def test_batch_of_zero_samples(simulation):
+    cell = HybridLSTMCell(converted(8), 5, 16, simulation=simulation)
+    h, c = cell(torch.zeros(0, 5), (torch.zeros(0, 4), torch.zeros(0, 4)))
+    assert h.shape == c.shape == (0, 4)
+
+
+@pytest.mark.parametrize("x_size, h_size, named", [(5, 3, "h"), (6, 3, "x"), (6, 4, "x"), (5, 5, "h")])
+def test_wrong_input_sizes_name_the_tensor(x_size, h_size, named):
+    cell = HybridLSTMCell(converted(9), 5, 16)
+    with pytest.raises(ValueError, match=f"{named} must have shape"):
+        cell(torch.zeros(2, x_size), (torch.zeros(2, h_size), torch.zeros(2, 4)))
+
+
+# ---------- run_seqmnist.py, training
 
 @pytest.mark.parametrize("argv, message", [
     (["--overwrite", "--lr", "-1"], "--lr must be a positive number"),
@@ -118,73 +141,70 @@ def test_a_diverging_training_stops_with_the_last_checkpoint_kept():
         training.train_epoch(model, optimizer, inputs, labels, 8, 1.0, seed=0)
 
 
-# ------------------------------------------------------------------ 4. non-finite weights and inputs
-
-def test_non_finite_weights_are_refused_at_conversion():
-    cell = random_cell(5, 4, 6)
-    with torch.no_grad():
-        cell.weight_hh[2, 1] = float("nan")
-    with pytest.raises(ValueError, match="weight_hh holds non-finite values"):
-        convert_cell(cell)
-    with pytest.raises(ValueError, match="bias holds non-finite values"):
-        convert_weights(cell.weight_ih, torch.zeros(16, 4), torch.full((16,), float("inf")))
-
-
-def test_checkpoint_with_nan_weights_is_refused_by_test_mode(capsys, run_copy):
-    checkpoint = torch.load(run_copy / "checkpoint_best.pt", weights_only=True)
-    checkpoint["model"]["cells.0.weight_ih"][0, 0] = float("nan")
-    torch.save(checkpoint, run_copy / "checkpoint_best.pt")
-    expect_error(capsys, run_copy, "weight_ih holds non-finite values", "--mode", "test", "--overwrite",
-                 "--simulation", "reference")
+def test_history_lost_in_a_crash_is_rebuilt_from_checkpoint_last(capsys, run_copy, mnist_root):
+    """A crash between writing checkpoint_last.pt and history.json: the grid, which reads
+    history.json, would never see the run finish. The next command repairs the pair."""
+    recorded = json.loads((run_copy / "history.json").read_text())
+    (run_copy / "history.json").write_text(json.dumps({**recorded, "history": recorded["history"][:1]}))
+    assert not grid.trained(run_copy, 2)()
+    code, _, err = run_cli(capsys, "--mode", "train", "--checkpoint-dir", run_copy, "--data-dir", mnist_root,
+                           "--end-epoch", "2", *SMALL)
+    assert code == 2 and "is already trained for 2 epochs" in err
+    assert grid.trained(run_copy, 2)()
 
 
-@pytest.mark.parametrize("bad", [float("inf"), float("nan")])
-def test_non_finite_inputs_are_refused_by_both_simulations(bad):
-    weights = converted(7)
-    u = torch.rand(2, 9)
-    u[1, 3] = bad
-    with pytest.raises(ValueError, match="u holds non-finite values"):
-        simulate_gates(u, weights, 8)
-    cell = HybridLSTMCell(weights, 5, 8)
-    with pytest.raises(ValueError, match="x holds non-finite values"):
-        cell(u[:, :5], (torch.zeros(2, 4), torch.zeros(2, 4)))
+def test_disk_full_save_is_one_line_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    def full(obj, handle):
+        handle.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.torch, "save", full)
+    with pytest.raises(RunError, match="cannot write .*checkpoint_last.pt: No space left on device"):
+        save_atomic({"a": 1}, tmp_path / "checkpoint_last.pt")
+    assert list(tmp_path.iterdir()) == []
 
 
-def fairseq_checkpoint(path: Path, weight_ih: torch.Tensor, hidden: int = 4):
-    state = {}
-    for layer in modify_checkpoint_iwslt.LAYERS:
-        state[f"{layer}.cell.weight_ih"] = weight_ih
-        state[f"{layer}.cell.weight_hh"] = torch.zeros(4 * hidden, hidden)
-        state[f"{layer}.cell.bias"] = torch.zeros(4 * hidden)
-    torch.save({"model": state, "cfg": {"model": {"cell_type": "modified"}}}, path)
+def test_interrupted_training_says_it_resumes_from_the_last_saved_update(tmp_path, mnist_root):
+    process = subprocess.Popen([sys.executable, str(REPO / "run_seqmnist.py"), "--checkpoint-dir", str(tmp_path),
+                                "--data-dir", str(mnist_root), "--train-subset", "60000", "--test-subset", "128",
+                                "--threads", "1", "--end-epoch", "50"], stderr=subprocess.PIPE, text=True,
+                               # a shell that starts the suite in the background ignores Ctrl-C in its children
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = 120
+    start = time.time()
+    while not (tmp_path / "train.log").exists() and time.time() - start < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)  # Ctrl-C
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "resume from the last saved update" in err
 
 
-@pytest.mark.parametrize("weight_ih, message", [
-    (torch.full((16, 3), float("nan")), "encoder.rnn: cannot convert: weight_ih holds non-finite values"),
-    (torch.zeros(12, 3), "encoder.rnn: expected weight_ih (4H, D)"),
+@pytest.mark.parametrize("argv, message", [
+    (["--seed", "99999999999999999999"], "argument --seed: must be in [0, 2^63)"),
+    (["--permute", "99999999999999999999"], "argument --permute: must be in [0, 2^63)"),
 ])
-def test_modify_checkpoint_refuses_bad_weights_and_writes_nothing(capsys, tmp_path, weight_ih, message):
-    fairseq_checkpoint(tmp_path / "trained.pt", weight_ih)
+def test_training_refuses_a_seed_torch_cannot_take_and_creates_nothing(capsys, tmp_path, argv, message):
+    code, _, err = run_cli(capsys, "--checkpoint-dir", tmp_path / "new", *SMALL, *argv)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and message in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_dir_name_too_long_for_the_file_system_is_one_line(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "--checkpoint-dir", tmp_path / ("x" * 300), *SMALL, "--end-epoch", "1")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "File name too long" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["", "a-file"])
+def test_checkpoint_dir_that_is_empty_or_a_file(capsys, tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("x")
     before = snapshot(tmp_path)
-    code = modify_checkpoint_iwslt.main(["--src-path", str(tmp_path / "trained.pt"),
-                                         "--des-path", str(tmp_path / "converted.pt")])
-    one_line_error(capsys, code, message)
+    code, _, err = run_cli(capsys, "--mode", "train", "--checkpoint-dir", name, *SMALL)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert ("must name a folder" if not name else "is a file, not a folder") in err
     assert snapshot(tmp_path) == before
 
-
-@pytest.mark.parametrize("destination, message", [
-    ("missing/converted.pt", "the folder"), (".", "is a folder"), ("converted.json", "give a .pt file"),
-    ("checkpoint_best.pt", "would overwrite a run's own checkpoint_best.pt")])
-def test_modify_checkpoint_refuses_an_unwritable_destination(capsys, tmp_path, destination, message):
-    fairseq_checkpoint(tmp_path / "trained.pt", torch.zeros(16, 3))
-    before = snapshot(tmp_path)
-    code = modify_checkpoint_iwslt.main(["--src-path", str(tmp_path / "trained.pt"),
-                                         "--des-path", str(tmp_path / destination)])
-    one_line_error(capsys, code, message)
-    assert snapshot(tmp_path) == before
-
-
-# ------------------------------------------------------------------ 5, 6: concurrent and crashed runs
 
 @pytest.mark.parametrize("argv", [["--mode", "train", "--end-epoch", "3"],
                                   ["--mode", "test", "--n-timestep", "4", "--overwrite"]])
@@ -198,19 +218,15 @@ def test_second_training_or_test_of_a_folder_is_refused_naming_the_holder(capsys
         os.close(holder)
 
 
-def test_history_lost_in_a_crash_is_rebuilt_from_checkpoint_last(capsys, run_copy, mnist_root):
-    """A crash between writing checkpoint_last.pt and history.json: the grid, which reads
-    history.json, would never see the run finish. The next command repairs the pair."""
-    recorded = json.loads((run_copy / "history.json").read_text())
-    (run_copy / "history.json").write_text(json.dumps({**recorded, "history": recorded["history"][:1]}))
-    assert not grid.trained(run_copy, 2)()
-    code, _, err = run_cli(capsys, "--mode", "train", "--checkpoint-dir", run_copy, "--data-dir", mnist_root,
-                           "--end-epoch", "2", *SMALL)
-    assert code == 2 and "is already trained for 2 epochs" in err
-    assert grid.trained(run_copy, 2)()
+# ---------- run_seqmnist.py --mode test
 
+def test_checkpoint_with_nan_weights_is_refused_by_test_mode(capsys, run_copy):
+    checkpoint = torch.load(run_copy / "checkpoint_best.pt", weights_only=True)
+    checkpoint["model"]["cells.0.weight_ih"][0, 0] = float("nan")
+    torch.save(checkpoint, run_copy / "checkpoint_best.pt")
+    expect_error(capsys, run_copy, "weight_ih holds non-finite values", "--mode", "test", "--overwrite",
+                 "--simulation", "reference")
 
-# ------------------------------------------------------------------ 7, 8: fail early, one line
 
 def test_test_mode_checks_the_folder_is_writable_before_computing(capsys, run_copy, monkeypatch):
     monkeypatch.setattr(run_folder.os, "access", lambda path, mode: False)  # root ignores chmod
@@ -257,27 +273,56 @@ def test_timesteps_beyond_the_fast_path_are_refused_before_computing(capsys, run
                  "--n-timestep", "16", "100000000")
 
 
-@pytest.mark.parametrize("name", ["", "a-file"])
-def test_checkpoint_dir_that_is_empty_or_a_file(capsys, tmp_path, monkeypatch, name):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "a-file").write_text("x")
+# ---------- the MNIST data (run_seqmnist.py, every MNIST command)
+
+def test_same_size_corrupted_mnist_file_is_detected_and_rebuilt(tmp_path, mnist_root, capsys):
+    raw = tmp_path / "MNIST" / "raw"
+    shutil.copytree(Path(mnist_root) / "MNIST" / "raw", raw)
+    labels = raw / "t10k-labels-idx1-ubyte"
+    corrupted = bytearray(labels.read_bytes())
+    corrupted[-1] ^= 1
+    labels.write_bytes(bytes(corrupted))
+    assert data.remove_corrupt_files(tmp_path) == ["t10k-labels-idx1-ubyte"] and not labels.exists()
+    assert data.remove_corrupt_files(tmp_path) == []
+
+
+def test_mnist_message_names_what_failed(tmp_path, mnist_root, monkeypatch, capsys):
+    """Files present: torchvision only reads them, so a failure is not a failed download."""
+    from torchvision.datasets import MNIST
+
+    shutil.copytree(Path(mnist_root) / "MNIST", tmp_path / "MNIST")
+    calls = []
+
+    def unreadable(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("Dataset not found or corrupted.")
+        return original(self, *args, **kwargs)
+
+    original = MNIST.__init__
+    monkeypatch.setattr(MNIST, "__init__", unreadable)
+    images, _ = data.load_mnist(tmp_path, train=False)
+    err = capsys.readouterr().err
+    assert images.shape == (10000, 28, 28)
+    assert "torchvision could not read MNIST" in err and "download failed" not in err
+
+
+def test_a_read_only_data_dir_with_some_mnist_files_names_them(tmp_path, mnist_root, monkeypatch, capsys):
+    """One IDX file of four, in a folder this user cannot write: one line naming the missing files
+    and the folder, before any download or rebuild is tried."""
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    shutil.copy(Path(mnist_root) / "MNIST" / "raw" / "t10k-labels-idx1-ubyte", raw)
+    monkeypatch.setattr(data.os, "access", lambda path, mode: False)  # root ignores chmod
     before = snapshot(tmp_path)
-    code, _, err = run_cli(capsys, "--mode", "train", "--checkpoint-dir", name, *SMALL)
-    assert code == 2 and len(err.strip().splitlines()) == 1
-    assert ("must name a folder" if not name else "is a file, not a folder") in err
-    assert snapshot(tmp_path) == before
+    code, _, err = run_cli(capsys, "--checkpoint-dir", tmp_path / "run", "--data-dir", tmp_path, *SMALL,
+                           "--end-epoch", "1")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "lacks train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte" in err
+    assert f"{raw} is not writable" in err and snapshot(tmp_path) == before
 
 
-def test_disk_full_save_is_one_line_and_leaves_no_temporary_file(tmp_path, monkeypatch):
-    def full(obj, handle):
-        handle.write(b"partial")
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(files.torch, "save", full)
-    with pytest.raises(RunError, match="cannot write .*checkpoint_last.pt: No space left on device"):
-        save_atomic({"a": 1}, tmp_path / "checkpoint_last.pt")
-    assert list(tmp_path.iterdir()) == []
-
+# ---------- python -m loihi_sim.benchmark
 
 @pytest.mark.parametrize("argv, message", [
     (["--output", "missing/x.json"], "the folder"),
@@ -302,6 +347,59 @@ def test_loihi_benchmark_refuses_a_model_that_does_not_fit_before_computing(caps
     one_line_error(capsys, loihi_benchmark.main(["--checkpoint-dir", str(run_copy), "--n-timestep", "8"]),
                    "does not fit Loihi: every gate core needs")
     assert snapshot(run_copy) == before
+
+
+# ---------- the translation commands: the fairseq plugin, modify_checkpoint_iwslt.py, bleu_vs_timesteps.py, prepare_deen.py
+
+def test_fairseq_recurrent_layer_follows_its_converted_buffers():
+    pytest.importorskip("fairseq")
+    from fairseq_custom_modules.recurrent import RecurrentLayer
+
+    layer = RecurrentLayer("modified", 5, 4, "orthogonal", converted=True, hybrid_timesteps=16)
+    first, second = converted(4), converted(5)
+    layer.load_state_dict({**layer.state_dict(), "converted_weight": first.weight, "converted_bias": first.bias})
+    x, state = torch.rand(2, 5), (torch.zeros(2, 4), torch.zeros(2, 4))
+    layer(x, state)
+    layer.load_state_dict({**layer.state_dict(), "converted_weight": second.weight, "converted_bias": second.bias})
+    expected = HybridLSTMCell(second, 5, 16, simulation="reference")(x, state)
+    assert all(torch.equal(a, b) for a, b in zip(layer(x, state), expected))
+
+
+def fairseq_checkpoint(path: Path, weight_ih: torch.Tensor, hidden: int = 4):
+    state = {}
+    for layer in modify_checkpoint_iwslt.LAYERS:
+        state[f"{layer}.cell.weight_ih"] = weight_ih
+        state[f"{layer}.cell.weight_hh"] = torch.zeros(4 * hidden, hidden)
+        state[f"{layer}.cell.bias"] = torch.zeros(4 * hidden)
+    torch.save({"model": state, "cfg": {"model": {"cell_type": "modified", "converted": False}},
+                "optimizer_history": [{"criterion_name": "cross_entropy", "optimizer_name": "custom_adagrad",
+                                       "lr_scheduler_state": {}, "num_updates": 0}],
+                "extra_state": {"train_iterator": {"epoch": 1}}}, path)
+
+
+@pytest.mark.parametrize("weight_ih, message", [
+    (torch.full((16, 3), float("nan")), "encoder.rnn: cannot convert: weight_ih holds non-finite values"),
+    (torch.zeros(12, 3), "encoder.rnn: expected weight_ih (4H, D)"),
+])
+def test_modify_checkpoint_refuses_bad_weights_and_writes_nothing(capsys, tmp_path, weight_ih, message):
+    fairseq_checkpoint(tmp_path / "trained.pt", weight_ih)
+    before = snapshot(tmp_path)
+    code = modify_checkpoint_iwslt.main(["--src-path", str(tmp_path / "trained.pt"),
+                                         "--des-path", str(tmp_path / "converted.pt")])
+    one_line_error(capsys, code, message)
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("destination, message", [
+    ("missing/converted.pt", "the folder"), (".", "is a folder"), ("converted.json", "give a .pt file"),
+    ("checkpoint_best.pt", "would overwrite a run's own checkpoint_best.pt")])
+def test_modify_checkpoint_refuses_an_unwritable_destination(capsys, tmp_path, destination, message):
+    fairseq_checkpoint(tmp_path / "trained.pt", torch.zeros(16, 3))
+    before = snapshot(tmp_path)
+    code = modify_checkpoint_iwslt.main(["--src-path", str(tmp_path / "trained.pt"),
+                                         "--des-path", str(tmp_path / destination)])
+    one_line_error(capsys, code, message)
+    assert snapshot(tmp_path) == before
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -353,11 +451,12 @@ def test_bleu_vs_timesteps_resumes_after_its_last_finished_model(capsys, tmp_pat
             "--output", str(output)]
     assert bleu_vs_timesteps.main(argv) == 130 and "rerun the same command" in capsys.readouterr().err
     partial = json.loads((tmp_path / "bleu.partial.json").read_text())
-    assert [row["model"] for row in partial["results"]] == ["ANN, --cell-type modified", "hybrid T=8"]
+    assert [row["label"] for row in partial["results"]] == ["ANN, --cell-type modified", "hybrid T=8"]
     assert bleu_vs_timesteps.main(argv) == 0 and "# resumed from" in capsys.readouterr().out
-    assert calls == ["", "{'hybrid_timesteps': 8}", "{'hybrid_timesteps': 16}", "{'hybrid_timesteps': 16}"]
-    results = json.loads(output.read_text())["results"]
-    assert [(row["model"], row["fairseq_bleu4"]) for row in results] == \
+    overrides = "{{'hybrid_timesteps': {}, 'hybrid_initial_potential': 'one'}}".format
+    assert calls == ["", overrides(8), overrides(16), overrides(16)]
+    results = records.read(output, "bleu-vs-t").results
+    assert [(row.label, row.fairseq_bleu4) for row in results] == \
            [("ANN, --cell-type modified", 21.0), ("hybrid T=8", 22.0), ("hybrid T=16", 24.0)]
     assert not (tmp_path / "bleu.partial.json").exists()
     calls.clear()
@@ -396,6 +495,8 @@ def test_prepare_deen_fetches_a_corrupt_cached_package_again(tmp_path, monkeypat
     assert fetched == ["tiny"] and (root / "usr" / "hello").read_text() == "hi"
 
 
+# ---------- python -m reproduce.run_grid
+
 def test_run_grid_lists_a_history_that_is_not_a_history(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     folder = grid.seqmnist_folder("rowwise", "ModifiedLSTMCell", 0)
@@ -404,6 +505,17 @@ def test_run_grid_lists_a_history_that_is_not_a_history(capsys, tmp_path, monkey
     assert run_grid.main(["--list", "--only", "rowwise", "--root", str(tmp_path)]) == 0
     assert "rowwise-ModifiedLSTMCell-seed0" in capsys.readouterr().out
 
+
+def test_translation_with_its_results_is_not_pending(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = grid.translation_run()
+    bleu = Path(run.steps[-1].argv[run.steps[-1].argv.index("--output") + 1])
+    bleu.parent.mkdir(parents=True)
+    bleu.write_text("{}")
+    assert run.pending_steps() == []  # the corpus and checkpoints are not in git, the results are
+
+
+# ---------- python -m reproduce.make_report
 
 def test_make_report_on_a_history_without_best(capsys, tmp_path):
     folder = tmp_path / grid.seqmnist_folder("rowwise", "ModifiedLSTMCell", 0)
@@ -423,7 +535,7 @@ def one_trained_row_wise_run(root: Path) -> Path:
 
 @pytest.mark.parametrize("record, field", [
     ({"hybrid": "x"}, "'test_samples' must be a positive integer"),
-    ([1, 2], "not a JSON object"),
+    ([1, 2], "a record must be a JSON object, got list"),
     ({"test_samples": 10000, "ann": {"accuracy": "high"}}, "'ann.accuracy' must be a percentage"),
     ({"test_samples": 10000, "ann": {"accuracy": 99.0}, "hybrid": "x"}, "'hybrid' must be a list"),
     ({"test_samples": 10000, "ann": {"accuracy": 99.0}, "hybrid": [{"accuracy": 99.0}]},
@@ -457,108 +569,3 @@ def test_make_report_checks_its_output_path_first(capsys, tmp_path):
     (tmp_path / "runs").mkdir()
     one_line_error(capsys, make_report.main(["--root", str(tmp_path), "--output", "nodir/x.md"]), "does not exist")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
-
-
-# ------------------------------------------------------------------ 9. the library's shapes
-
-@pytest.mark.parametrize("simulation", ["fast", "reference"])
-def test_batch_of_zero_samples(simulation):
-    cell = HybridLSTMCell(converted(8), 5, 16, simulation=simulation)
-    h, c = cell(torch.zeros(0, 5), (torch.zeros(0, 4), torch.zeros(0, 4)))
-    assert h.shape == c.shape == (0, 4)
-
-
-@pytest.mark.parametrize("x_size, h_size, named", [(5, 3, "h"), (6, 3, "x"), (6, 4, "x"), (5, 5, "h")])
-def test_wrong_input_sizes_name_the_tensor(x_size, h_size, named):
-    cell = HybridLSTMCell(converted(9), 5, 16)
-    with pytest.raises(ValueError, match=f"{named} must have shape"):
-        cell(torch.zeros(2, x_size), (torch.zeros(2, h_size), torch.zeros(2, 4)))
-
-
-# ------------------------------------------------------------------ 10. smaller ones
-
-def test_same_size_corrupted_mnist_file_is_detected_and_rebuilt(tmp_path, mnist_root, capsys):
-    raw = tmp_path / "MNIST" / "raw"
-    shutil.copytree(Path(mnist_root) / "MNIST" / "raw", raw)
-    labels = raw / "t10k-labels-idx1-ubyte"
-    corrupted = bytearray(labels.read_bytes())
-    corrupted[-1] ^= 1
-    labels.write_bytes(bytes(corrupted))
-    assert data.remove_corrupt_files(tmp_path) == ["t10k-labels-idx1-ubyte"] and not labels.exists()
-    assert data.remove_corrupt_files(tmp_path) == []
-
-
-def test_translation_with_its_results_is_not_pending(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    run = grid.translation_run()
-    bleu = Path(run.steps[-1].argv[run.steps[-1].argv.index("--output") + 1])
-    bleu.parent.mkdir(parents=True)
-    bleu.write_text("{}")
-    assert run.pending_steps() == []  # the corpus and checkpoints are not in git, the results are
-
-
-def test_interrupted_training_says_it_resumes_from_the_last_saved_update(tmp_path, mnist_root):
-    process = subprocess.Popen([sys.executable, str(REPO / "run_seqmnist.py"), "--checkpoint-dir", str(tmp_path),
-                                "--data-dir", str(mnist_root), "--train-subset", "60000", "--test-subset", "128",
-                                "--threads", "1", "--end-epoch", "50"], stderr=subprocess.PIPE, text=True,
-                               # a shell that starts the suite in the background ignores Ctrl-C in its children
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = 120
-    start = time.time()
-    while not (tmp_path / "train.log").exists() and time.time() - start < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)  # Ctrl-C
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 130 and "resume from the last saved update" in err
-
-
-def test_mnist_message_names_what_failed(tmp_path, mnist_root, monkeypatch, capsys):
-    """Files present: torchvision only reads them, so a failure is not a failed download."""
-    from torchvision.datasets import MNIST
-
-    shutil.copytree(Path(mnist_root) / "MNIST", tmp_path / "MNIST")
-    calls = []
-
-    def unreadable(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            raise RuntimeError("Dataset not found or corrupted.")
-        return original(self, *args, **kwargs)
-
-    original = MNIST.__init__
-    monkeypatch.setattr(MNIST, "__init__", unreadable)
-    images, _ = data.load_mnist(tmp_path, train=False)
-    err = capsys.readouterr().err
-    assert images.shape == (10000, 28, 28)
-    assert "torchvision could not read MNIST" in err and "download failed" not in err
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["--seed", "99999999999999999999"], "argument --seed: must be in [0, 2^63)"),
-    (["--permute", "99999999999999999999"], "argument --permute: must be in [0, 2^63)"),
-])
-def test_training_refuses_a_seed_torch_cannot_take_and_creates_nothing(capsys, tmp_path, argv, message):
-    code, _, err = run_cli(capsys, "--checkpoint-dir", tmp_path / "new", *SMALL, *argv)
-    assert code == 2 and len(err.strip().splitlines()) == 1 and message in err
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_a_checkpoint_dir_name_too_long_for_the_file_system_is_one_line(capsys, tmp_path):
-    code, _, err = run_cli(capsys, "--checkpoint-dir", tmp_path / ("x" * 300), *SMALL, "--end-epoch", "1")
-    assert code == 2 and len(err.strip().splitlines()) == 1 and "File name too long" in err
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_a_read_only_data_dir_with_some_mnist_files_names_them(tmp_path, mnist_root, monkeypatch, capsys):
-    """One IDX file of four, in a folder this user cannot write: one line naming the missing files
-    and the folder, before any download or rebuild is tried."""
-    raw = tmp_path / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    shutil.copy(Path(mnist_root) / "MNIST" / "raw" / "t10k-labels-idx1-ubyte", raw)
-    monkeypatch.setattr(data.os, "access", lambda path, mode: False)  # root ignores chmod
-    before = snapshot(tmp_path)
-    code, _, err = run_cli(capsys, "--checkpoint-dir", tmp_path / "run", "--data-dir", tmp_path, *SMALL,
-                           "--end-epoch", "1")
-    assert code == 2 and len(err.strip().splitlines()) == 1, err
-    assert "lacks train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte" in err
-    assert f"{raw} is not writable" in err and snapshot(tmp_path) == before

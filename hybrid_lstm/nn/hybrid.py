@@ -11,6 +11,7 @@ from torch import nn
 
 from ..snn.conversion import convert_weights
 from ..snn.hybrid import HybridLSTMCell
+from ..snn.neurons import DEFAULT_INITIAL_POTENTIAL, DEFAULT_RESET
 from .sequence import stepped_layer
 from ..snn.spikes import SpikeRecord
 from .lstm import LSTM, LayerStack
@@ -24,7 +25,8 @@ class HybridLSTM(LayerStack):
     spike_record: the spikes and neuron updates of every layer since reset_spike_record().
     """
 
-    def __init__(self, lstm: LSTM, n_timestep: int, reset: str = "soft", initial_potential: str = "one",
+    def __init__(self, lstm: LSTM, n_timestep: int, reset: str = DEFAULT_RESET,
+                 initial_potential: str = DEFAULT_INITIAL_POTENTIAL,
                  simulation: str = "fast"):
         super().__init__()
         if not isinstance(lstm, LSTM) or lstm.cell != "modified":

@@ -7,6 +7,7 @@ from torch import nn
 
 from .cells import CELL_CLASSES, BaselineLSTMCell, ModifiedLSTMCell
 from ..snn.hybrid import HybridLSTMCell
+from ..snn.neurons import DEFAULT_INITIAL_POTENTIAL, DEFAULT_RESET
 from .sequence import NO_LIMIT, lstm_layer, stepped_layer
 from ..snn.spikes import SpikeRecord
 
@@ -65,8 +66,8 @@ class SequenceClassifier(nn.Module):
         swapped.cells = nn.ModuleList(make_cell(cell) for cell in self.cells)
         return swapped
 
-    def to_hybrid(self, n_timestep: int, reset: str = "soft", simulation: str = "fast",
-                  initial_potential: str = "one") -> "SequenceClassifier":
+    def to_hybrid(self, n_timestep: int, reset: str = DEFAULT_RESET, simulation: str = "fast",
+                  initial_potential: str = DEFAULT_INITIAL_POTENTIAL) -> "SequenceClassifier":
         """A copy whose every LSTM layer is converted to a HybridLSTMCell at T = n_timestep."""
         return self.with_cells(lambda cell: HybridLSTMCell.from_cell(cell, n_timestep, reset, simulation,
                                                                      initial_potential))

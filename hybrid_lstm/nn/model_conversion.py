@@ -11,6 +11,7 @@ from torch import nn
 
 from .cells import BaselineLSTMCell, ModifiedLSTMCell
 from ..snn.hybrid import HybridLSTMCell
+from ..snn.neurons import DEFAULT_INITIAL_POTENTIAL, DEFAULT_RESET
 from ..snn.spikes import SpikeRecord
 from .hybrid import HybridLSTM
 from .lstm import LSTM
@@ -36,7 +37,8 @@ def _refuse_unconvertible(model: nn.Module):
                             f"integrate-and-fire equivalent; {FINE_TUNE_HINT}")
 
 
-def convert(model: nn.Module, n_timestep: int, reset: str = "soft", initial_potential: str = "one",
+def convert(model: nn.Module, n_timestep: int, reset: str = DEFAULT_RESET,
+            initial_potential: str = DEFAULT_INITIAL_POTENTIAL,
             simulation: str = "fast") -> nn.Module:
     """A copy of model whose modified-cell LSTM layers and cells run as hybrids at T = n_timestep
     (module doc). reset "soft" (the paper) or "hard"; initial_potential "one" (V0 = 1, the paper)

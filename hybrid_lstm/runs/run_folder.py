@@ -19,7 +19,8 @@ from pathlib import Path
 from .checkpoint import Checkpoint, with_later_fields
 from .files import (CHECKPOINT_BEST, CHECKPOINT_LAST, PARTIAL_SUFFIX, RUN_HISTORY, RUN_LOG, RunError,
                     write_json_atomic)
-from ..snn.neurons import INITIAL_POTENTIALS, RESET_MODES, check_initial_potential
+from ..snn.neurons import (DEFAULT_INITIAL_POTENTIAL, DEFAULT_RESET, INITIAL_POTENTIALS, RESET_MODES,
+                           check_initial_potential)
 
 
 def file_sha256(path) -> str:
@@ -53,9 +54,19 @@ def potential_suffix(initial_potential: str) -> str:
     return "" if spec == "one" else "_" + spec.replace("=", "-").replace(",", "_")
 
 
-def results_name(reset: str = "soft", initial_potential: str = "one") -> str:
-    """test_results.json for the paper's neurons; _hard and potential_suffix mark the other settings."""
-    return "test_results" + ("_hard" if reset == "hard" else "") + potential_suffix(initial_potential) + ".json"
+def results_name(reset: str = DEFAULT_RESET, initial_potential: str = DEFAULT_INITIAL_POTENTIAL,
+                 label: str | None = None) -> str:
+    """test_results.json for the paper's neurons; _hard and potential_suffix mark the other settings,
+    and _LABEL a test of its own (e.g. "low-T", "T2") beside them."""
+    return ("test_results" + ("_hard" if reset == "hard" else "") + potential_suffix(initial_potential)
+            + (f"_{label}" if label else "") + ".json")
+
+
+def bleu_results_path(folder: Path, corpus: str, initial_potential: str = DEFAULT_INITIAL_POTENTIAL,
+                      complement: bool = False) -> Path:
+    """bleu_vs_timesteps.py's results in folder: CORPUS-bleu_vs_t[_half][_complement].json (its log: .log)."""
+    return Path(folder) / (f"{corpus}-bleu_vs_t" + potential_suffix(initial_potential)
+                           + ("_complement" if complement else "") + ".json")
 
 
 class RunFolder:
@@ -70,13 +81,16 @@ class RunFolder:
     def __str__(self):
         return str(self.path)
 
-    def results(self, reset: str = "soft", initial_potential: str = "one") -> Path:
-        return self.path / results_name(reset, initial_potential)
+    def results(self, reset: str = DEFAULT_RESET, initial_potential: str = DEFAULT_INITIAL_POTENTIAL,
+                label: str | None = None) -> Path:
+        return self.path / results_name(reset, initial_potential, label)
 
-    def chip_results(self, reset: str, delay: int, compensated: bool = False, initial_potential: str = "one") -> Path:
-        """Where python -m loihi_sim.benchmark writes one chip configuration's results."""
+    def chip_results(self, reset: str, delay: int, compensated: bool = False,
+                     initial_potential: str = DEFAULT_INITIAL_POTENTIAL, label: str | None = None) -> Path:
+        """Where python -m loihi_sim.benchmark writes one chip configuration's results
+        (loihi_benchmark_RESET_delayD[_compensated][_half][_LABEL].json)."""
         return self.path / (f"loihi_benchmark_{reset}_delay{delay}" + ("_compensated" if compensated else "")
-                            + potential_suffix(initial_potential) + ".json")
+                            + potential_suffix(initial_potential) + (f"_{label}" if label else "") + ".json")
 
     def derived_files(self) -> list:
         """Every file computed from checkpoint_best.pt: the hybrid tests and the chip benchmarks."""

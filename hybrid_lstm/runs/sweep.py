@@ -5,11 +5,13 @@ python -m loihi_sim.benchmark, bleu_vs_timesteps.py) keeps what it has finished 
 partial record (run_folder.partial_path) after each item: the settings, the values computed
 once per sweep (the ANN's accuracy, a CPU baseline), and the finished results. A rerun with the
 same settings resumes after the last finished item; a rerun with other settings starts afresh
-(run_folder.read_partial). finish() writes the final record atomically and removes the partial one.
+(run_folder.read_partial). finish() writes the final record (records.py) atomically and removes
+the partial one.
 """
 from pathlib import Path
 from typing import Callable, Iterable
 
+from . import records
 from .files import write_json_atomic
 from .run_folder import partial_path, read_partial
 
@@ -54,7 +56,7 @@ class ResumableSweep:
     def _save(self):
         write_json_atomic(self.partial, {**self.settings, **self.once, "results": self.results})
 
-    def finish(self, record: dict):
-        """Write the final record to the output and remove the partial one."""
-        write_json_atomic(self.output, record)
+    def finish(self, record):
+        """Write the final record (a records.py dataclass) to the output and remove the partial one."""
+        records.write(self.output, record)
         self.partial.unlink(missing_ok=True)

@@ -20,12 +20,13 @@ from .conversion import (
     convert_cell,
 )
 from .fast_gates import FastGateSimulator
-from .neurons import IFNeuron, SignedInputEncoder, SpikingConfig, TernaryIFNeuron
+from .neurons import (DEFAULT_INITIAL_POTENTIAL, DEFAULT_RESET, IFNeuron, SignedInputEncoder, SpikingConfig,
+                      TernaryIFNeuron)
 from .spikes import GateSpikeCounts, SpikeRecord
 
 
-def simulate_gates(u: torch.Tensor, weights: ConvertedWeights, n_timestep: int, reset: str = "soft",
-                   initial_potential: str = "one") -> GateSpikeCounts:
+def simulate_gates(u: torch.Tensor, weights: ConvertedWeights, n_timestep: int, reset: str = DEFAULT_RESET,
+                   initial_potential: str = DEFAULT_INITIAL_POTENTIAL) -> GateSpikeCounts:
     """Reference simulation of the encoder and the four gate populations for one LSTM step.
 
     u: (B, D + H) analog input [x_t ; h_{t-1}]; each population's potentials start at its V0
@@ -103,8 +104,8 @@ class HybridLSTMCell(nn.Module):
     initial_potential: "one" (the paper), "half" or per population (neurons.py).
     """
 
-    def __init__(self, weights: ConvertedWeights, input_size: int, n_timestep: int, reset: str = "soft",
-                 simulation="fast", initial_potential: str = "one"):
+    def __init__(self, weights: ConvertedWeights, input_size: int, n_timestep: int, reset: str = DEFAULT_RESET,
+                 simulation="fast", initial_potential: str = DEFAULT_INITIAL_POTENTIAL):
         super().__init__()
         self.config = SpikingConfig(n_timestep, reset, initial_potential)
         if isinstance(simulation, str) and simulation not in SIMULATIONS:
@@ -131,8 +132,8 @@ class HybridLSTMCell(nn.Module):
     initial_potential = property(lambda self: self.config.initial_potential)
 
     @classmethod
-    def from_cell(cls, cell: nn.Module, n_timestep: int, reset: str = "soft", simulation="fast",
-                  initial_potential: str = "one"):
+    def from_cell(cls, cell: nn.Module, n_timestep: int, reset: str = DEFAULT_RESET, simulation="fast",
+                  initial_potential: str = DEFAULT_INITIAL_POTENTIAL):
         """Convert a trained ModifiedLSTMCell (conversion.convert_cell) into a hybrid cell."""
         hybrid = cls(convert_cell(cell), cell.input_size, n_timestep, reset, simulation, initial_potential)
         return hybrid.to(cell.weight_ih.device)

@@ -36,6 +36,7 @@ from .spikes import POPULATIONS
 
 RESET_MODES = ("soft", "hard")
 INITIAL_POTENTIALS = ("one", "half")
+DEFAULT_RESET, DEFAULT_INITIAL_POTENTIAL = "soft", "one"  # the paper's neurons
 THRESHOLDS = {"encoder": ENCODER_THRESHOLD, "i": SIGMOID_THRESHOLD, "f": SIGMOID_THRESHOLD, "g": TANH_THRESHOLD,
               "o": SIGMOID_THRESHOLD}
 
@@ -71,7 +72,7 @@ def check_initial_potential(spec: str) -> str:
     return ",".join(f"{population}=half" for population, choice in choices.items() if choice == "half")
 
 
-def start_potential(threshold: int, initial_potential: str = "one") -> int:
+def start_potential(threshold: int, initial_potential: str = DEFAULT_INITIAL_POTENTIAL) -> int:
     """V0 of a neuron with this threshold: 1 ("one", the paper) or threshold // 2 ("half")."""
     if initial_potential not in INITIAL_POTENTIALS:
         raise ValueError(f"a population's initial potential is one of {INITIAL_POTENTIALS}, got {initial_potential!r}")
@@ -95,8 +96,8 @@ class SpikingConfig:
     """T SNN steps per LSTM step, the reset rule and the initial potentials (a canonical spec)."""
 
     n_timestep: int
-    reset: str = "soft"
-    initial_potential: str = "one"
+    reset: str = DEFAULT_RESET
+    initial_potential: str = DEFAULT_INITIAL_POTENTIAL
 
     def __post_init__(self):
         if isinstance(self.n_timestep, bool) or int(self.n_timestep) != self.n_timestep or self.n_timestep < 1:
@@ -121,7 +122,7 @@ class IFNeuron:
     Under a constant current I its rate is clamp(I / theta, 0, 1) (soft reset).
     """
 
-    def __init__(self, threshold: int, reset: str = "soft", initial_potential: str = "one"):
+    def __init__(self, threshold: int, reset: str = DEFAULT_RESET, initial_potential: str = DEFAULT_INITIAL_POTENTIAL):
         self.threshold = int(threshold)
         self.reset = check_reset(reset)
         self.v0 = start_potential(self.threshold, initial_potential)
@@ -148,7 +149,7 @@ class TernaryIFNeuron:
     rate is clamp(I / theta, -1, 1) (soft reset).
     """
 
-    def __init__(self, threshold: int, reset: str = "soft", initial_potential: str = "one"):
+    def __init__(self, threshold: int, reset: str = DEFAULT_RESET, initial_potential: str = DEFAULT_INITIAL_POTENTIAL):
         self.threshold = int(threshold)
         self.reset = check_reset(reset)
         self.v0 = start_potential(self.threshold, initial_potential)
@@ -179,7 +180,7 @@ class SignedInputEncoder:
 
     INPUT_LIMIT = 2.0
 
-    def __init__(self, threshold: int, reset: str = "soft", initial_potential: str = "one"):
+    def __init__(self, threshold: int, reset: str = DEFAULT_RESET, initial_potential: str = DEFAULT_INITIAL_POTENTIAL):
         self.threshold = int(threshold)
         self.reset = check_reset(reset)
         self.v0 = start_potential(self.threshold, initial_potential)

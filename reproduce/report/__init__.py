@@ -1,35 +1,31 @@
-"""RESULTS.md from the logs of the experiment grid, by concern: logs (reading), stats (seeds
-and bars), markdown (formatting), figures (matplotlib), and one module per section."""
+"""RESULTS.md from the records of the experiment grid: records -> tables -> Markdown and figures.
+
+load (what runs/ holds), markdown and figures (rendering), and one module per task: rowwise,
+pixelwise, translation, chip, beyond (past the paper); seqmnist holds what both MNIST tasks share.
+Measurements only: their interpretation is docs/discussion.md's.
+"""
 from pathlib import Path
 
-from .chip import chip_semantics_section, energy_section, pixelwise_energy_section
-from .diagnostics import diagnostics_section
-from .finetune import finetune_section
-from .logs import ReportError
-from .potential import potential_summary
-from .seqmnist import pixelwise_section, potential_section, rowwise_section, summary
+from .beyond import finetune_section, potential_summary
+from .chip import energy_section, pixelwise_energy_section
+from .load import ReportError
+from .pixelwise import pixelwise_section
+from .rowwise import rowwise_section
+from .seqmnist import summary
 from .translation import translation_section
 
 PROG = "python -m reproduce.make_report"
 
 
 def build_report(root: Path, figures: Path) -> str:
-    rowwise_lines, verdicts, rowwise = rowwise_section(root, figures)
+    rowwise, rowwise_verdicts, _ = rowwise_section(root, figures)
+    pixelwise, pixelwise_verdicts = pixelwise_section(root, figures)
     lines = ["# Results: what the paper reported, what this code gets", "",
-             f"Written by `{PROG}` from the logs under `runs/` that `python -m reproduce.run_grid` produces; "
-             "do not edit by hand (rerun both to update). Published numbers: docs/method.md, "
-             "in `reproduce/paper.py`.", ""]
-    pixelwise_lines, pixelwise_verdicts = pixelwise_section(root, figures)
-    lines += summary(verdicts + pixelwise_verdicts)
-    lines += potential_summary(root, rowwise["ModifiedLSTMCell"])
-    lines += rowwise_lines
-    lines += potential_section(root, figures, rowwise["ModifiedLSTMCell"])
-    lines += pixelwise_lines
-    lines += diagnostics_section(root, figures)
-    lines += translation_section(root, figures)
-    lines += energy_section(root, figures)
-    lines += chip_semantics_section(root, figures, rowwise)
-    lines += pixelwise_energy_section(root)
+             f"Written by `{PROG}` from the records under `runs/` that `python -m reproduce.run_grid` writes; do not "
+             "edit by hand. Published numbers: `reproduce/paper.py` (docs/method.md). What the numbers mean: "
+             "docs/discussion.md.", ""]
+    lines += summary(rowwise_verdicts + pixelwise_verdicts) + potential_summary(root) + rowwise + pixelwise
+    lines += translation_section(root, figures) + energy_section(root, figures) + pixelwise_energy_section(root)
     lines += finetune_section(root)
     return "\n".join(lines).rstrip() + "\n"
 

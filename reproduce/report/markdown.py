@@ -1,27 +1,57 @@
-"""Markdown and text formatting of the report: tables, code blocks, numbers, commands, hosts."""
+"""Markdown of the report: tables, code blocks, numbers, commands, hosts; and statistics over seeds."""
+import math
 import shlex
+from dataclasses import dataclass
 
 from .. import grid
 
 NOT_RECORDED = "not recorded in the logs"
 
 
-def table(headers, rows) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
+@dataclass
+class Stats:
+    values: list
+
+    @property
+    def mean(self) -> float:
+        return sum(self.values) / len(self.values)
+
+    @property
+    def std(self) -> float:
+        n = len(self.values)
+        return math.sqrt(sum((v - self.mean) ** 2 for v in self.values) / (n - 1)) if n > 1 else 0.0
+
+    def text(self) -> str:
+        return f"{self.values[0]:.2f}" if len(self.values) == 1 else f"{self.mean:.2f} ± {self.std:.2f}"
 
 
-def code_block(lines) -> str:
-    return "```\n" + "\n".join(lines) + "\n```"
+def over_seeds(values: list, seeds: int | None = None) -> str:
+    """Mean ± std of values, "missing" without any; with how many of `seeds` they cover when fewer."""
+    if not values:
+        return "missing"
+    return Stats(values).text() + (f" ({len(values)} of {seeds} seeds)" if seeds and len(values) < seeds else "")
 
 
-def grid_command(step: grid.Step, threads: int = 1) -> str:
+def per_seed(values: list, seeds: int | None = None) -> str:
+    """over_seeds, then each value: "45.43 ± 26.84 (23.91 / 75.51 / 36.88)"."""
+    return over_seeds(values, seeds) + (f" ({' / '.join(f'{v:.2f}' for v in values)})" if len(values) > 1 else "")
+
+
+def table(headers, rows) -> list:
+    return ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|",
+            *("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows), ""]
+
+
+def code_block(lines) -> list:
+    return ["```", *lines, "```", ""]
+
+
+def grid_command(step: "grid.Step", threads: int = 1) -> str:
     return shlex.join(["python", *(part.replace("{threads}", str(threads)) for part in step.argv)])
 
 
 def as_command(recorded: str) -> str:
-    """A results file's command as a shell line starting with python."""
+    """A record's command as a shell line starting with python."""
     recorded = recorded.replace("'python -m loihi_sim.benchmark'", "python -m loihi_sim.benchmark")
     return recorded if recorded.startswith("python ") else "python " + recorded
 
@@ -34,30 +64,23 @@ def minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.2f} h"
 
 
-def epoch_hosts(histories, with_times: bool = False) -> str:
-    """The hosts that trained the epochs of these history.json records, with each host's number of
-    epochs when there are several, and with_times its mean time per epoch. A run may move between
-    machines, and its own "host" is the last one's: it stands for epochs without a host only in a run
-    where no epoch has one (trained before epochs recorded theirs)."""
+def percent(value) -> str:
+    return "missing" if value is None else f"{value:.2f}"
+
+
+def epoch_hosts(histories) -> str:
+    """The hosts that trained these histories' epochs, with their epoch counts and mean epoch time. An
+    epoch without a host takes its run's, only in a run where no epoch names one."""
     per_host = {}
     for history in histories:
-        epochs = (history or {}).get("history", [])
+        epochs = history.get("history", [])
         default = NOT_RECORDED if any(epoch.get("host") for epoch in epochs) else history.get("host") or NOT_RECORDED
         for epoch in epochs:
             per_host.setdefault(epoch.get("host") or default, []).append(epoch["seconds"])
-    parts = []
-    for host, seconds in sorted(per_host.items()):
-        details = ([f"{len(seconds)} epoch{'s' if len(seconds) > 1 else ''}"] if len(per_host) > 1 else []) + \
-                  ([f"{minutes(sum(seconds) / len(seconds))} each"] if with_times else [])
-        parts.append(f"{host} ({', '.join(details)})" if details else host)
-    return "; ".join(parts) or NOT_RECORDED
+    return "; ".join(f"{host} ({len(seconds)} epochs, {minutes(sum(seconds) / len(seconds))} each)"
+                     for host, seconds in sorted(per_host.items())) or NOT_RECORDED
 
 
-def hosts(records) -> str:
-    """The hosts the records name, and how many records name none (runs older than the field)."""
-    records = [record for record in records if record]
-    found = sorted({record["host"] for record in records if record.get("host")})
-    missing = sum(1 for record in records if not record.get("host"))
-    if not found:
-        return NOT_RECORDED
-    return "; ".join(found) + (f" ({missing} of {len(records)} not recorded)" if missing else "")
+def hosts(found) -> str:
+    """The distinct hosts of these records."""
+    return "; ".join(sorted({record.host or NOT_RECORDED for record in found})) or NOT_RECORDED

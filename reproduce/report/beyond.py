@@ -1,0 +1,102 @@
+"""Beyond the paper: what V0 = theta / 2 buys per task, and the hybrid at T <= 16 converted (V0 = 1,
+V0 = theta / 2) and after conversion-aware fine-tuning at that T, with the tuned models on the chip."""
+from pathlib import Path
+
+from hybrid_lstm.runs.run_folder import RunFolder
+
+from .. import grid, paper
+from .load import bleu_curves, bleu_records, chip, mnist_tests, seq_runs
+from .markdown import Stats, grid_command, over_seeds, table
+from .seqmnist import TASK_NAMES, seeds_of
+
+LOW_T = (2, 4, 8, 16)
+GOALS = {"rowwise": (98.8, 4), "pixelwise": (98.0, 8)}  # accuracy % at T <= this
+ENERGY_GOAL = (300.0, 98.31)  # CPU / Loihi active energy at least this, at this accuracy % or better (row-wise)
+
+
+def mean_curve(runs: list, potential: str) -> dict:
+    """{T: mean over the runs} at the T where every run was tested with this potential."""
+    curves = [run.hybrid(initial_potential=potential) for run in runs]
+    return {t: Stats([c[t] for c in curves]).mean for t in sorted(set.intersection(*map(set, curves)))}
+
+
+def potential_summary(root: Path) -> list:
+    """Per task: the paper's neurons at the paper's largest T, and the smallest T at which V0 = theta / 2
+    does at least as well (same models)."""
+    tasks = []
+    for task, largest in (("rowwise", max(paper.ROWWISE_HYBRID)), ("pixelwise", max(paper.PIXELWISE_HYBRID))):
+        runs = [r for r in seq_runs(root, task, "ModifiedLSTMCell")
+                if largest in r.hybrid() and largest in r.hybrid(initial_potential="half")]
+        if runs:
+            tasks.append((f"{TASK_NAMES[task]} MNIST ({len(runs)} seeds)", largest, mean_curve(runs, "one"), mean_curve(runs, "half")))
+    curves = bleu_curves(bleu_records(root))
+    if {"one", "half"} <= set(curves):
+        tasks.append(("translation, BLEU4 (1 model)", max(paper.IWSLT14_HYBRID_BLEU), curves["one"], curves["half"]))
+    rows = []
+    for task, largest, one, half in tasks:
+        first = next((t for t in sorted(half) if half[t] >= one.get(largest, 101)), None)
+        rows.append([task, f"{one[largest]:.2f} at T = {largest}" if largest in one else "missing",
+                     f"{half[first]:.2f} at T = {first}" if first else "not reached", f"{largest / first:g}x" if first else ""])
+    return ["## Summary: beyond the paper, V0 = theta / 2", "",
+            "The paper's neurons at the paper's largest T, and the smallest T at which every potential starting at "
+            "theta / 2 does at least as well (same models).", "",
+            *table(["task", "V0 = 1", "V0 = theta / 2", "fewer SNN steps"], rows)] if rows else []
+
+
+def tuned(root: Path, task: str, t: int) -> list:
+    """The hybrid records at T of the task's fine-tuned runs, one per seed tested."""
+    return [(record, result) for seed in seeds_of(task) for record in mnist_tests(root / grid.finetune_run(task, seed, t).folder)
+            for result in record.hybrid if (result.n_timestep, result.initial_potential) == (t, grid.FINETUNE_POTENTIAL)]
+
+
+def low_t_table(root: Path, task: str, parents: list) -> list:
+    seeds, rows = len(seeds_of(task)), []
+    for t in LOW_T:
+        found = tuned(root, task, t)
+        in_grid = t in grid.FINETUNE[task]["timesteps"]
+        rows.append([t, *(over_seeds([r.hybrid(initial_potential=p)[t] for r in parents
+                                      if t in r.hybrid(initial_potential=p)], seeds) for p in grid.INITIAL_POTENTIALS),
+                     over_seeds([res.accuracy for _, res in found], seeds) if in_grid else "not in the grid",
+                     over_seeds([rec.ann_accuracy for rec, _ in found]) if found else ""])
+    return table(["T", "V0 = 1 %", "V0 = theta / 2 %", "fine-tuned, V0 = theta / 2 %", "fine-tuned ANN %"], rows)
+
+
+def tuned_chip_table(root: Path, task: str) -> list:
+    """The task's fine-tuned models on the emulated chip (grid: their loihi step), per T, over the seeds."""
+    rows, images = [], grid.FINETUNE_CHIP_IMAGES[task]
+    for t in grid.FINETUNE[task]["timesteps"]:
+        found = [r for seed in seeds_of(task)
+                 if (b := chip(RunFolder(root / grid.finetune_run(task, seed, t).folder).chip_results(
+                     "soft-feedback", 1, True, grid.FINETUNE_POTENTIAL))) and b.test_samples == images
+                 for r in b.results if r.n_timestep == t]
+        rows.append([t, len(found), over_seeds([r.chip_accuracy for r in found]),
+                     over_seeds([r.loihi["active_j"] * 1e6 for r in found]),
+                     over_seeds([r.energy_ratio_cpu_over_loihi for r in found])])
+    ratio, accuracy = ENERGY_GOAL
+    return [f"Fine-tuned models on the emulated chip (soft-feedback, delay compensated, V0 = theta / 2, the first "
+            f"{images} test images); row-wise goal: CPU / Loihi >= {ratio:g}x at >= {accuracy}%:", "",
+            *table(["T", "seeds", "chip accuracy %", "Loihi active uJ", "CPU / Loihi"], rows)]
+
+
+def per_population_table(parents: list, seeds: int) -> list:
+    spec = grid.PER_POPULATION_POTENTIAL
+    rows = [[t, *(over_seeds([r.hybrid(initial_potential=p)[t] for r in parents if t in r.hybrid(initial_potential=p)],
+                             seeds) for p in (*grid.INITIAL_POTENTIALS, spec))] for t in grid.PER_POPULATION_T]
+    return [f"Per population (`--initial-potential {spec}`; the populations not named start at 1):", "",
+            *table(["T", "V0 = 1 %", "V0 = theta / 2 %", f"{spec} %"], rows)]
+
+
+def finetune_section(root: Path) -> list:
+    lines = ["## Beyond the paper: the paper's accuracy at T <= 8", "",
+             "Not the paper's pipeline (docs/method.md): each trained ModifiedLSTMCell fine-tuned through its hybrid "
+             "at T with V0 = theta / 2, then tested as that hybrid on all test images; beside it the same trained "
+             "models converted without fine-tuning. Mean ± std over the seeds.", ""]
+    for task, (goal, goal_t) in GOALS.items():
+        parents = seq_runs(root, task, "ModifiedLSTMCell")
+        lines += [f"### {TASK_NAMES[task].capitalize()}: goal >= {goal}% at T <= {goal_t}", "", *low_t_table(root, task, parents)]
+        lines += tuned_chip_table(root, task) + (per_population_table(parents, len(seeds_of(task)))
+                                                  if task == "pixelwise" else [])
+        lines += [f"Seed {seeds_of(task)[0]}'s commands (the other seeds alike): " + "; ".join(
+            f"`{grid_command(step)}`" for t in grid.FINETUNE[task]["timesteps"]
+            for step in grid.finetune_run(task, seeds_of(task)[0], t).steps), ""]
+    return lines
