@@ -55,6 +55,9 @@ PER_POPULATION_T = (32, 128)
 # ModifiedLSTMCell at low T with V0 = theta / 2, at a tenth of the training learning rate, each tested as its
 # hybrid at that T on all test images (with its ANN)
 FINETUNE = {"rowwise": {"timesteps": (2, 4), "epochs": 5}, "pixelwise": {"timesteps": (8,), "epochs": 3}}
+# the same from the trained model on a longer schedule (row-wise T = 4 plateaued near its goal after 5 epochs,
+# T = 2 was still climbing), in folders of their own (suffix -EPOCHSep)
+FINETUNE_LONGER = {"rowwise": {"timesteps": (2, 4), "epochs": 15}}
 FINETUNE_POTENTIAL = "half"
 FINETUNE_LR = "1e-4"
 FINETUNE_CHIP_IMAGES = {"rowwise": 10000, "pixelwise": 500}
@@ -283,11 +286,13 @@ def recipe_diagnostic_run(variant: str) -> Run:
     return Run(f"pixelwise-{cell}-seed{seed}-{variant}", "pixelwise", folder, (train, test))
 
 
-def finetune_run(task: str, seed: int, n_timestep: int) -> Run:
-    """Fine-tune TASK's ModifiedLSTMCell of this seed through its hybrid at T, then test it there."""
+def finetune_run(task: str, seed: int, n_timestep: int, epochs: int | None = None) -> Run:
+    """Fine-tune TASK's ModifiedLSTMCell of this seed through its hybrid at T for `epochs` (default: FINETUNE's),
+    then test it there and run it on the chip."""
     parent = seqmnist_folder(task, "ModifiedLSTMCell", seed)
-    folder = SEQMNIST / f"finetune-{task}-seed{seed}-T{n_timestep}-{FINETUNE_POTENTIAL}"
-    epochs = FINETUNE[task]["epochs"]
+    suffix = f"-{epochs}ep" if epochs not in (None, FINETUNE[task]["epochs"]) else ""
+    folder = SEQMNIST / f"finetune-{task}-seed{seed}-T{n_timestep}-{FINETUNE_POTENTIAL}{suffix}"
+    epochs = epochs or FINETUNE[task]["epochs"]
     common = ("--checkpoint-dir", str(folder), "--threads", "{threads}", "--initial-potential", FINETUNE_POTENTIAL)
     train = Step("train", ("run_seqmnist.py", *common, "--finetune-from", str(parent), "--finetune-timestep",
                            str(n_timestep), "--lr", FINETUNE_LR, "--end-epoch", str(epochs)),
@@ -308,9 +313,10 @@ def finetune_run(task: str, seed: int, n_timestep: int) -> Run:
     return Run(folder.name, "finetune", folder, steps, after=f"{task}-ModifiedLSTMCell-seed{seed}")
 
 
-def finetune_runs(task: str) -> list:
+def finetune_runs(task: str, schedule: dict = FINETUNE) -> list:
     seeds = (ROWWISE_SEEDS if task == "rowwise" else PIXELWISE_SEEDS)["ModifiedLSTMCell"]
-    return [finetune_run(task, seed, n_timestep) for n_timestep in FINETUNE[task]["timesteps"] for seed in seeds]
+    return [finetune_run(task, seed, n_timestep, schedule[task]["epochs"]) for n_timestep in schedule[task]["timesteps"]
+            for seed in seeds]
 
 
 EXAMPLE_FOLDER = Path("runs/examples/psmnist-seed0")
@@ -465,7 +471,7 @@ def experiment_grid() -> list:
                  for cell in CELLS for seed in PIXELWISE_SEEDS[cell]]
     runs = sorted(pixelwise, key=lambda run: run.steps[0].done())  # untrained first: training is the longest step
     runs += [lowest_t_run("rowwise", seed) for seed in ROWWISE_SEEDS["ModifiedLSTMCell"]]
-    runs += finetune_runs("rowwise")  # minutes each
+    runs += finetune_runs("rowwise") + finetune_runs("rowwise", FINETUNE_LONGER)  # minutes each
     runs += [recipe_diagnostic_run(variant) for variant in RECIPE_DIAGNOSTICS] + [example_run()]
     runs += [lowest_t_run("pixelwise", seed) for seed in PIXELWISE_SEEDS["ModifiedLSTMCell"]]
     runs += [per_population_run(seed) for seed in PIXELWISE_SEEDS["ModifiedLSTMCell"]]

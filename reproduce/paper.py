@@ -17,3 +17,6 @@ ENERGY_RATIO_CPU_OVER_LOIHI = 55.9  # abstract: Loihi vs Intel i7-6700, batch 1,
 ANN_BAR = {"rowwise": 0.3, "pixelwise": 1.0}
 HYBRID_BAR = {"rowwise": {16: 2.0, 32: 0.5, 64: 0.5, 128: 0.5}, "pixelwise": {512: 1.5, 1024: 1.0}}
 EQUAL_ACCURACY_POINTS = 0.5  # "the paper's accuracy" on the chip: within this of its simulation at T = 128
+
+# permuted sequential MNIST (one pixel per step), published spiking-RNN figures (not the paper's task)
+PSMNIST_PUBLISHED = {"TC-LIF (Zhang et al., AAAI 2024)": 95.36, "adaptive-LIF SRNN (Yin et al. 2021)": 94.73}

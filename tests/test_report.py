@@ -109,7 +109,6 @@ def test_report_compares_with_the_paper_from_the_records_alone(records):
     assert "| 0 | 10000 | 8 | 98.40 | 80.0 | 250.0x | 20000 |" in text
     assert "| 2 | 10000 | none |  |  |  | 20000 |" in text
     assert "| mean of the 2 reaching 98.31% |  |  | 98.45 ± 0.07 |  | 187.50 ± 88.39x |  |" in text
-    assert "| 16 | 11.00 (98.00) |" in text  # hard reset, delay 1, beside the paper's simulation
     assert "event costs `davies2018` (synaptic op 23.6 pJ" in text  # from the record (its preset, migrated)
     assert "Missing: run `python -m reproduce.run_grid --only translation`." in text
     for name in ("rowwise_accuracy_vs_T", "initial_potential_accuracy_vs_T", "pixelwise_accuracy_vs_T",
@@ -253,7 +252,7 @@ def test_finetune_section_puts_each_tuned_seed_beside_the_converted_models(tmp_p
     one_at_4 = next(e["accuracy"] for e in one["hybrid"] if e["n_timestep"] == 4)
     assert f"| 4 | {one_at_4:.2f} (1 of 5 seeds) |" in text and "| 98.90 (1 of 5 seeds) | 98.95 |" in text
     assert "| 2 | missing | missing | missing |  |" in text and "not in the grid" in text
-    assert "| 4 | 2 | 98.80 ± 0.14 | 40.00 ± 0.00 | 500.00 ± 0.00 |" in text
+    assert "| 4 | 5 | 2 | 98.80 ± 0.14 | 40.00 ± 0.00 | 500.00 ± 0.00 |" in text
 
 
 def test_recipe_diagnostics_are_a_table_and_a_figure(tmp_path):
@@ -312,3 +311,20 @@ def test_results_md_translation_shares_are_the_committed_bleu_over_its_own_ann()
 def test_report_uses_the_agg_backend():
     make_report.build_report(Path("/nonexistent"), Path("f"))
     assert sys.modules["matplotlib"].get_backend().lower() == "agg"
+
+
+def test_the_examples_run_is_shown_beside_the_published_figures(tmp_path):
+    from reproduce.report.beyond import example_section
+
+    assert "Missing: run `python -m reproduce.run_grid --runs example-psmnist-seed0`." in example_section(tmp_path)
+    write_json(tmp_path / grid.example_run().folder / "results.json", {
+        "command": "python examples/permuted_mnist.py --output x", "test_images": 10000, "best_epoch": 40,
+        "ann_accuracy": 92.5, "history": [{}] * 50, "host": "test CPU",
+        "hybrid": [{"n_timestep": 8, "initial_potential": "half", "accuracy": 91.75, "seconds": 1.0}],
+        "energy": {"at": {"n_timestep": 8, "initial_potential": "half"}, "cores": 3,
+                   "loihi": {"active_j": 2e-4, "latency_s": 0.5}, "cpu": {"active_j": 0.7, "energy_source": "modelled"},
+                   "energy_ratio_cpu_over_loihi": 3500.0}})
+    text = "\n".join(example_section(tmp_path))
+    assert "| TC-LIF (Zhang et al., AAAI 2024) | 1 step per pixel | 95.36 |" in text
+    assert "| ours, ANN (best of 50 epochs: 40) |  | 92.50 |" in text and "| ours, hybrid, V0 = theta/2 | T = 8 | 91.75 |" in text
+    assert "Loihi 200.0 uJ active on 3 cores, 500.00 ms" in text and "ratio 3500.0x" in text

@@ -6,7 +6,7 @@ Measurements only: their interpretation is docs/discussion.md's.
 """
 from pathlib import Path
 
-from .beyond import finetune_section, potential_summary
+from .beyond import example_section, finetune_section, potential_summary
 from .chip import energy_section, pixelwise_energy_section
 from .load import ReportError
 from .pixelwise import pixelwise_section
@@ -26,7 +26,7 @@ def build_report(root: Path, figures: Path) -> str:
              "docs/discussion.md.", ""]
     lines += summary(rowwise_verdicts + pixelwise_verdicts) + potential_summary(root) + rowwise + pixelwise
     lines += translation_section(root, figures) + energy_section(root, figures) + pixelwise_energy_section(root)
-    lines += finetune_section(root)
+    lines += finetune_section(root) + example_section(root)
     return "\n".join(lines).rstrip() + "\n"
 
 

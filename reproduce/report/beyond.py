@@ -5,8 +5,8 @@ from pathlib import Path
 from hybrid_lstm.runs.run_folder import RunFolder
 
 from .. import grid, paper
-from .load import bleu_curves, bleu_records, chip, mnist_tests, seq_runs
-from .markdown import Stats, grid_command, over_seeds, table
+from .load import bleu_curves, bleu_records, chip, mnist_tests, read_json, seq_runs
+from .markdown import Stats, code_block, grid_command, over_seeds, table
 from .seqmnist import TASK_NAMES, seeds_of
 
 LOW_T = (2, 4, 8, 16)
@@ -43,39 +43,44 @@ def potential_summary(root: Path) -> list:
             *table(["task", "V0 = 1", "V0 = theta / 2", "fewer SNN steps"], rows)] if rows else []
 
 
-def tuned(root: Path, task: str, t: int) -> list:
-    """The hybrid records at T of the task's fine-tuned runs, one per seed tested."""
-    return [(record, result) for seed in seeds_of(task) for record in mnist_tests(root / grid.finetune_run(task, seed, t).folder)
+def tuned(root: Path, task: str, t: int, epochs: int | None = None) -> list:
+    """(record, hybrid result at T) of the task's fine-tuned runs at T (on `epochs`' schedule), one per seed tested."""
+    return [(record, result) for seed in seeds_of(task)
+            for record in mnist_tests(root / grid.finetune_run(task, seed, t, epochs).folder)
             for result in record.hybrid if (result.n_timestep, result.initial_potential) == (t, grid.FINETUNE_POTENTIAL)]
 
 
 def low_t_table(root: Path, task: str, parents: list) -> list:
     seeds, rows = len(seeds_of(task)), []
+    schedules = [grid.FINETUNE[task]] + ([grid.FINETUNE_LONGER[task]] if task in grid.FINETUNE_LONGER else [])
     for t in LOW_T:
-        found = tuned(root, task, t)
-        in_grid = t in grid.FINETUNE[task]["timesteps"]
-        rows.append([t, *(over_seeds([r.hybrid(initial_potential=p)[t] for r in parents
-                                      if t in r.hybrid(initial_potential=p)], seeds) for p in grid.INITIAL_POTENTIALS),
-                     over_seeds([res.accuracy for _, res in found], seeds) if in_grid else "not in the grid",
-                     over_seeds([rec.ann_accuracy for rec, _ in found]) if found else ""])
-    return table(["T", "V0 = 1 %", "V0 = theta / 2 %", "fine-tuned, V0 = theta / 2 %", "fine-tuned ANN %"], rows)
+        row = [t, *(over_seeds([r.hybrid(initial_potential=p)[t] for r in parents if t in r.hybrid(initial_potential=p)],
+                               seeds) for p in grid.INITIAL_POTENTIALS)]
+        for schedule in schedules:
+            found = tuned(root, task, t, schedule["epochs"])
+            row += [over_seeds([res.accuracy for _, res in found], seeds) if t in schedule["timesteps"] else
+                    "not in the grid", over_seeds([rec.ann_accuracy for rec, _ in found]) if found else ""]
+        rows.append(row)
+    return table(["T", "V0 = 1 %", "V0 = theta / 2 %",
+                  *(f"{name} ({s['epochs']} epochs) %" for s in schedules for name in ("fine-tuned", "its ANN"))], rows)
 
 
 def tuned_chip_table(root: Path, task: str) -> list:
-    """The task's fine-tuned models on the emulated chip (grid: their loihi step), per T, over the seeds."""
+    """The task's fine-tuned models on the emulated chip (grid: their loihi step), per schedule and T, over the seeds."""
     rows, images = [], grid.FINETUNE_CHIP_IMAGES[task]
-    for t in grid.FINETUNE[task]["timesteps"]:
-        found = [r for seed in seeds_of(task)
-                 if (b := chip(RunFolder(root / grid.finetune_run(task, seed, t).folder).chip_results(
-                     "soft-feedback", 1, True, grid.FINETUNE_POTENTIAL))) and b.test_samples == images
-                 for r in b.results if r.n_timestep == t]
-        rows.append([t, len(found), over_seeds([r.chip_accuracy for r in found]),
-                     over_seeds([r.loihi["active_j"] * 1e6 for r in found]),
-                     over_seeds([r.energy_ratio_cpu_over_loihi for r in found])])
+    for schedule in [grid.FINETUNE[task]] + ([grid.FINETUNE_LONGER[task]] if task in grid.FINETUNE_LONGER else []):
+        for t in schedule["timesteps"]:
+            found = [r for seed in seeds_of(task)
+                     if (b := chip(RunFolder(root / grid.finetune_run(task, seed, t, schedule["epochs"]).folder)
+                                   .chip_results("soft-feedback", 1, True, grid.FINETUNE_POTENTIAL)))
+                     and b.test_samples == images for r in b.results if r.n_timestep == t]
+            rows.append([t, schedule["epochs"], len(found), over_seeds([r.chip_accuracy for r in found]),
+                         over_seeds([r.loihi["active_j"] * 1e6 for r in found]),
+                         over_seeds([r.energy_ratio_cpu_over_loihi for r in found])])
     ratio, accuracy = ENERGY_GOAL
     return [f"Fine-tuned models on the emulated chip (soft-feedback, delay compensated, V0 = theta / 2, the first "
             f"{images} test images); row-wise goal: CPU / Loihi >= {ratio:g}x at >= {accuracy}%:", "",
-            *table(["T", "seeds", "chip accuracy %", "Loihi active uJ", "CPU / Loihi"], rows)]
+            *table(["T", "epochs", "seeds", "chip accuracy %", "Loihi active uJ", "CPU / Loihi"], rows)]
 
 
 def per_population_table(parents: list, seeds: int) -> list:
@@ -100,3 +105,26 @@ def finetune_section(root: Path) -> list:
             f"`{grid_command(step)}`" for t in grid.FINETUNE[task]["timesteps"]
             for step in grid.finetune_run(task, seeds_of(task)[0], t).steps), ""]
     return lines
+
+
+def example_section(root: Path) -> list:
+    """examples/permuted_mnist.py's full run (public API only) beside the published spiking-RNN figures."""
+    run = grid.example_run()
+    results = read_json(root / run.folder / "results.json")
+    lines = ["## Beyond the paper: permuted sequential MNIST with the public API", "",
+             "`examples/permuted_mnist.py`: hybrid_lstm.nn.LSTM(1, 128, cell=\"modified\") trained with the paper's "
+             "recipe on a fixed pixel order, converted with hybrid_lstm.convert, its cost from loihi_sim.estimate.", ""]
+    if not results or results.get("test_images") != grid.MNIST_TEST_IMAGES:
+        return lines + [f"Missing: run `python -m reproduce.run_grid --runs {run.name}`.", ""]
+    rows = [[name, "1 step per pixel", f"{accuracy:.2f}"] for name, accuracy in paper.PSMNIST_PUBLISHED.items()]
+    rows.append([f"ours, ANN (best of {len(results['history'])} epochs: {results['best_epoch']})", "",
+                 f"{results['ann_accuracy']:.2f}"])
+    rows += [[f"ours, hybrid, V0 = {'1' if r['initial_potential'] == 'one' else 'theta/2'}", f"T = {r['n_timestep']}",
+              f"{r['accuracy']:.2f}"] for r in results["hybrid"]]
+    energy, at = results["energy"], results["energy"]["at"]
+    return lines + [*table(["model", "SNN steps", "test accuracy %"], rows),
+                    f"Cost at T = {at['n_timestep']} (V0 {at['initial_potential']}), per inference: Loihi "
+                    f"{energy['loihi']['active_j'] * 1e6:.1f} uJ active on {energy['cores']} cores, "
+                    f"{energy['loihi']['latency_s'] * 1e3:.2f} ms; the ANN on this CPU {energy['cpu']['active_j'] * 1e6:.0f}"
+                    f" uJ ({energy['cpu']['energy_source']}); ratio {energy['energy_ratio_cpu_over_loihi']:.1f}x.", "",
+                    *code_block([results["command"]]), f"Hardware: {results['host']}.", ""]

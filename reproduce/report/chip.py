@@ -1,6 +1,6 @@
 """Loihi (loihi_sim benchmarks): energy and latency per inference of the row-wise model per chip
-configuration, the smallest T at the paper's accuracy, every seed in the headline configuration, the
-chip's own semantics, the assumptions each benchmark logged, and the pixel-wise model."""
+configuration (chip and simulation accuracy side by side), the smallest T at the paper's accuracy, every
+seed in the headline configuration, the assumptions each benchmark logged, and the pixel-wise model."""
 from pathlib import Path
 
 from hybrid_lstm.runs.run_folder import RunFolder
@@ -97,16 +97,6 @@ def energy_section(root: Path, figures: Path) -> list:
               ylim=ylim, lines={f"{TARGET:.2f}%": TARGET}, annotate=True)
         for title, ylim in (("Row-wise on emulated Loihi (labels: T)", (0, 100)),
                             ("Near the paper's accuracy", (TARGET - 2, 100)))], width=5.5)
-    paper_semantics = {b.chip.reset: b for b in benchmarks
-                       if b.chip.reset in ("soft", "hard") and b.chip.initial_potential == "one"
-                       and not b.chip.compensate_delay}
-    rows = [[t, *(f"{r.chip_accuracy:.2f} ({r.hybrid_accuracy:.2f})" if (r := next(
-        (r for r in b.results if r.n_timestep == t), None)) else "missing" for b in paper_semantics.values())]
-        for t in grid.ROWWISE_T]
-    lines += ["### Beyond the paper: the chip's own semantics", "",
-              "Chip accuracy % with a one-step synaptic delay, and in brackets the paper's simulation (soft reset, "
-              "no delay) on the same images:", "",
-              *table(["T", *(f"{reset} reset, delay 1" for reset in paper_semantics)], rows)]
     return lines + assumptions(benchmarks[0]) + provenance(benchmarks)
 
 
