@@ -102,7 +102,7 @@ def test_report_compares_with_the_paper_from_the_records_alone(records):
     # V0 = theta / 2 beside V0 = 1, below the paper's T from a file of its own
     assert "| 32 | 11.89 | 50.00 | 60.00 |" in text and "| 128 | 33.28 | 50.00 | missing |" in text
     assert "| 4 |  | missing | 70.00 |" in text
-    assert "| pixel-wise MNIST (1 seeds) | 50.00 at T = 1024 | 70.00 at T = 4 | 256x |" in text
+    assert "| pixel-wise MNIST (1 seed) | 50.00 at T = 1024 | 70.00 at T = 4 | 256x |" in text
     # the chip: every configuration's rows, the smallest T at the paper's accuracy, every seed's headline
     assert "| hard | 16 | 10000 | 11.00 | 98.00 | 3 | 160.00 | 160.0 | 20000 | 125.0x |" in text
     assert "| hard | none |  |  |  |" in text and "| soft-feedback, V0 = theta/2 | 8 | 98.50 | 80.0 | 250.0x |" in text

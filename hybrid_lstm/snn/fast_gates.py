@@ -92,6 +92,31 @@ def _encoder_spikes(q_abs, q_sign, first, period, taus, offset: int, threshold: 
 _compiled_encoder_spikes = CompiledOrEager(_encoder_spikes)
 
 
+def _encoder_inputs(u, fanin: int, reset: str, threshold: int, v0: int):
+    """q = round(theta clamp(u, -2, 2)) (SignedInputEncoder.quantize) padded with zeros to fanin columns
+    (int32), its sign, and _encoder_magnitudes of |q| (first and period: |q| where the reset does not use them)."""
+    q = torch.nn.functional.pad(SignedInputEncoder(threshold).quantize(u, torch.int32), (0, fanin - u.shape[1]))
+    q_abs, first, period = _encoder_magnitudes(q.abs(), reset, threshold, v0)
+    return q, q.sign(), q_abs, q_abs if first is None else first, q_abs if period is None else period
+
+
+_compiled_encoder_inputs = CompiledOrEager(_encoder_inputs)
+
+
+def _spike_counts(net, fired_count, q_abs, true_fanin: int, hidden: int, n_timestep: int, reset: str, threshold: int,
+                  v0: int):
+    """(encoder, i, f, g, o, g fired) int64 counts from the gate totals (B, columns), and the encoders' after T
+    steps from their |q| (encoder_counts)."""
+    net, fired_count = net[:, : 4 * hidden].long(), fired_count[:, : 4 * hidden].long()
+    i, f, g, o = gate_blocks(net, dim=1).values()
+    taus = torch.full((1,), n_timestep, dtype=torch.int32, device=net.device)
+    encoder = encoder_counts(q_abs[:, :true_fanin], taus, reset, v0, threshold)[0].long()
+    return encoder, i, f, g, o, gate_blocks(fired_count, dim=1)["g"]
+
+
+_compiled_spike_counts = CompiledOrEager(_spike_counts)
+
+
 def _gate_steps(potential, lower, net, fired_count, products, bias, threshold, lower_after_reset, reset: str):
     """Advance every gate neuron over the SNN steps of products ((K, B, N) = s . W^/2, int32 or
     float32 holding integers). For each step:
@@ -253,12 +278,7 @@ class FastGateSimulator:
         fanin, columns = product.fanin, product.columns
         reset, n_timestep = self.config.reset, self.config.n_timestep
         v0_encoder = self.config.v0("encoder")
-        q = torch.zeros(batch, fanin, dtype=torch.int32, device=device)
-        q[:batch, :true_fanin] = SignedInputEncoder(ENCODER_THRESHOLD).quantize(u, torch.int32)
-        q_sign = q.sign()
-        q_abs, first, period = _encoder_magnitudes(q.abs(), reset, ENCODER_THRESHOLD, v0_encoder)
-        if first is None:
-            first = period = q_abs  # unused by the soft-reset train
+        q, q_sign, q_abs, first, period = _compiled_encoder_inputs(u, fanin, reset, ENCODER_THRESHOLD, v0_encoder)
 
         potential = start.expand(batch, columns).clone()
         lower = lower_start.expand(batch, columns).clone()
@@ -284,8 +304,5 @@ class FastGateSimulator:
                 state = _gate_steps(*state, products[step:], *constants)
             potential, lower, net, fired_count = state
 
-        net, fired_count = net[:, : 4 * hidden].long(), fired_count[:, : 4 * hidden].long()
-        i, f, g, o = gate_blocks(net, dim=1).values()
-        last = torch.full((1,), n_timestep, dtype=torch.int32, device=device)
-        encoder = encoder_counts(q[:, :true_fanin].abs(), last, reset, v0_encoder)[0].long()
-        return encoder, i, f, g, o, gate_blocks(fired_count, dim=1)["g"]
+        return _compiled_spike_counts(net, fired_count, q.abs(), true_fanin, hidden, n_timestep, reset,
+                                      ENCODER_THRESHOLD, v0_encoder)

@@ -28,7 +28,8 @@ def potential_summary(root: Path) -> list:
         runs = [r for r in seq_runs(root, task, "ModifiedLSTMCell")
                 if largest in r.hybrid() and largest in r.hybrid(initial_potential="half")]
         if runs:
-            tasks.append((f"{TASK_NAMES[task]} MNIST ({len(runs)} seeds)", largest, mean_curve(runs, "one"), mean_curve(runs, "half")))
+            seeds = f"{len(runs)} seed{'s' if len(runs) > 1 else ''}"
+            tasks.append((f"{TASK_NAMES[task]} MNIST ({seeds})", largest, mean_curve(runs, "one"), mean_curve(runs, "half")))
     curves = bleu_curves(bleu_records(root))
     if {"one", "half"} <= set(curves):
         tasks.append(("translation, BLEU4 (1 model)", max(paper.IWSLT14_HYBRID_BLEU), curves["one"], curves["half"]))
