@@ -33,8 +33,11 @@ def over_seeds(values: list, seeds: int | None = None) -> str:
 
 
 def per_seed(values: list, seeds: int | None = None) -> str:
-    """over_seeds, then each value: "45.43 ± 26.84 (23.91 / 75.51 / 36.88)"."""
-    return over_seeds(values, seeds) + (f" ({' / '.join(f'{v:.2f}' for v in values)})" if len(values) > 1 else "")
+    """Mean ± std, then each value and how many of `seeds` they are: "45.43 ± 26.84 (23.91 / 75.51; 2 of 3 seeds)"."""
+    if len(values) < 2:
+        return over_seeds(values, seeds)
+    fewer = f"; {len(values)} of {seeds} seeds" if seeds and len(values) < seeds else ""
+    return f"{Stats(values).text()} ({' / '.join(f'{v:.2f}' for v in values)}{fewer})"
 
 
 def table(headers, rows) -> list:
