@@ -51,6 +51,7 @@ def draw(path: Path, panels: list, width: float = 6.4):
         if panel.log2_x:
             axes.set_xscale("log", base=2)
             ticks = sorted({x for series in panel.series for x in series.x})
+            ticks = [t for t in ticks if int(t) & (int(t) - 1) == 0] or ticks  # powers of two: labels that do not collide
             axes.set_xticks(ticks, [str(t) for t in ticks])
         elif panel.log_x:
             axes.set_xscale("log")

@@ -130,7 +130,8 @@ def bleu_records(root: Path, corpus: str = "debian") -> dict:
 
 def bleu_curves(found: dict) -> dict:
     """{initial potential: {T: hybrid BLEU4}} over each potential's main and complement files."""
-    return {p: {t: r.fairseq_bleu4 for (q, _), curve in sorted(found.items()) if q == p for t, r in curve.hybrid().items()}
+    return {p: dict(sorted((t, r.fairseq_bleu4) for (q, _), curve in found.items() if q == p
+                           for t, r in curve.hybrid().items()))
             for p in grid.INITIAL_POTENTIALS if (p, False) in found}
 
 
