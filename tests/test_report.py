@@ -252,7 +252,7 @@ def test_finetune_section_puts_each_tuned_seed_beside_the_converted_models(tmp_p
     one_at_4 = next(e["accuracy"] for e in one["hybrid"] if e["n_timestep"] == 4)
     assert f"| 4 | {one_at_4:.2f} (1 of 5 seeds) |" in text and "| 98.90 (1 of 5 seeds) | 98.95 |" in text
     assert "| 2 | missing | missing | missing |  |" in text and "not in the grid" in text
-    assert "| 4 | 5 | 2 | 98.80 ± 0.14 | 40.00 ± 0.00 | 500.00 ± 0.00 |" in text
+    assert "| 4 | 5 | 2 | 98.80 ± 0.14 | 40.00 ± 0.00 | 1.00 ± 0.00 | 500.00 ± 0.00 |" in text
 
 
 def test_recipe_diagnostics_are_a_table_and_a_figure(tmp_path):

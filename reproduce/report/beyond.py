@@ -71,17 +71,18 @@ def tuned_chip_table(root: Path, task: str) -> list:
     rows, images = [], grid.FINETUNE_CHIP_IMAGES[task]
     for schedule in [grid.FINETUNE[task]] + ([grid.FINETUNE_LONGER[task]] if task in grid.FINETUNE_LONGER else []):
         for t in schedule["timesteps"]:
-            found = [r for seed in seeds_of(task)
+            found = [(b.cpu, r) for seed in seeds_of(task)
                      if (b := chip(RunFolder(root / grid.finetune_run(task, seed, t, schedule["epochs"]).folder)
                                    .chip_results("soft-feedback", 1, True, grid.FINETUNE_POTENTIAL)))
                      and b.test_samples == images for r in b.results if r.n_timestep == t]
-            rows.append([t, schedule["epochs"], len(found), over_seeds([r.chip_accuracy for r in found]),
-                         over_seeds([r.loihi["active_j"] * 1e6 for r in found]),
-                         over_seeds([r.energy_ratio_cpu_over_loihi for r in found])])
+            rows.append([t, schedule["epochs"], len(found), over_seeds([r.chip_accuracy for _, r in found]),
+                         over_seeds([r.loihi["active_j"] * 1e6 for _, r in found]),
+                         over_seeds([cpu["latency_s"] * 1e3 for cpu, _ in found]),
+                         over_seeds([r.energy_ratio_cpu_over_loihi for _, r in found])])
     ratio, accuracy = ENERGY_GOAL
     return [f"Fine-tuned models on the emulated chip (soft-feedback, delay compensated, V0 = theta / 2, the first "
             f"{images} test images); row-wise goal: CPU / Loihi >= {ratio:g}x at >= {accuracy}%:", "",
-            *table(["T", "epochs", "seeds", "chip accuracy %", "Loihi active uJ", "CPU / Loihi"], rows)]
+            *table(["T", "epochs", "seeds", "chip accuracy %", "Loihi active uJ", "CPU ms (batch 1)", "CPU / Loihi"], rows)]
 
 
 def per_population_table(parents: list, seeds: int) -> list:
