@@ -69,10 +69,6 @@ class SeqRun:
     def ann(self) -> float:
         return self.history["best"]["accuracy"]
 
-    @property
-    def epochs(self) -> int:
-        return len(self.history["history"])
-
     def hybrid(self, reset: str = DEFAULT_RESET, initial_potential: str = DEFAULT_INITIAL_POTENTIAL) -> dict:
         """{T: accuracy} of the hybrid with these neurons, over all of the run's records."""
         return {result.n_timestep: result.accuracy for record in self.tests for result in record.hybrid
