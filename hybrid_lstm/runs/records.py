@@ -243,11 +243,11 @@ class ChipBenchmark:
         _require(_count(raw.get("test_samples")), "test_samples", "a positive integer", raw.get("test_samples"))
         chip = _object("chip", raw.get("chip"))
         try:
-            settings = ChipSettings(**{f.name: chip[f.name] for f in fields(ChipSettings)})
+            values = {f.name: chip[f.name] for f in fields(ChipSettings)}
         except KeyError as missing:
             raise RecordError(f"'chip.{missing.args[0]}' is missing") from None
-        settings = ChipSettings(**{**asdict(settings),
-                                   "initial_potential": _spiking("chip", {**chip, "n_timestep": 1})["initial_potential"]})
+        values["initial_potential"] = _spiking("chip", {**chip, "n_timestep": 1})["initial_potential"]
+        settings = ChipSettings(**values)
         cpu = _object("cpu", raw.get("cpu"))
         _require(_number(cpu.get("active_j")) and cpu["active_j"] > 0, "cpu.active_j", "a positive number",
                  cpu.get("active_j"))
