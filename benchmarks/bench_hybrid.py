@@ -87,7 +87,7 @@ def matmul_only(simulator: FastGateSimulator, weights, batch: int, device):
     product = simulator.prepare(weights)["product"]
     chunk = simulator.chunk_steps(batch, product.columns)
     spikes = torch.randint(-1, 2, (chunk * batch, product.fanin), device=device).to(product.spike_dtype)
-    _, products = simulator.workspace(chunk * batch, product, device)
+    _, products, _ = simulator.workspace(chunk * batch, product, device)
 
     def run():
         for start in range(0, simulator.config.n_timestep, chunk):

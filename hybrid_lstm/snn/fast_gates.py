@@ -92,12 +92,17 @@ def _encoder_spikes(q_abs, q_sign, first, period, taus, offset: int, threshold: 
 _compiled_encoder_spikes = CompiledOrEager(_encoder_spikes)
 
 
-def _encoder_inputs(u, fanin: int, reset: str, threshold: int, v0: int):
+def _encoder_inputs(u, start, lower_start, fanin: int, reset: str, threshold: int, v0: int):
     """q = round(theta clamp(u, -2, 2)) (SignedInputEncoder.quantize) padded with zeros to fanin columns
-    (int32), its sign, and _encoder_magnitudes of |q| (first and period: |q| where the reset does not use them)."""
+    (int32): its sign and _encoder_magnitudes of |q| (first and period: |q| where the reset does not use them);
+    and the gate neurons' state at the start of the LSTM step: V = start, lower = lower_start (per column,
+    (B, N)), net and fired counts 0."""
     q = torch.nn.functional.pad(SignedInputEncoder(threshold).quantize(u, torch.int32), (0, fanin - u.shape[1]))
     q_abs, first, period = _encoder_magnitudes(q.abs(), reset, threshold, v0)
-    return q, q.sign(), q_abs, q_abs if first is None else first, q_abs if period is None else period
+    potential = start.expand(u.shape[0], -1).clone()
+    state = (potential, lower_start.expand(u.shape[0], -1).clone(), torch.zeros_like(potential),
+             torch.zeros_like(potential))
+    return (q.sign(), q_abs, q_abs if first is None else first, q_abs if period is None else period) + state
 
 
 _compiled_encoder_inputs = CompiledOrEager(_encoder_inputs)
@@ -250,16 +255,17 @@ class FastGateSimulator:
         return STEPS_PER_KERNEL * max(1, CHUNK_ELEMENTS // (STEPS_PER_KERNEL * per_step))
 
     def workspace(self, rows: int, product: ExactProduct, device):
-        """(rows, F) spike and (max(rows, 17), N) product buffers in the kernel's dtypes: reused
-        from call to call of the same thread, except inside a CUDA graph capture, which gets
-        buffers of its own."""
+        """(rows, F) spike and (max(rows, 17), N) product buffers in the kernel's dtypes, and the SNN
+        steps 1..T (int32): reused from call to call of the same thread, except inside a CUDA graph
+        capture, which gets buffers of its own."""
         key = (rows, product.fanin, product.columns, product.kernel, device)
         capturing = device.type == "cuda" and torch.cuda.is_current_stream_capturing()
         scratch = self._scratch
         if getattr(scratch, "key", None) != key or capturing:
             workspace = (torch.empty(rows, product.fanin, dtype=product.spike_dtype, device=device),
                          torch.empty(max(rows, MIN_MATMUL_ROWS), product.columns, dtype=product.out_dtype,
-                                     device=device))
+                                     device=device),
+                         torch.arange(1, self.config.n_timestep + 1, dtype=torch.int32, device=device))
             if capturing:
                 return workspace
             scratch.workspace, scratch.key = workspace, key
@@ -278,19 +284,14 @@ class FastGateSimulator:
         fanin, columns = product.fanin, product.columns
         reset, n_timestep = self.config.reset, self.config.n_timestep
         v0_encoder = self.config.v0("encoder")
-        q, q_sign, q_abs, first, period = _compiled_encoder_inputs(u, fanin, reset, ENCODER_THRESHOLD, v0_encoder)
-
-        potential = start.expand(batch, columns).clone()
-        lower = lower_start.expand(batch, columns).clone()
-        net = torch.zeros_like(potential)
-        fired_count = torch.zeros_like(potential)
+        q_sign, q_abs, first, period, potential, lower, net, fired_count = _compiled_encoder_inputs(
+            u, start, lower_start, fanin, reset, ENCODER_THRESHOLD, v0_encoder)
         hard = reset == "hard"
         chunk = self.chunk_steps(batch, columns)
-        spikes_buffer, products_buffer = self.workspace(chunk * batch, product, device)
+        spikes_buffer, products_buffer, all_taus = self.workspace(chunk * batch, product, device)
         constants = (bias, threshold, lower_after_reset, reset)
         for chunk_start in range(0, n_timestep if batch else 0, chunk):
-            taus = torch.arange(chunk_start + 1, min(chunk_start + chunk, n_timestep) + 1, dtype=torch.int32,
-                                device=device)
+            taus = all_taus[chunk_start: chunk_start + chunk]
             spikes = spikes_buffer[: len(taus) * batch]
             _compiled_encoder_spikes(q_abs, q_sign, first, period, taus, v0_encoder - 1, ENCODER_THRESHOLD, hard,
                                      spikes.view(len(taus), batch, fanin))
@@ -304,5 +305,5 @@ class FastGateSimulator:
                 state = _gate_steps(*state, products[step:], *constants)
             potential, lower, net, fired_count = state
 
-        return _compiled_spike_counts(net, fired_count, q.abs(), true_fanin, hidden, n_timestep, reset,
+        return _compiled_spike_counts(net, fired_count, q_abs, true_fanin, hidden, n_timestep, reset,
                                       ENCODER_THRESHOLD, v0_encoder)
