@@ -92,11 +92,11 @@ def _encoder_spikes(q_abs, q_sign, first, period, taus, offset: int, threshold: 
 _compiled_encoder_spikes = CompiledOrEager(_encoder_spikes)
 
 
-def _encoder_inputs(u, start, lower_start, fanin: int, reset: str, threshold: int, v0: int):
-    """q = round(theta clamp(u, -2, 2)) (SignedInputEncoder.quantize) padded with zeros to fanin columns
-    (int32): its sign and _encoder_magnitudes of |q| (first and period: |q| where the reset does not use them);
-    and the gate neurons' state at the start of the LSTM step: V = start, lower = lower_start (per column,
-    (B, N)), net and fired counts 0."""
+def _lstm_step_start(u, start, lower_start, fanin: int, reset: str, threshold: int, v0: int):
+    """What an LSTM step starts from. The encoders' inputs: q = round(theta clamp(u, -2, 2))
+    (SignedInputEncoder.quantize) padded with zeros to fanin columns (int32), its sign and
+    _encoder_magnitudes of |q| (first and period: |q| where the reset does not use them). The gate
+    neurons' state ((B, N) int32): V = start, lower = lower_start (per column), net and fired counts 0."""
     q = torch.nn.functional.pad(SignedInputEncoder(threshold).quantize(u, torch.int32), (0, fanin - u.shape[1]))
     q_abs, first, period = _encoder_magnitudes(q.abs(), reset, threshold, v0)
     potential = start.expand(u.shape[0], -1).clone()
@@ -105,7 +105,7 @@ def _encoder_inputs(u, start, lower_start, fanin: int, reset: str, threshold: in
     return (q.sign(), q_abs, q_abs if first is None else first, q_abs if period is None else period) + state
 
 
-_compiled_encoder_inputs = CompiledOrEager(_encoder_inputs)
+_compiled_lstm_step_start = CompiledOrEager(_lstm_step_start)
 
 
 def _spike_counts(net, fired_count, q_abs, true_fanin: int, hidden: int, n_timestep: int, reset: str, threshold: int,
@@ -284,7 +284,7 @@ class FastGateSimulator:
         fanin, columns = product.fanin, product.columns
         reset, n_timestep = self.config.reset, self.config.n_timestep
         v0_encoder = self.config.v0("encoder")
-        q_sign, q_abs, first, period, potential, lower, net, fired_count = _compiled_encoder_inputs(
+        q_sign, q_abs, first, period, potential, lower, net, fired_count = _compiled_lstm_step_start(
             u, start, lower_start, fanin, reset, ENCODER_THRESHOLD, v0_encoder)
         hard = reset == "hard"
         chunk = self.chunk_steps(batch, columns)
