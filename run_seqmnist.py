@@ -196,8 +196,9 @@ def train(args, device):
 
 def test(args, device):
     """The ANN, then the hybrid at each T, with the folder locked (a second test or a training of
-    it is refused). What is finished is kept in the results' .partial.json after each model, so a
-    rerun of the same command on the same checkpoint resumes after the last finished T."""
+    it is refused). What is finished is kept in the results' .partial.json after each model, and
+    a T in progress keeps its finished batches there every minute, so a rerun of the same command
+    on the same checkpoint resumes where the last one stopped."""
     folder = RunFolder(args.checkpoint_dir)
     checkpoint = folder.load_best()
     with folder.lock():
@@ -240,7 +241,9 @@ def evaluate_run(args, device, folder: RunFolder, checkpoint):
                                        f", V0 = theta/2 for {', '.join(halves)}" if halves else "")
 
     def test_hybrid(n_timestep):
-        return {**evaluate_hybrid(hybrids[n_timestep], n_timestep, test_x, test_y, args.batch_size),
+        result = evaluate_hybrid(hybrids[n_timestep], n_timestep, test_x, test_y, args.batch_size,
+                                 sweep.progress(n_timestep), lambda progress: sweep.save_progress(n_timestep, progress))
+        return {**result,
                 "reset": args.reset, "initial_potential": args.initial_potential, "simulation": args.simulation}
 
     for n_timestep, result in sweep.run(hybrids, test_hybrid):

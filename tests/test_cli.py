@@ -11,6 +11,8 @@ import pytest
 import torch
 
 import run_seqmnist
+from hybrid_lstm.nn.model import SequenceClassifier
+from hybrid_lstm.runs import evaluation
 from conftest import REPO, SMALL, expect_error, run_cli
 
 
@@ -44,11 +46,11 @@ def test_interrupted_test_resumes_after_its_last_finished_t(run_copy, capsys, mn
     computed = []
     original = run_seqmnist.evaluate_hybrid
 
-    def interrupted_at_32(hybrid, n_timestep, *args):
+    def interrupted_at_32(hybrid, n_timestep, *args, **kwargs):
         computed.append(n_timestep)
         if n_timestep == 32 and len(computed) == 2:
             raise KeyboardInterrupt
-        return original(hybrid, n_timestep, *args)
+        return original(hybrid, n_timestep, *args, **kwargs)
 
     monkeypatch.setattr(run_seqmnist, "evaluate_hybrid", interrupted_at_32)
     code, _, err = run_cli(capsys, *command)
@@ -62,6 +64,35 @@ def test_interrupted_test_resumes_after_its_last_finished_t(run_copy, capsys, mn
         assert (got["n_timestep"], got["accuracy"], got["spike_totals"]) == \
                (want["n_timestep"], want["accuracy"], want["spike_totals"])
     assert results["ann"]["accuracy"] == expected["ann"]["accuracy"]
+
+
+def test_test_interrupted_inside_a_t_resumes_from_its_last_saved_batch(run_copy, capsys, mnist_root, monkeypatch):
+    """Killed in the second batch of T = 8, the rerun starts at the second batch, and the accuracy
+    and spike totals equal an uninterrupted test's."""
+    expected = json.loads((run_copy / "test_results.json").read_text())
+    (run_copy / "test_results.json").unlink()
+    command = ["--mode", "test", "--checkpoint-dir", run_copy, "--data-dir", mnist_root, "--n-timestep", "8",
+               *SMALL]
+    monkeypatch.setattr(evaluation, "PROGRESS_SAVE_INTERVAL_S", 0.0)
+    batch_sizes, original_forward = [], SequenceClassifier.forward
+
+    def forward_killed_in_the_second_batch(model, x):
+        if any(hasattr(cell, "spike_record") for cell in model.cells):
+            batch_sizes.append(len(x))
+            if len(batch_sizes) == 2:
+                raise KeyboardInterrupt
+        return original_forward(model, x)
+
+    monkeypatch.setattr(SequenceClassifier, "forward", forward_killed_in_the_second_batch)
+    code, _, _ = run_cli(capsys, *command)
+    partial = json.loads((run_copy / "test_results.partial.json").read_text())
+    assert code == 130 and partial["in_progress"]["n_timestep"] == 8
+    assert partial["in_progress"]["progress"]["samples"] == 128 and partial["results"] == []
+    code, out, _ = run_cli(capsys, *command)
+    assert code == 0 and batch_sizes == [128, 128, 128] and "# resumed from" in out
+    got, want = json.loads((run_copy / "test_results.json").read_text())["hybrid"][0], expected["hybrid"][0]
+    assert (got["n_timestep"], got["accuracy"], got["spike_totals"]) == \
+           (want["n_timestep"], want["accuracy"], want["spike_totals"])
 
 
 def test_partial_results_of_other_settings_are_not_reused(run_copy, capsys, mnist_root):

@@ -1,6 +1,7 @@
 """Evaluation: a classifier's accuracy, and the test protocol of a trained ModifiedLSTMCell
 (the ANN first, then its hybrid conversion at each T)."""
 import time
+from typing import Callable
 
 import torch
 from torch import nn
@@ -8,6 +9,9 @@ from tqdm import tqdm
 
 from .data import batches
 from ..nn.model import SequenceClassifier
+from ..snn.spikes import SpikeRecord
+
+PROGRESS_SAVE_INTERVAL_S = 60.0
 
 
 @torch.no_grad()
@@ -28,10 +32,36 @@ def timed(function, *args, **kwargs):
     return result, time.perf_counter() - start
 
 
-def evaluate_hybrid(hybrid: SequenceClassifier, n_timestep: int, inputs, labels, batch_size: int) -> dict:
-    """One hybrid's accuracy with its spike rates and totals; the record a results file keeps."""
+@torch.no_grad()
+def evaluate_hybrid(hybrid: SequenceClassifier, n_timestep: int, inputs, labels, batch_size: int,
+                    progress: dict = None, save_progress: Callable[[dict], None] = None) -> dict:
+    """One hybrid's accuracy with its spike rates and totals; the record a results file keeps.
+
+    progress: what an interrupted evaluation had done ({"samples", "correct", "spike_totals",
+    "wall_time_s"} over the first samples inputs), continued from the next sample; the result
+    equals an uninterrupted evaluation's. save_progress(progress) is called after a batch when
+    PROGRESS_SAVE_INTERVAL_S have passed since the last call."""
+    done = progress or {"samples": 0, "correct": 0, "spike_totals": SpikeRecord().totals(), "wall_time_s": 0.0}
+    samples, correct = done["samples"], done["correct"]
+    hybrid.eval()
     hybrid.reset_spike_record()
-    accuracy, seconds = timed(evaluate, hybrid, inputs, labels, batch_size, f"hybrid T={n_timestep}")
-    record = hybrid.spike_record()
-    return {"n_timestep": n_timestep, "accuracy": accuracy, "spike_rates": record.rates(),
-            "spike_totals": record.totals(), "wall_time_s": seconds}
+    start = saved = time.perf_counter()
+
+    def current() -> dict:
+        record = SpikeRecord.from_totals(done["spike_totals"])
+        record.merge(hybrid.spike_record())
+        return {"samples": samples, "correct": correct, "spike_totals": record.totals(),
+                "wall_time_s": done["wall_time_s"] + time.perf_counter() - start}
+
+    steps = (len(inputs) - samples + batch_size - 1) // batch_size
+    for x, y in tqdm(batches(inputs[samples:], labels[samples:], batch_size), total=steps,
+                     desc=f"hybrid T={n_timestep}", leave=False, disable=None):
+        correct += (hybrid(x).argmax(1) == y).sum().item()
+        samples += len(y)
+        if save_progress is not None and time.perf_counter() - saved >= PROGRESS_SAVE_INTERVAL_S:
+            save_progress(current())
+            saved = time.perf_counter()
+    final = current()
+    record = SpikeRecord.from_totals(final["spike_totals"])
+    return {"n_timestep": n_timestep, "accuracy": 100.0 * correct / len(inputs), "spike_rates": record.rates(),
+            "spike_totals": final["spike_totals"], "wall_time_s": final["wall_time_s"]}

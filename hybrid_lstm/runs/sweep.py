@@ -5,7 +5,8 @@ python -m loihi_sim.benchmark, bleu_vs_timesteps.py) keeps what it has finished 
 partial record (run_folder.partial_path) after each item: the settings, the values computed
 once per sweep (the ANN's accuracy, a CPU baseline), and the finished results. A rerun with the
 same settings resumes after the last finished item; a rerun with other settings starts afresh
-(run_folder.read_partial). finish() writes the final record (records.py) atomically and removes
+(run_folder.read_partial). An item that takes long may also keep its own progress there
+(save_progress), which the rerun hands back to it (progress). finish() writes the final record (records.py) atomically and removes
 the partial one.
 """
 from pathlib import Path
@@ -25,6 +26,7 @@ class ResumableSweep:
         self.previous = None if fresh else read_partial(self.partial, settings)
         self.finished = {row[key]: row for row in self.previous["results"]} if self.previous else {}
         self.once, self.results = {}, []
+        self.in_progress = self.previous.get("in_progress") if self.previous else None
 
     def resumed(self) -> str:
         """'# resumed from PATH: ... done' when a partial record was found, else ''."""
@@ -50,11 +52,25 @@ class ResumableSweep:
             if result is None:
                 result = compute(item)
             self.results.append(result)
+            self.in_progress = None
             self._save()
             yield item, result
 
+    def progress(self, item) -> dict:
+        """What an interrupted compute(item) last saved with save_progress, else None."""
+        saved = self.in_progress
+        return saved["progress"] if saved is not None and saved[self.key] == item else None
+
+    def save_progress(self, item, progress: dict):
+        """Keep an unfinished item's progress (JSON) in the partial record."""
+        self.in_progress = {self.key: item, "progress": progress}
+        self._save()
+
     def _save(self):
-        write_json_atomic(self.partial, {**self.settings, **self.once, "results": self.results})
+        record = {**self.settings, **self.once, "results": self.results}
+        if self.in_progress is not None:
+            record["in_progress"] = self.in_progress
+        write_json_atomic(self.partial, record)
 
     def finish(self, record):
         """Write the final record (a records.py dataclass) to the output and remove the partial one."""

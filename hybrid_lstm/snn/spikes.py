@@ -40,6 +40,15 @@ class SpikeRecord:
             self.updates[population] += tensor.numel() * n_timestep
 
     @classmethod
+    def from_totals(cls, totals: dict) -> "SpikeRecord":
+        """The record whose totals() is totals (as a results file keeps them)."""
+        record = cls()
+        for population in POPULATIONS:
+            record.spikes[population] = totals[population]["spikes"]
+            record.updates[population] = totals[population]["updates"]
+        return record
+
+    @classmethod
     def merged(cls, records) -> "SpikeRecord":
         """One record summing every record of records."""
         total = cls()
