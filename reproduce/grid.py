@@ -35,6 +35,8 @@ INITIAL_POTENTIALS = ("one", "half")
 PIXELWISE_SEEDS = {"ModifiedLSTMCell": (0, 1, 2), "BaselineLSTMCell": (0, 1, 2)}
 PIXELWISE_EPOCHS = 50
 PIXELWISE_T = tuple(paper.PIXELWISE_HYBRID)  # the paper's
+SEEDS = {"rowwise": ROWWISE_SEEDS, "pixelwise": PIXELWISE_SEEDS}  # {task: {cell: seeds}}
+EPOCHS = {"rowwise": ROWWISE_EPOCHS, "pixelwise": PIXELWISE_EPOCHS}
 # diagnostics of the pixel-wise BaselineLSTMCell's miss, apart from the reproduced rows: which part of the
 # recipe the sigmoid cell fails under, each on a reduced schedule, one seed, the ANN tested
 RECIPE_DIAGNOSTICS = {"no-clamps": ("--no-clamps",), "lr3e-4": ("--lr", "3e-4")}
@@ -314,9 +316,8 @@ def finetune_run(task: str, seed: int, n_timestep: int, epochs: int | None = Non
 
 
 def finetune_runs(task: str, schedule: dict = FINETUNE) -> list:
-    seeds = (ROWWISE_SEEDS if task == "rowwise" else PIXELWISE_SEEDS)["ModifiedLSTMCell"]
     return [finetune_run(task, seed, n_timestep, schedule[task]["epochs"]) for n_timestep in schedule[task]["timesteps"]
-            for seed in seeds]
+            for seed in SEEDS[task]["ModifiedLSTMCell"]]
 
 
 EXAMPLE_FOLDER = Path("runs/examples/psmnist-seed0")

@@ -7,8 +7,7 @@ import torch
 from conftest import REPO
 from hybrid_lstm.snn.conversion import ENCODER_THRESHOLD
 from hybrid_lstm.snn.neurons import SignedInputEncoder
-from reproduce import grid, paper
-from reproduce.report import load
+from reproduce import collect, grid, paper
 
 ROOT = REPO
 
@@ -31,7 +30,7 @@ def test_every_claim_of_the_discussion_names_a_test_here():
 
 
 def test_rowwise_hybrid_at_t16_varies_over_seeds_far_more_than_the_ann():
-    runs = load.seq_runs(ROOT, "rowwise", "ModifiedLSTMCell")
+    runs = collect.seq_runs(ROOT, "rowwise", "ModifiedLSTMCell")
     assert len(runs) >= 3
     assert spread([run.hybrid()[16] for run in runs]) > 10 * spread([run.ann for run in runs])
 
@@ -47,13 +46,13 @@ def test_an_encoder_input_below_one_sixteenth_never_fires_at_t16():
 
 
 def test_rowwise_theta_half_at_t32_matches_the_papers_neurons_at_t128():
-    runs = [run for run in load.seq_runs(ROOT, "rowwise", "ModifiedLSTMCell") if 32 in run.hybrid(initial_potential="half")]
+    runs = [run for run in collect.seq_runs(ROOT, "rowwise", "ModifiedLSTMCell") if 32 in run.hybrid(initial_potential="half")]
     assert len(runs) >= 3
     assert mean([run.hybrid(initial_potential="half")[32] for run in runs]) >= mean([run.hybrid()[128] for run in runs])
 
 
 def test_pixelwise_theta_half_reaches_each_seeds_ann_by_t512():
-    runs = [run for run in load.seq_runs(ROOT, "pixelwise", "ModifiedLSTMCell") if 512 in run.hybrid()]
+    runs = [run for run in collect.seq_runs(ROOT, "pixelwise", "ModifiedLSTMCell") if 512 in run.hybrid()]
     assert spread([run.hybrid()[512] for run in runs]) > 2
     tested = [run for run in runs if 512 in run.hybrid(initial_potential="half")]  # its theta / 2 test reached T = 512
     assert tested
@@ -63,13 +62,13 @@ def test_pixelwise_theta_half_reaches_each_seeds_ann_by_t512():
 
 
 def test_no_pixelwise_baseline_seed_reaches_the_papers_accuracy():
-    runs = load.seq_runs(ROOT, "pixelwise", "BaselineLSTMCell")
+    runs = collect.seq_runs(ROOT, "pixelwise", "BaselineLSTMCell")
     assert len(runs) >= 2
     assert all(run.ann < paper.PIXELWISE_ANN["BaselineLSTMCell"] - paper.ANN_BAR["pixelwise"] for run in runs)
 
 
 def measured(cell: str, seed: int):
-    return load.memory(ROOT, "pixelwise", cell, seed)
+    return collect.memory(ROOT, "pixelwise", cell, seed)
 
 
 def test_the_sigmoid_cell_keeps_less_of_its_cell_state_than_the_modified_cell():
@@ -91,11 +90,11 @@ def test_the_sigmoid_cell_of_seed0_reads_only_the_lower_half():
 
 
 def chip_configurations() -> dict:
-    return {(b.chip.reset, b.chip.initial_potential, b.chip.compensate_delay): b for b in load.rowwise_chip(ROOT)}
+    return {(b.chip.reset, b.chip.initial_potential, b.chip.compensate_delay): b for b in collect.rowwise_chip(ROOT)}
 
 
 def test_the_hard_reset_stays_below_twenty_percent_at_every_t():
-    runs = load.seq_runs(ROOT, "rowwise", "ModifiedLSTMCell")
+    runs = collect.seq_runs(ROOT, "rowwise", "ModifiedLSTMCell")
     assert all(accuracy < 20 for run in runs for accuracy in run.hybrid("hard").values())  # delay 0
     chip = [b for (reset, _, _), b in chip_configurations().items() if reset.startswith("hard")]
     assert chip and all(r.chip_accuracy < 20 for b in chip for r in b.results)  # delay 1, on the chip
@@ -115,13 +114,13 @@ def test_a_compensated_delay_gives_the_simulations_accuracy():
 
 
 def test_the_energy_ratio_falls_as_t_grows_in_every_configuration():
-    for benchmark in load.rowwise_chip(ROOT):
+    for benchmark in collect.rowwise_chip(ROOT):
         ratios = [r.energy_ratio_cpu_over_loihi for r in sorted(benchmark.results, key=lambda r: r.n_timestep)]
         assert ratios == sorted(ratios, reverse=True) and len(set(ratios)) == len(ratios), benchmark.chip
 
 
 def test_from_t64_the_translation_hybrid_keeps_the_papers_share_of_its_ann():
-    curve = load.bleu_records(ROOT)[("one", False)]
+    curve = collect.bleu_records(ROOT)[("one", False)]
     ann = curve.ann("modified").fairseq_bleu4
     paper_ann = paper.IWSLT14_ANN_BLEU["modified"]
     shares = {t: (100 * r.fairseq_bleu4 / ann, 100 * paper.IWSLT14_HYBRID_BLEU[t] / paper_ann)
@@ -131,7 +130,7 @@ def test_from_t64_the_translation_hybrid_keeps_the_papers_share_of_its_ann():
 
 def tuned(seed: int, t: int):
     """(the fine-tuned hybrid's accuracy at T, its ANN's) of a row-wise seed, or None before its test."""
-    for record in load.mnist_tests(ROOT / grid.finetune_run("rowwise", seed, t).folder):
+    for record in collect.mnist_tests(ROOT / grid.finetune_run("rowwise", seed, t).folder):
         for result in record.hybrid:
             if result.n_timestep == t:
                 return result.accuracy, record.ann_accuracy
@@ -140,7 +139,7 @@ def tuned(seed: int, t: int):
 
 @pytest.fixture
 def parents() -> dict:
-    return {run.seed: run for run in load.seq_runs(ROOT, "rowwise", "ModifiedLSTMCell")}
+    return {run.seed: run for run in collect.seq_runs(ROOT, "rowwise", "ModifiedLSTMCell")}
 
 
 def test_finetuning_at_t4_beats_conversion_on_every_seed(parents):

@@ -2,12 +2,10 @@
 V0 = theta / 2) and after conversion-aware fine-tuning at that T, with the tuned models on the chip."""
 from pathlib import Path
 
-from hybrid_lstm.runs.run_folder import RunFolder
-
 from .. import grid, paper
-from .load import bleu_curves, bleu_records, chip, mnist_tests, read_json, seq_runs
+from ..collect import bleu_curves, bleu_records, compensated_chip, mnist_tests, read_json, seq_runs
 from .markdown import Stats, code_block, grid_command, over_seeds, table
-from .seqmnist import TASK_NAMES, seeds_of
+from .seqmnist import TASK_NAMES
 
 LOW_T = (2, 4, 8, 16)
 GOALS = {"rowwise": (98.8, 4), "pixelwise": (98.0, 8)}  # accuracy % at T <= this
@@ -24,14 +22,13 @@ def potential_summary(root: Path) -> list:
     """Per task: the paper's neurons at the paper's largest T, and the smallest T at which V0 = theta / 2
     does at least as well (same models)."""
     tasks = []
-    for task, largest in (("rowwise", max(paper.ROWWISE_HYBRID)), ("pixelwise", max(paper.PIXELWISE_HYBRID))):
+    for task, published in (("rowwise", paper.ROWWISE_HYBRID), ("pixelwise", paper.PIXELWISE_HYBRID)):
+        largest = max(published)
         runs = [r for r in seq_runs(root, task, "ModifiedLSTMCell")
                 if largest in r.hybrid() and largest in r.hybrid(initial_potential="half")]
-        if runs:
-            seeds = f"{len(runs)} seed{'s' if len(runs) > 1 else ''}"
-            tasks.append((f"{TASK_NAMES[task]} MNIST ({seeds})", largest, mean_curve(runs, "one"), mean_curve(runs, "half")))
-    curves = bleu_curves(bleu_records(root))
-    if {"one", "half"} <= set(curves):
+        tasks += [(f"{TASK_NAMES[task]} MNIST ({len(runs)} seed{'s' if len(runs) > 1 else ''})", largest,
+                   mean_curve(runs, "one"), mean_curve(runs, "half"))] if runs else []
+    if {"one", "half"} <= set(curves := bleu_curves(bleu_records(root))):
         tasks.append(("translation, BLEU4 (1 model)", max(paper.IWSLT14_HYBRID_BLEU), curves["one"], curves["half"]))
     rows = []
     for task, largest, one, half in tasks:
@@ -44,36 +41,42 @@ def potential_summary(root: Path) -> list:
             *table(["task", "V0 = 1", "V0 = theta / 2", "fewer SNN steps"], rows)] if rows else []
 
 
-def tuned(root: Path, task: str, t: int, epochs: int | None = None) -> list:
-    """(record, hybrid result at T) of the task's fine-tuned runs at T (on `epochs`' schedule), one per seed tested."""
-    return [(record, result) for seed in seeds_of(task)
-            for record in mnist_tests(root / grid.finetune_run(task, seed, t, epochs).folder)
-            for result in record.hybrid if (result.n_timestep, result.initial_potential) == (t, grid.FINETUNE_POTENTIAL)]
+def schedules(task: str) -> list:
+    return [grid.FINETUNE[task]] + ([grid.FINETUNE_LONGER[task]] if task in grid.FINETUNE_LONGER else [])
 
 
-def low_t_table(root: Path, task: str, parents: list) -> list:
-    seeds, rows = len(seeds_of(task)), []
-    schedules = [grid.FINETUNE[task]] + ([grid.FINETUNE_LONGER[task]] if task in grid.FINETUNE_LONGER else [])
+def converted(parents: list, t: int, potential: str, seeds: int) -> str:
+    """The trained models converted at T with this potential, over the seeds."""
+    return over_seeds([r.hybrid(initial_potential=potential)[t] for r in parents
+                       if t in r.hybrid(initial_potential=potential)], seeds)
+
+
+def low_t_table(root: Path, task: str, parents: list, seeds: tuple) -> list:
+    """Converted (both potentials) and fine-tuned at each T <= 16: the fine-tuned hybrid and its ANN, per schedule."""
+    rows = []
     for t in LOW_T:
-        row = [t, *(over_seeds([r.hybrid(initial_potential=p)[t] for r in parents if t in r.hybrid(initial_potential=p)],
-                               seeds) for p in grid.INITIAL_POTENTIALS)]
-        for schedule in schedules:
-            found = tuned(root, task, t, schedule["epochs"])
-            row += [over_seeds([res.accuracy for _, res in found], seeds) if t in schedule["timesteps"] else
+        row = [t, *(converted(parents, t, p, len(seeds)) for p in grid.INITIAL_POTENTIALS)]
+        for schedule in schedules(task):
+            found = [(record, result) for seed in seeds
+                     for record in mnist_tests(root / grid.finetune_run(task, seed, t, schedule["epochs"]).folder)
+                     for result in record.hybrid if (result.n_timestep, result.initial_potential) ==
+                     (t, grid.FINETUNE_POTENTIAL)]
+            row += [over_seeds([res.accuracy for _, res in found], len(seeds)) if t in schedule["timesteps"] else
                     "not in the grid", over_seeds([rec.ann_accuracy for rec, _ in found]) if found else ""]
         rows.append(row)
     return table(["T", "V0 = 1 %", "V0 = theta / 2 %",
-                  *(f"{name} ({s['epochs']} epochs) %" for s in schedules for name in ("fine-tuned", "its ANN"))], rows)
+                  *(f"{name} ({s['epochs']} epochs) %" for s in schedules(task) for name in ("fine-tuned", "its ANN"))],
+                 rows)
 
 
-def tuned_chip_table(root: Path, task: str) -> list:
+def tuned_chip_table(root: Path, task: str, seeds: tuple) -> list:
     """The task's fine-tuned models on the emulated chip (grid: their loihi step), per schedule and T, over the seeds."""
     rows, images = [], grid.FINETUNE_CHIP_IMAGES[task]
-    for schedule in [grid.FINETUNE[task]] + ([grid.FINETUNE_LONGER[task]] if task in grid.FINETUNE_LONGER else []):
+    for schedule in schedules(task):
         for t in schedule["timesteps"]:
-            found = [(b.cpu, r) for seed in seeds_of(task)
-                     if (b := chip(RunFolder(root / grid.finetune_run(task, seed, t, schedule["epochs"]).folder)
-                                   .chip_results("soft-feedback", 1, True, grid.FINETUNE_POTENTIAL)))
+            found = [(b.cpu, r) for seed in seeds
+                     if (b := compensated_chip(root / grid.finetune_run(task, seed, t, schedule["epochs"]).folder,
+                                               grid.FINETUNE_POTENTIAL))
                      and b.test_samples == images for r in b.results if r.n_timestep == t]
             rows.append([t, schedule["epochs"], len(found), over_seeds([r.chip_accuracy for _, r in found]),
                          over_seeds([r.loihi["active_j"] * 1e6 for _, r in found]),
@@ -87,8 +90,8 @@ def tuned_chip_table(root: Path, task: str) -> list:
 
 def per_population_table(parents: list, seeds: int) -> list:
     spec = grid.PER_POPULATION_POTENTIAL
-    rows = [[t, *(over_seeds([r.hybrid(initial_potential=p)[t] for r in parents if t in r.hybrid(initial_potential=p)],
-                             seeds) for p in (*grid.INITIAL_POTENTIALS, spec))] for t in grid.PER_POPULATION_T]
+    rows = [[t, *(converted(parents, t, p, seeds) for p in (*grid.INITIAL_POTENTIALS, spec))]
+            for t in grid.PER_POPULATION_T]
     return [f"Per population (`--initial-potential {spec}`; the populations not named start at 1):", "",
             *table(["T", "V0 = 1 %", "V0 = theta / 2 %", f"{spec} %"], rows)]
 
@@ -99,13 +102,13 @@ def finetune_section(root: Path) -> list:
              "at T with V0 = theta / 2, then tested as that hybrid on all test images; beside it the same trained "
              "models converted without fine-tuning. Mean ± std over the seeds.", ""]
     for task, (goal, goal_t) in GOALS.items():
-        parents = seq_runs(root, task, "ModifiedLSTMCell")
-        lines += [f"### {TASK_NAMES[task].capitalize()}: goal >= {goal}% at T <= {goal_t}", "", *low_t_table(root, task, parents)]
-        lines += tuned_chip_table(root, task) + (per_population_table(parents, len(seeds_of(task)))
-                                                  if task == "pixelwise" else [])
-        lines += [f"Seed {seeds_of(task)[0]}'s commands (the other seeds alike): " + "; ".join(
-            f"`{grid_command(step)}`" for t in grid.FINETUNE[task]["timesteps"]
-            for step in grid.finetune_run(task, seeds_of(task)[0], t).steps), ""]
+        parents, seeds = seq_runs(root, task, "ModifiedLSTMCell"), grid.SEEDS[task]["ModifiedLSTMCell"]
+        lines += [f"### {TASK_NAMES[task].capitalize()}: goal >= {goal}% at T <= {goal_t}", "",
+                  *low_t_table(root, task, parents, seeds), *tuned_chip_table(root, task, seeds),
+                  *(per_population_table(parents, len(seeds)) if task == "pixelwise" else []),
+                  f"Seed {seeds[0]}'s commands (the other seeds alike): " + "; ".join(
+                      f"`{grid_command(step)}`" for t in grid.FINETUNE[task]["timesteps"]
+                      for step in grid.finetune_run(task, seeds[0], t).steps), ""]
     return lines
 
 

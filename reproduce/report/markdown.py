@@ -1,6 +1,6 @@
 """Markdown of the report: tables, code blocks, numbers, commands, hosts; and statistics over seeds."""
-import math
 import shlex
+import statistics
 from dataclasses import dataclass
 
 from .. import grid
@@ -10,34 +10,24 @@ NOT_RECORDED = "not recorded in the logs"
 
 @dataclass
 class Stats:
+    """Mean and sample standard deviation of values (0 for one value)."""
     values: list
 
-    @property
-    def mean(self) -> float:
-        return sum(self.values) / len(self.values)
-
-    @property
-    def std(self) -> float:
-        n = len(self.values)
-        return math.sqrt(sum((v - self.mean) ** 2 for v in self.values) / (n - 1)) if n > 1 else 0.0
+    mean = property(lambda self: statistics.fmean(self.values))
+    std = property(lambda self: statistics.stdev(self.values) if len(self.values) > 1 else 0.0)
 
     def text(self) -> str:
         return f"{self.values[0]:.2f}" if len(self.values) == 1 else f"{self.mean:.2f} ± {self.std:.2f}"
 
 
-def over_seeds(values: list, seeds: int | None = None) -> str:
-    """Mean ± std of values, "missing" without any; with how many of `seeds` they cover when fewer."""
+def over_seeds(values: list, seeds: int | None = None, each: bool = False) -> str:
+    """Mean ± std of values, "missing" without any; with each value when asked and how many of `seeds`
+    they cover when fewer: "45.43 ± 26.84 (23.91 / 75.51; 2 of 3 seeds)"."""
     if not values:
         return "missing"
-    return Stats(values).text() + (f" ({len(values)} of {seeds} seeds)" if seeds and len(values) < seeds else "")
-
-
-def per_seed(values: list, seeds: int | None = None) -> str:
-    """Mean ± std, then each value and how many of `seeds` they are: "45.43 ± 26.84 (23.91 / 75.51; 2 of 3 seeds)"."""
-    if len(values) < 2:
-        return over_seeds(values, seeds)
-    fewer = f"; {len(values)} of {seeds} seeds" if seeds and len(values) < seeds else ""
-    return f"{Stats(values).text()} ({' / '.join(f'{v:.2f}' for v in values)}{fewer})"
+    notes = ([" / ".join(f"{v:.2f}" for v in values)] if each and len(values) > 1 else [])
+    notes += [f"{len(values)} of {seeds} seeds"] if seeds and len(values) < seeds else []
+    return Stats(values).text() + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def table(headers, rows) -> list:
@@ -59,16 +49,8 @@ def as_command(recorded: str) -> str:
     return recorded if recorded.startswith("python ") else "python " + recorded
 
 
-def signed(value: float) -> str:
-    return f"{value:+.2f}"
-
-
 def minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.2f} h"
-
-
-def percent(value) -> str:
-    return "missing" if value is None else f"{value:.2f}"
 
 
 def epoch_hosts(histories) -> str:

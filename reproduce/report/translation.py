@@ -4,8 +4,8 @@ import re
 from pathlib import Path
 
 from .. import grid, paper
+from ..collect import bleu_curves, bleu_records, fairseq_log, read_json, step_log, trained_epochs
 from .figures import T_AXIS, Panel, Series, image
-from .load import bleu_curves, bleu_records, fairseq_log, read_json, step_log, trained_epochs
 from .markdown import code_block, grid_command, hosts, minutes, table
 
 PAPER_SHARE = {t: 100 * b / paper.IWSLT14_ANN_BLEU["modified"] for t, b in paper.IWSLT14_HYBRID_BLEU.items()}

@@ -1,5 +1,6 @@
-"""Everything the report reads from runs/: run folders' histories and results records
-(hybrid_lstm.runs.records), memory measurements, and the grid's own logs. Nothing here renders."""
+"""The grid's records read back from runs/: run folders' histories and results records
+(hybrid_lstm.runs.records), memory measurements, and the grid's own logs; what the report
+renders (reproduce/report/) and what docs/discussion.md's tests check. Nothing here renders."""
 import json
 import re
 from dataclasses import dataclass
@@ -10,8 +11,8 @@ from hybrid_lstm.runs.files import PARTIAL_SUFFIX
 from hybrid_lstm.runs.run_folder import RunFolder, file_sha256
 from hybrid_lstm.snn.neurons import DEFAULT_INITIAL_POTENTIAL, DEFAULT_RESET
 
-from .. import grid
-from ..memory_horizon import RESULTS_NAME as MEMORY_HORIZON
+from . import grid
+from .memory_horizon import RESULTS_NAME as MEMORY_HORIZON
 
 
 class ReportError(Exception):
@@ -90,9 +91,7 @@ def seq_run(root: Path, folder: Path, seed: int, epochs: int):
 
 def seq_runs(root: Path, task: str, cell: str) -> list:
     """The finished runs (the paper's schedule) of one task and cell, by seed."""
-    seeds = (grid.ROWWISE_SEEDS if task == "rowwise" else grid.PIXELWISE_SEEDS)[cell]
-    epochs = grid.ROWWISE_EPOCHS if task == "rowwise" else grid.PIXELWISE_EPOCHS
-    runs = [seq_run(root, grid.seqmnist_folder(task, cell, seed), seed, epochs) for seed in seeds]
+    runs = [seq_run(root, grid.seqmnist_folder(task, cell, seed), seed, grid.EPOCHS[task]) for seed in grid.SEEDS[task][cell]]
     return [run for run in runs if run]
 
 
@@ -108,6 +107,11 @@ def memory(root: Path, task: str, cell: str, seed: int):
 
 def chip(path: Path):
     return read_record(path, "chip-benchmark")
+
+
+def compensated_chip(folder: Path, initial_potential: str):
+    """The folder's soft-feedback, delay-compensated chip benchmark with this potential (delay 1), or None."""
+    return chip(RunFolder(folder).chip_results("soft-feedback", 1, True, initial_potential))
 
 
 def rowwise_chip(root: Path) -> list:
