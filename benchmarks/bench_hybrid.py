@@ -55,16 +55,24 @@ def synchronize(device):
         torch.cuda.synchronize(device)
 
 
-def median_time(fn, device, repeats: int, min_seconds: float = 0.0) -> float:
-    """Median wall time of fn() over repeats calls (more while their total is under min_seconds)."""
-    times = []
-    while len(times) < repeats or sum(times) < min_seconds:
-        synchronize(device)
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def interleaved_medians(functions: dict, device, rounds: int, block_seconds: float = 0.1) -> dict:
+    """{name: median wall seconds per call} of each function, timed in alternating rounds: each
+    round times every function in turn over at least block_seconds of calls. A machine whose speed
+    drifts (a host with busy neighbours, another job on the other core) slows all of them alike,
+    so their ratios hold where back-to-back measurements would not."""
+    per_call = {name: [] for name in functions}
+    for _ in range(rounds):
+        for name, fn in functions.items():
+            calls, start = 0, time.perf_counter()
+            while True:
+                fn()
+                calls += 1
+                synchronize(device)
+                elapsed = time.perf_counter() - start
+                if elapsed >= block_seconds:
+                    break
+            per_call[name].append(elapsed / calls)
+    return {name: statistics.median(times) for name, times in per_call.items()}
 
 
 def lstm_step_inputs(input_size: int, batch: int, device, seed: int = 0):
@@ -126,7 +134,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed calls per measurement (median)")
+    parser.add_argument("--rounds", type=int, default=9,
+                        help="alternating rounds of >= 0.1 s per measurement (median over rounds; default 9)")
     parser.add_argument("--kernel", choices=("auto",) + PRODUCT_KERNELS, default="auto",
                         help="the fast path's product kernel (default: timed and chosen per shape)")
     parser.add_argument("--as-avx2", action="store_true", help="run as on a CPU without AVX-512 (see above)")
@@ -137,7 +146,8 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {name}; torch {torch.__version__}; hidden size {HIDDEN}; times are medians per LSTM step")
+    print(f"device: {name}; torch {torch.__version__}; hidden size {HIDDEN}; times per LSTM step, medians over "
+          f"{args.rounds} rounds alternating reference, fast and products")
     print(cpu_capabilities())
     print(peak_memory_case(device, args.kernel))
     header = f"{'case':16} {'D':>3} {'T':>5} {'batch':>5} {'reference ms':>13} {'fast ms':>9} {'ratio':>7} " \
@@ -153,12 +163,17 @@ def main():
         fast = simulator(u, weights)  # also compiles, and chooses the kernel
         if not all(torch.equal(a, b) for a, b in zip(reference, fast)):
             raise SystemExit(f"{case}: fast and reference spike counts differ")
-        reference_s = median_time(lambda: simulate_gates(u, weights, n_timestep), device, args.repeats, min_seconds=0.5)
-        fast_s = median_time(lambda: simulator(u, weights), device, args.repeats, min_seconds=0.5)
-        matmul_s = median_time(matmul_only(simulator, weights, batch, device), device, args.repeats, min_seconds=0.5)
+        timed = {"reference": lambda: simulate_gates(u, weights, n_timestep), "fast": lambda: simulator(u, weights),
+                 "products": matmul_only(simulator, weights, batch, device)}
         if device.type == "cuda":
-            with cuda_graphs.eager():
-                without_graphs[case] = median_time(lambda: simulator(u, weights), device, args.repeats, 0.5)
+            def fast_without_graphs():
+                with cuda_graphs.eager():
+                    simulator(u, weights)
+            timed["fast without graphs"] = fast_without_graphs
+        medians = interleaved_medians(timed, device, args.rounds)
+        reference_s, fast_s, matmul_s = medians["reference"], medians["fast"], medians["products"]
+        if device.type == "cuda":
+            without_graphs[case] = medians["fast without graphs"]
         flops = 2 * n_timestep * batch * weights.weight.shape[1] * weights.weight.shape[0]
         ratio = reference_s / fast_s
         ratios[case], fast_times[case] = (ratio, target), fast_s

@@ -214,6 +214,23 @@ def test_fast_equals_reference_across_several_matrix_product_chunks(reset, monke
     assert_same_counts(simulate_gates(u, weights, 100, reset), simulator(u, weights))
 
 
+def test_gate_kernels_cover_the_steps_largest_first_then_an_eager_tail():
+    assert fast_gates.kernel_segments(45) == [(0, 32), (32, 8), (40, 4), (44, 1)]
+    assert fast_gates.kernel_segments(64) == [(0, 32), (32, 32)]
+    assert fast_gates.kernel_segments(3) == [(0, 3)] and fast_gates.kernel_segments(0) == []
+
+
+@pytest.mark.parametrize("n_timestep", [8, 45])
+@pytest.mark.parametrize("reset", ["soft", "hard"])
+def test_an_empty_batch_gives_empty_counts_of_the_right_shapes(reset, n_timestep):
+    """No SNN step runs for a batch of 0; the counts are the reference's empty tensors."""
+    weights, u = random_weights(7, 5, 6), torch.rand(0, 12)
+    expected = simulate_gates(u, weights, n_timestep, reset)
+    got = FastGateSimulator(SpikingConfig(n_timestep, reset))(u, weights)
+    assert [t.shape for t in got] == [t.shape for t in expected] == [(0, 12)] + [(0, 5)] * 5
+    assert_same_counts(expected, got)
+
+
 def test_eager_fallback_when_compilation_fails(monkeypatch):
     """A failing torch.compile warns once and runs the same function eagerly, same result."""
     weights, u = random_weights(7, 5, 5), extreme_inputs(4, 12, 5)

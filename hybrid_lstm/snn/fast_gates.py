@@ -17,7 +17,9 @@ Three changes, each chosen by measurement (benchmarks/bench_hybrid.py):
    kernel of kernels/exact_product.py for this device and shape (int8, fbgemm or float32).
 3. Gate neurons as one compiled kernel per 32 (or 16, 8, 4) SNN steps. The threshold/reset recursion
    (neurons.fire, neurons.after_spike) is sequential in tau but element-wise, so torch.compile
-   fuses 32 steps into one loop over the neurons. The four gate blocks share one potential
+   fuses 32 steps into one loop over the neurons (the step's first kernel also computes its start and
+   first encoder spikes, its last one the spike counts: fewer calls, each costing tens of us on CPU
+   in torch.compile's dispatch). The four gate blocks share one potential
    tensor: an i/f/o neuron is the g neuron's rule without a lower threshold. For the g neuron
    only V+ is kept: V- = K - V+, with K = 2 V0 from the start and K = 0 once a hard reset has
    set both to 0 (a soft reset keeps V+ + V- constant), so "V- > theta" is the same strict
@@ -108,6 +110,18 @@ def _lstm_step_start(u, start, lower_start, fanin: int, reset: str, threshold: i
 _compiled_lstm_step_start = CompiledOrEager(_lstm_step_start)
 
 
+def _lstm_step_start_and_spikes(u, start, lower_start, fanin: int, reset: str, threshold: int, v0: int, taus, out):
+    """_lstm_step_start, then the first chunk's encoder spikes (_encoder_spikes at taus, into out):
+    one compiled call instead of two."""
+    begun = _lstm_step_start(u, start, lower_start, fanin, reset, threshold, v0)
+    q_sign, q_abs, first, period = begun[:4]
+    _encoder_spikes(q_abs, q_sign, first, period, taus, v0 - 1, threshold, reset == "hard", out)
+    return begun
+
+
+_compiled_lstm_step_start_and_spikes = CompiledOrEager(_lstm_step_start_and_spikes)
+
+
 def _spike_counts(net, fired_count, q_abs, true_fanin: int, hidden: int, n_timestep: int, reset: str, threshold: int,
                   v0: int):
     """(encoder, i, f, g, o, g fired) int64 counts from the gate totals (B, columns), and the encoders' after T
@@ -143,6 +157,29 @@ def _gate_steps(potential, lower, net, fired_count, products, bias, threshold, l
 
 
 _compiled_gate_steps = CompiledOrEager(_gate_steps)
+
+
+def _last_gate_steps_and_counts(potential, lower, net, fired_count, products, bias, threshold, lower_after_reset,
+                                reset: str, q_abs, true_fanin: int, hidden: int, n_timestep: int,
+                                encoder_threshold: int, v0: int):
+    """The LSTM step's last _gate_steps, then its _spike_counts: one compiled call instead of two."""
+    _, _, net, fired_count = _gate_steps(potential, lower, net, fired_count, products, bias, threshold,
+                                         lower_after_reset, reset)
+    return _spike_counts(net, fired_count, q_abs, true_fanin, hidden, n_timestep, reset, encoder_threshold, v0)
+
+
+_compiled_last_gate_steps_and_counts = CompiledOrEager(_last_gate_steps_and_counts)
+
+
+def kernel_segments(n_steps: int) -> list:
+    """(start, length) of the gate kernels over n_steps SNN steps: the largest of KERNEL_STEPS that
+    fits first, then a tail shorter than any (run eagerly)."""
+    segments, step = [], 0
+    for steps in KERNEL_STEPS:
+        while step + steps <= n_steps:
+            segments.append((step, steps))
+            step += steps
+    return segments + ([(step, n_steps - step)] if step < n_steps else [])
 
 
 def check_fast_weights(weights: ConvertedWeights, config: SpikingConfig):
@@ -284,26 +321,35 @@ class FastGateSimulator:
         fanin, columns = product.fanin, product.columns
         reset, n_timestep = self.config.reset, self.config.n_timestep
         v0_encoder = self.config.v0("encoder")
-        q_sign, q_abs, first, period, potential, lower, net, fired_count = _compiled_lstm_step_start(
-            u, start, lower_start, fanin, reset, ENCODER_THRESHOLD, v0_encoder)
-        hard = reset == "hard"
         chunk = self.chunk_steps(batch, columns)
         spikes_buffer, products_buffer, all_taus = self.workspace(chunk * batch, product, device)
+        chunks = [all_taus[chunk_start: chunk_start + chunk] for chunk_start in range(0, n_timestep if batch else 0, chunk)]
+        if chunks:  # the first chunk's encoder spikes come with the step's start
+            begun = _compiled_lstm_step_start_and_spikes(u, start, lower_start, fanin, reset, ENCODER_THRESHOLD,
+                                                         v0_encoder, chunks[0],
+                                                         spikes_buffer[: len(chunks[0]) * batch].view(-1, batch, fanin))
+        else:
+            begun = _compiled_lstm_step_start(u, start, lower_start, fanin, reset, ENCODER_THRESHOLD, v0_encoder)
+        q_sign, q_abs, first, period = begun[:4]
+        hard = reset == "hard"
         constants = (bias, threshold, lower_after_reset, reset)
-        for chunk_start in range(0, n_timestep if batch else 0, chunk):
-            taus = all_taus[chunk_start: chunk_start + chunk]
+        counting = (q_abs, true_fanin, hidden, n_timestep, ENCODER_THRESHOLD, v0_encoder)
+        state = begun[4:]  # the gate neurons' potential, lower threshold, net and fired counts
+        for index, taus in enumerate(chunks):
             spikes = spikes_buffer[: len(taus) * batch]
-            _compiled_encoder_spikes(q_abs, q_sign, first, period, taus, v0_encoder - 1, ENCODER_THRESHOLD, hard,
-                                     spikes.view(len(taus), batch, fanin))
+            if index:
+                _compiled_encoder_spikes(q_abs, q_sign, first, period, taus, v0_encoder - 1, ENCODER_THRESHOLD, hard,
+                                         spikes.view(len(taus), batch, fanin))
             products = product(spikes, products_buffer).view(len(taus), batch, columns)
-            state, step = (potential, lower, net, fired_count), 0
-            for steps in KERNEL_STEPS:
-                while step + steps <= len(taus):
+            segments = kernel_segments(len(taus))
+            for number, (step, steps) in enumerate(segments):
+                if steps not in KERNEL_STEPS:  # a tail shorter than any kernel: the same function, eagerly
+                    state = _gate_steps(*state, products[step: step + steps], *constants)
+                elif index == len(chunks) - 1 and number == len(segments) - 1:  # the step's last: with the counts
+                    return _compiled_last_gate_steps_and_counts(*state, products[step: step + steps], *constants,
+                                                                *counting)
+                else:
                     state = _compiled_gate_steps(*state, products[step: step + steps], *constants)
-                    step += steps
-            if step < len(taus):  # a tail shorter than any kernel: the same function, eagerly
-                state = _gate_steps(*state, products[step:], *constants)
-            potential, lower, net, fired_count = state
-
+        net, fired_count = state[2:]  # no compiled gate kernel ran last (a tail, or no SNN step at all)
         return _compiled_spike_counts(net, fired_count, q_abs, true_fanin, hidden, n_timestep, reset,
                                       ENCODER_THRESHOLD, v0_encoder)
