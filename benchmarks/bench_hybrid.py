@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hybrid_lstm import ModifiedLSTMCell, convert_cell, simulate_gates  # noqa: E402
 from hybrid_lstm.kernels import cuda_graphs  # noqa: E402
+from hybrid_lstm.runs.host import vector_extensions  # noqa: E402
 from hybrid_lstm.snn.fast_gates import PRODUCT_KERNELS, FastGateSimulator  # noqa: E402
 from hybrid_lstm.snn.neurons import SpikingConfig  # noqa: E402
 
@@ -106,9 +107,7 @@ def matmul_only(simulator: FastGateSimulator, weights, batch: int, device):
 
 def cpu_capabilities() -> str:
     """The CPU's vector extensions as torch sees them, and the level its kernels use."""
-    checks = {"AVX2": "_is_avx2_supported", "AVX-512": "_is_avx512_supported", "AVX-512 VNNI": "_is_vnni_supported",
-              "AMX": "_is_amx_tile_supported"}
-    found = [name for name, check in checks.items() if getattr(torch.cpu, check, lambda: False)()]
+    found = vector_extensions()
     limited = (" (limited by --as-avx2: ATEN_CPU_CAPABILITY=avx2, MKL_ENABLE_INSTRUCTIONS=AVX2, "
                "FBGEMM_ENABLE_INSTRUCTIONS=AVX2, oneDNN off)" if os.environ.get(AS_AVX2) else "")
     return (f"CPU has {', '.join(found) or 'none of AVX2 / AVX-512 / VNNI / AMX'}; torch kernels use "

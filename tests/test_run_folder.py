@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from hybrid_lstm.runs import host
 from hybrid_lstm.runs.checkpoint import Checkpoint, build_model
 from hybrid_lstm.runs.files import RunError
 from hybrid_lstm.runs.run_folder import RunFolder
@@ -69,3 +70,15 @@ def test_any_folder_or_a_new_path_is_a_run_folder_but_a_file_is_not(tmp_path, mo
     (tmp_path / "file").write_text("x")
     with pytest.raises(RunError, match="is a file, not a folder"):
         RunFolder("file").check()
+
+
+def test_the_host_line_names_the_cpus_vector_extensions(monkeypatch):
+    """Two CPUs of one model name but other vector extensions give other host lines."""
+    monkeypatch.setattr(host.torch.cpu, "_is_avx2_supported", lambda: True)
+    monkeypatch.setattr(host.torch.cpu, "_is_avx512_supported", lambda: False)
+    monkeypatch.setattr(host.torch.cpu, "_is_vnni_supported", lambda: False)
+    monkeypatch.setattr(host.torch.cpu, "_is_amx_tile_supported", lambda: False)
+    avx2 = host.host_description(threads=1)
+    monkeypatch.setattr(host.torch.cpu, "_is_avx512_supported", lambda: True)
+    assert "(AVX2), " in avx2 and "(AVX2, AVX-512), " in host.host_description(threads=1)
+    assert avx2.endswith(f"1 torch thread, torch {host.torch.__version__}")

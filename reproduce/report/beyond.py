@@ -4,12 +4,14 @@ from pathlib import Path
 
 from .. import grid, paper
 from ..collect import bleu_curves, bleu_records, compensated_chip, mnist_tests, read_json, seq_runs
-from .markdown import Stats, code_block, grid_command, over_seeds, table
+from .markdown import Stats, code_block, grid_command, hosts, over_seeds, table
 from .seqmnist import TASK_NAMES
 
 LOW_T = (2, 4, 8, 16)
 GOALS = {"rowwise": (98.8, 4), "pixelwise": (98.0, 8)}  # accuracy % at T <= this
 ENERGY_GOAL = (300.0, 98.31)  # CPU / Loihi active energy at least this, at this accuracy % or better (row-wise)
+SCHEDULES = {task: [schedule, *([grid.FINETUNE_LONGER[task]] if task in grid.FINETUNE_LONGER else [])]
+             for task, schedule in grid.FINETUNE.items()}  # each task's fine-tuning schedules
 
 
 def mean_curve(runs: list, potential: str) -> dict:
@@ -41,10 +43,6 @@ def potential_summary(root: Path) -> list:
             *table(["task", "V0 = 1", "V0 = theta / 2", "fewer SNN steps"], rows)] if rows else []
 
 
-def schedules(task: str) -> list:
-    return [grid.FINETUNE[task]] + ([grid.FINETUNE_LONGER[task]] if task in grid.FINETUNE_LONGER else [])
-
-
 def converted(parents: list, t: int, potential: str, seeds: int) -> str:
     """The trained models converted at T with this potential, over the seeds."""
     return over_seeds([r.hybrid(initial_potential=potential)[t] for r in parents
@@ -56,7 +54,7 @@ def low_t_table(root: Path, task: str, parents: list, seeds: tuple) -> list:
     rows = []
     for t in LOW_T:
         row = [t, *(converted(parents, t, p, len(seeds)) for p in grid.INITIAL_POTENTIALS)]
-        for schedule in schedules(task):
+        for schedule in SCHEDULES[task]:
             found = [(record, result) for seed in seeds
                      for record in mnist_tests(root / grid.finetune_run(task, seed, t, schedule["epochs"]).folder)
                      for result in record.hybrid if (result.n_timestep, result.initial_potential) ==
@@ -65,27 +63,29 @@ def low_t_table(root: Path, task: str, parents: list, seeds: tuple) -> list:
                     "not in the grid", over_seeds([rec.ann_accuracy for rec, _ in found]) if found else ""]
         rows.append(row)
     return table(["T", "V0 = 1 %", "V0 = theta / 2 %",
-                  *(f"{name} ({s['epochs']} epochs) %" for s in schedules(task) for name in ("fine-tuned", "its ANN"))],
+                  *(f"{name} ({s['epochs']} epochs) %" for s in SCHEDULES[task] for name in ("fine-tuned", "its ANN"))],
                  rows)
 
 
 def tuned_chip_table(root: Path, task: str, seeds: tuple) -> list:
     """The task's fine-tuned models on the emulated chip (grid: their loihi step), per schedule and T, over the seeds."""
-    rows, images = [], grid.FINETUNE_CHIP_IMAGES[task]
-    for schedule in schedules(task):
+    rows, images, used = [], grid.FINETUNE_CHIP_IMAGES[task], []
+    for schedule in SCHEDULES[task]:
         for t in schedule["timesteps"]:
-            found = [(b.cpu, r) for seed in seeds
+            found = [(b, r) for seed in seeds
                      if (b := compensated_chip(root / grid.finetune_run(task, seed, t, schedule["epochs"]).folder,
                                                grid.FINETUNE_POTENTIAL))
                      and b.test_samples == images for r in b.results if r.n_timestep == t]
             rows.append([t, schedule["epochs"], len(found), over_seeds([r.chip_accuracy for _, r in found]),
                          over_seeds([r.loihi["active_j"] * 1e6 for _, r in found]),
-                         over_seeds([cpu["latency_s"] * 1e3 for cpu, _ in found]),
+                         over_seeds([b.cpu["latency_s"] * 1e3 for b, _ in found]),
                          over_seeds([r.energy_ratio_cpu_over_loihi for _, r in found])])
+            used += [b for b, _ in found]
     ratio, accuracy = ENERGY_GOAL
     return [f"Fine-tuned models on the emulated chip (soft-feedback, delay compensated, V0 = theta / 2, the first "
             f"{images} test images); row-wise goal: CPU / Loihi >= {ratio:g}x at >= {accuracy}%:", "",
-            *table(["T", "epochs", "seeds", "chip accuracy %", "Loihi active uJ", "CPU ms (batch 1)", "CPU / Loihi"], rows)]
+            *table(["T", "epochs", "seeds", "chip accuracy %", "Loihi active uJ", "CPU ms (batch 1)", "CPU / Loihi"], rows),
+            *([f"The CPU baselines' hardware: {hosts(used)}.", ""] if used else [])]
 
 
 def per_population_table(parents: list, seeds: int) -> list:
