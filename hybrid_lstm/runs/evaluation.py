@@ -15,13 +15,19 @@ PROGRESS_SAVE_INTERVAL_S = 60.0
 
 
 @torch.no_grad()
+def correct_per_batch(model: nn.Module, inputs, labels, batch_size: int, description: str, first: int = 0):
+    """Yield (images in the batch, correctly classified of them) for each batch of (inputs, labels)
+    from image `first` on, in order, with model in eval mode and a progress bar."""
+    model.eval()
+    steps = (len(inputs) - first + batch_size - 1) // batch_size
+    for x, y in tqdm(batches(inputs[first:], labels[first:], batch_size), total=steps, desc=description,
+                     leave=False, disable=None):
+        yield len(y), (model(x).argmax(1) == y).sum().item()
+
+
 def evaluate(model: nn.Module, inputs, labels, batch_size: int, description: str = "eval") -> float:
     """Accuracy (%) of model on (inputs, labels)."""
-    model.eval()
-    correct = 0
-    steps = (len(inputs) + batch_size - 1) // batch_size
-    for x, y in tqdm(batches(inputs, labels, batch_size), total=steps, desc=description, leave=False, disable=None):
-        correct += (model(x).argmax(1) == y).sum().item()
+    correct = sum(count for _, count in correct_per_batch(model, inputs, labels, batch_size, description))
     return 100.0 * correct / len(inputs)
 
 
@@ -43,7 +49,6 @@ def evaluate_hybrid(hybrid: SequenceClassifier, n_timestep: int, inputs, labels,
     PROGRESS_SAVE_INTERVAL_S have passed since the last call."""
     done = progress or {"samples": 0, "correct": 0, "spike_totals": SpikeRecord().totals(), "wall_time_s": 0.0}
     samples, correct = done["samples"], done["correct"]
-    hybrid.eval()
     hybrid.reset_spike_record()
     start = saved = time.perf_counter()
 
@@ -53,11 +58,8 @@ def evaluate_hybrid(hybrid: SequenceClassifier, n_timestep: int, inputs, labels,
         return {"samples": samples, "correct": correct, "spike_totals": record.totals(),
                 "wall_time_s": done["wall_time_s"] + time.perf_counter() - start}
 
-    steps = (len(inputs) - samples + batch_size - 1) // batch_size
-    for x, y in tqdm(batches(inputs[samples:], labels[samples:], batch_size), total=steps,
-                     desc=f"hybrid T={n_timestep}", leave=False, disable=None):
-        correct += (hybrid(x).argmax(1) == y).sum().item()
-        samples += len(y)
+    for images, right in correct_per_batch(hybrid, inputs, labels, batch_size, f"hybrid T={n_timestep}", samples):
+        samples, correct = samples + images, correct + right
         if save_progress is not None and time.perf_counter() - saved >= PROGRESS_SAVE_INTERVAL_S:
             save_progress(current())
             saved = time.perf_counter()

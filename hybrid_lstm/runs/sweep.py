@@ -6,8 +6,8 @@ partial record (run_folder.partial_path) after each item: the settings, the valu
 once per sweep (the ANN's accuracy, a CPU baseline), and the finished results. A rerun with the
 same settings resumes after the last finished item; a rerun with other settings starts afresh
 (run_folder.read_partial). An item that takes long may also keep its own progress there
-(save_progress), which the rerun hands back to it (progress). finish() writes the final record (records.py) atomically and removes
-the partial one.
+(save_progress), which the rerun hands back to it (progress). finish() writes the final record
+(records.py) atomically and removes the partial one.
 """
 from pathlib import Path
 from typing import Callable, Iterable
