@@ -9,7 +9,8 @@ default, the ANN of --cell-type modified (the converted checkpoint without overr
 the hybrid at each T (--model-overrides "{'hybrid_timesteps': T}", with every IF potential
 starting at --initial-potential: 1, the paper's, or theta / 2). Reports fairseq's
 tokenised BLEU4 (the paper's metric) and sacrebleu's BLEU computed from the same tokenised,
-lowercased hypotheses and references (so not a detokenised sacrebleu score). Writes the
+lowercased hypotheses and references (so not a detokenised sacrebleu score), over all
+sentences and over the first SUBSET_SENTENCES alone. Writes the
 table and every command to JSON; prints a table. An interrupted run keeps the models it has
 finished in OUTPUT.partial.json, and rerunning the same command (same data, checkpoints and
 neurons) resumes after them.
@@ -34,6 +35,7 @@ from hybrid_lstm.snn.neurons import DEFAULT_INITIAL_POTENTIAL
 
 REPO = Path(__file__).resolve().parent
 PLUGIN = REPO / "fairseq_custom_modules"
+SUBSET_SENTENCES = 100  # the first test sentences, whose BLEU is also recorded alone
 
 
 def torch_cuda_unavailable() -> bool:
@@ -64,9 +66,16 @@ def generate(data: str, checkpoint: str, overrides: str, threads: int):
             references[fields[0][2:]] = fields[1]
     match = re.search(r"BLEU4 = ([0-9.]+)", result.stdout + result.stderr)
     keys = sorted(hypotheses, key=int)
-    sacre = sacrebleu.corpus_bleu([hypotheses[k] for k in keys], [[references[k] for k in keys]], force=True).score
-    return {"fairseq_bleu4": float(match.group(1)), "sacrebleu": round(sacre, 2), "sentences": len(keys),
-            "seconds": round(seconds, 1), "command": " ".join(command[2:])}
+    subset = [key for key in keys if int(key) < SUBSET_SENTENCES]
+    return {"fairseq_bleu4": float(match.group(1)), "sacrebleu": corpus_sacrebleu(hypotheses, references, keys),
+            "sentences": len(keys), "seconds": round(seconds, 1), "command": " ".join(command[2:]),
+            "subset_sentences": len(subset), "subset_sacrebleu": corpus_sacrebleu(hypotheses, references, subset)}
+
+
+def corpus_sacrebleu(hypotheses: dict, references: dict, keys: list) -> float:
+    """sacrebleu over the sentences `keys` (already tokenised and lowercased), to 2 decimals."""
+    return round(sacrebleu.corpus_bleu([hypotheses[k] for k in keys], [[references[k] for k in keys]],
+                                       force=True).score, 2)
 
 
 PROG = "bleu_vs_timesteps.py"

@@ -16,6 +16,7 @@ from hybrid_lstm.runs.run_folder import RunFolder, bleu_results_path, file_sha25
 from hybrid_lstm.snn.neurons import DEFAULT_INITIAL_POTENTIAL
 from reproduce import paper
 from reproduce.memory_horizon import RESULTS_NAME as MEMORY_HORIZON
+from reproduce.ship_translation import MODEL as SHIPPED_MODEL
 
 SEQMNIST = Path("runs/seqmnist")
 TRANSLATION = Path("runs/translation")
@@ -394,12 +395,18 @@ def pixelwise_chip_run(seed: int = 0) -> Run:
 
 
 def translation_save_dir(corpus: str, cell: str) -> Path:
+    """fairseq's checkpoints of one cell type (scratch, out of git)."""
     return DEEN_CHECKPOINTS / f"{corpus}-{cell}-seed{DEEN_SEED}"
 
 
-def converted_checkpoint(corpus: str) -> Path:
-    """modify_checkpoint_iwslt.py's output for the modified cell's best checkpoint."""
-    return translation_save_dir(corpus, "modified") / "checkpoint_best_modified.pt"
+def translation_folder(corpus: str, cell: str) -> Path:
+    """The run folder of one cell type: its logs, and the model as shipped (reproduce.ship_translation)."""
+    return TRANSLATION / f"{corpus}-{cell}-seed{DEEN_SEED}"
+
+
+def shipped_model(corpus: str, cell: str) -> Path:
+    """The shipped model (the converted one for the modified cell), on which every BLEU is measured."""
+    return translation_folder(corpus, cell) / SHIPPED_MODEL
 
 
 def translation_bleu_results(corpus: str, initial_potential: str = DEFAULT_INITIAL_POTENTIAL,
@@ -408,15 +415,15 @@ def translation_bleu_results(corpus: str, initial_potential: str = DEFAULT_INITI
 
 
 def translation_run(corpus: str = "debian", epochs: int = DEEN_EPOCHS) -> Run:
-    """Prepare the corpus, train both cell types, convert the modified one, BLEU vs T.
-    The grid runs corpus "debian" (offline, not IWSLT14); "iwslt14" with the paper's 15
-    epochs is the same run for users with internet."""
+    """Prepare the corpus, train both cell types, convert the modified one, write both as shipped,
+    BLEU vs T. The grid runs corpus "debian" (offline, not IWSLT14); "iwslt14" with the paper's
+    15 epochs is the same run for users with internet."""
     data = Path(f"data/{corpus}.tokenized.de-en")
     binary = data / "bin"
     steps = [Step("prepare", ("prepare_deen.py", corpus, "--out", str(data)), exists(binary / "dict.de.txt"))]
     saves = {cell: translation_save_dir(corpus, cell) for cell in ("modified", "default")}
     for cell, save_dir in saves.items():
-        log = TRANSLATION / f"{corpus}-{cell}-seed{DEEN_SEED}" / "train.log"
+        log = translation_folder(corpus, cell) / "train.log"
         steps.append(Step(f"train-{cell}", (
             "-m", "fairseq_cli.train", str(binary), "--lr", "0.2,0.02", "--clip-norm", "5",
             "--criterion", "cross_entropy", "--lr-scheduler", "custom_scheduler", "--optimizer", "custom_adagrad",
@@ -424,25 +431,29 @@ def translation_run(corpus: str = "debian", epochs: int = DEEN_EPOCHS) -> Run:
             "--arch", "custom_baseline_iwslt", "--cell-type", cell, "--init-type", "orthogonal", "--batch-size", "64",
             "--seed", str(DEEN_SEED), "--cpu", "--no-progress-bar", "--log-interval", "50", "--no-epoch-checkpoints",
         ), log_contains(log, f"end of epoch {epochs} "), log))
-    converted = converted_checkpoint(corpus)
-    bleu = translation_bleu_results(corpus)
+    converted = saves["modified"] / "checkpoint_best_modified.pt"
+    shipped = {cell: shipped_model(corpus, cell) for cell in saves}
     steps.append(Step("convert", ("modify_checkpoint_iwslt.py", "--src-path", str(saves["modified"] / "checkpoint_best.pt"),
                                   "--des-path", str(converted)),
-                      either(exists(converted), exists(bleu)),  # the converted checkpoint stays out of git
-                      TRANSLATION / f"{corpus}-modified-seed{DEEN_SEED}" / "convert.log"))
-    steps.append(Step("bleu", ("bleu_vs_timesteps.py", "--data", str(binary), "--converted", str(converted),
-                               "--default-checkpoint", str(saves["default"] / "checkpoint_best.pt"),
+                      either(exists(converted), exists(shipped["modified"])),  # the scratch checkpoint stays out of git
+                      translation_folder(corpus, "modified") / "convert.log"))
+    for cell, source in (("default", saves["default"] / "checkpoint_best.pt"), ("modified", converted)):
+        steps.append(Step(f"ship-{cell}", ("-m", "reproduce.ship_translation", "--checkpoint", str(source),
+                                           "--data", str(data), "--output", str(shipped[cell].parent)),
+                          exists(shipped[cell]), translation_folder(corpus, cell) / "ship.log"))
+    bleu = translation_bleu_results(corpus)
+    steps.append(Step("bleu", ("bleu_vs_timesteps.py", "--data", str(binary), "--converted", str(shipped["modified"]),
+                               "--default-checkpoint", str(shipped["default"]),
                                "--n-timestep", *map(str, DEEN_T), "--threads", "{threads}", "--output", str(bleu)),
                       exists(bleu), bleu.with_suffix(".log"), partial_progress(bleu)))
     return Run(f"translation-{corpus}", "translation", TRANSLATION, tuple(steps))
 
 
 def translation_half_run(corpus: str = "debian") -> Run:
-    """BLEU vs T of the converted model of translation_run with V0 = theta / 2 (needs its converted
-    checkpoint, which stays out of git)."""
+    """BLEU vs T of the shipped converted model of translation_run with V0 = theta / 2."""
     binary = Path(f"data/{corpus}.tokenized.de-en") / "bin"
     bleu = translation_bleu_results(corpus, "half")
-    step = Step("bleu-half", ("bleu_vs_timesteps.py", "--data", str(binary), "--converted", str(converted_checkpoint(corpus)),
+    step = Step("bleu-half", ("bleu_vs_timesteps.py", "--data", str(binary), "--converted", str(shipped_model(corpus, "modified")),
                               "--n-timestep", *map(str, DEEN_HALF_T), "--initial-potential", "half",
                               "--threads", "{threads}", "--output", str(bleu)),
                 exists(bleu), bleu.with_suffix(".log"), partial_progress(bleu))
@@ -450,12 +461,12 @@ def translation_half_run(corpus: str = "debian") -> Run:
 
 
 def translation_complement_run(corpus: str = "debian") -> Run:
-    """The converted model of translation_run at DEEN_COMPLEMENT_T, once per initial potential."""
+    """The shipped converted model of translation_run at DEEN_COMPLEMENT_T, once per initial potential."""
     binary = Path(f"data/{corpus}.tokenized.de-en") / "bin"
     steps = []
     for potential, timesteps in DEEN_COMPLEMENT_T.items():
         bleu = translation_bleu_results(corpus, potential, complement=True)
-        argv = ("bleu_vs_timesteps.py", "--data", str(binary), "--converted", str(converted_checkpoint(corpus)),
+        argv = ("bleu_vs_timesteps.py", "--data", str(binary), "--converted", str(shipped_model(corpus, "modified")),
                 "--n-timestep", *map(str, timesteps))
         if potential != "one":
             argv += ("--initial-potential", potential)

@@ -111,7 +111,46 @@ def test_bleu_vs_timesteps_on_the_tiny_model(trained, tmp_path, capsys):
     found = hypotheses(ann)
     expected = sacrebleu.corpus_bleu([found[f"H-{k}"] for k in keys], [[references[k] for k in keys]], force=True)
     assert rows["ANN, --cell-type modified"]["sacrebleu"] == round(expected.score, 2)
+    # fewer test sentences than bleu_vs_timesteps.SUBSET_SENTENCES: the subset is all of them
+    assert all((row["subset_sentences"], row["subset_sacrebleu"]) == (24, row["sacrebleu"]) for row in rows.values())
     assert "hybrid T=256" in capsys.readouterr().out
+
+
+def test_a_shipped_model_holds_the_converted_weights_exactly_and_the_float_ones_in_float16(trained, tmp_path):
+    from reproduce import ship_translation
+
+    work, _ = trained
+    data = tmp_path / "corpus"  # prepare_deen.py's layout
+    (data / "bpe").mkdir(parents=True)
+    (data / "bin").symlink_to(work / "bin")
+    (data / "code").write_text("#version: 0.2\n")
+    for lang in ("de", "en"):
+        (data / "bpe" / f"test.{lang}").write_text((work / f"test.{lang}").read_text())
+    folder = tmp_path / "shipped"
+    ship_translation.main(["--checkpoint", str(work / "ck/converted.pt"), "--data", str(data), "--output", str(folder)])
+    shipped = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+    original = torch.load(work / "ck/converted.pt", map_location="cpu", weights_only=False)["model"]
+    assert shipped["model"].keys() == original.keys()
+    for name, tensor in original.items():
+        if tensor.is_floating_point():
+            assert shipped["model"][name].dtype == torch.float16
+            assert torch.equal(shipped["model"][name], tensor.half()), name
+        else:
+            assert shipped["model"][name].dtype == torch.int16 and torch.equal(shipped["model"][name].int(), tensor)
+    assert (folder / "test-first100.de").read_text() == (work / "test.de").read_text()  # 24 < 100 sentences
+    output = fairseq("fairseq-generate", "bin", "--beam", "5", "--remove-bpe", "--user-dir", REPO / "fairseq_custom_modules",
+                     "--path", folder / "model.pt", "--cpu", "--model-overrides", "{'hybrid_timesteps': 64}", cwd=work)
+    assert "LSTM layers run as hybrid_lstm.HybridLSTMCell: T = 64" in output and len(hypotheses(output)) == 24
+
+
+def test_shipping_refuses_a_value_its_width_cannot_hold():
+    from hybrid_lstm.runs.files import RunError
+    from reproduce.ship_translation import compact_tensor
+
+    with pytest.raises(RunError, match="int16"):
+        compact_tensor("w", torch.tensor([40000], dtype=torch.int32))
+    with pytest.raises(RunError, match="float16"):
+        compact_tensor("w", torch.tensor([1e6]))
 
 
 def test_bleu_vs_timesteps_runs_the_hybrid_with_the_initial_potential_asked_for(trained, tmp_path):

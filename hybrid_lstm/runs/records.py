@@ -131,6 +131,10 @@ class Bleu:
     sentences: int
     seconds: float
     command: str
+    # sacrebleu of the first subset_sentences test sentences alone (None where not recorded): what a
+    # shipped model is checked against quickly (tests/test_shipped_translation.py)
+    subset_sentences: int = 0
+    subset_sacrebleu: float | None = None
 
     @staticmethod
     def label_of(cell_type: str, n_timestep: int | None) -> str:
@@ -151,9 +155,13 @@ class Bleu:
         for name in ("fairseq_bleu4", "sacrebleu"):
             _require(_number(raw.get(name)) and 0 <= raw[name] <= 100, f"{where}.{name}", "a BLEU in [0, 100]",
                      raw.get(name))
+        subset = raw.get("subset_sacrebleu")
+        _require(subset is None or (_number(subset) and 0 <= subset <= 100), f"{where}.subset_sacrebleu",
+                 "null or a BLEU in [0, 100]", subset)
         return cls(raw["cell_type"], timestep, check_initial_potential(raw.get("initial_potential")),
                    float(raw["fairseq_bleu4"]), float(raw["sacrebleu"]), raw.get("sentences", 0),
-                   float(raw.get("seconds", 0.0)), str(raw.get("command", "")))
+                   float(raw.get("seconds", 0.0)), str(raw.get("command", "")), raw.get("subset_sentences", 0),
+                   None if subset is None else float(subset))
 
 
 @dataclass(frozen=True)
