@@ -5,7 +5,8 @@
 Layer 0 of the encoder and of the decoder (the model's only LSTM layers) are converted with
 hybrid_lstm.convert_weights (integer per-gate weights and biases, docs/method.md, "Conversion"); they
 are written beside the float weights as <layer>.converted_weight / converted_bias, and the
-checkpoint's model configuration gets converted = True. Generate with the hybrid by adding
+checkpoint's model configuration gets converted = True (and finetune_timesteps = 0: a model
+fine-tuned through its hybrid runs, unconverted, as the plain ANN again). Generate with the hybrid by adding
     --model-overrides "{'hybrid_timesteps': T}"
 to fairseq-generate. Any problem ends with one error line, exit status 2 and no file written.
 """
@@ -76,6 +77,7 @@ def convert(checkpoint: dict) -> list:
                       f"[{int(weights.bias.min())}, {int(weights.bias.max())}]")
     with open_dict(checkpoint["cfg"]):
         config.converted = True
+        config.finetune_timesteps = 0  # a model fine-tuned through its hybrid: its ANN is the plain cell again
     return report
 
 

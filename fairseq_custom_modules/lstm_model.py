@@ -13,6 +13,10 @@ row of both tables is renormalised to unit L2 norm at each training forward pass
 Hybrid inference: on a checkpoint converted by modify_checkpoint_iwslt.py, give
     fairseq-generate ... --model-overrides "{'hybrid_timesteps': T, 'hybrid_reset': 'soft', 'hybrid_initial_potential': 'one'}"
 and both LSTM layers run as hybrid_lstm.HybridLSTMCell at T SNN steps per LSTM step.
+
+Fine-tuning through the spikes (beyond the paper): fairseq-train --finetune-from-model TRAINED.pt
+--cell-type modified --finetune-timesteps T [--hybrid-initial-potential half] trains both LSTM
+layers through their hybrid at T (fairseq_custom_modules/recurrent.py).
 """
 import logging
 from dataclasses import dataclass, field
@@ -61,7 +65,7 @@ class CustomLSTMEncoder(FairseqEncoder):
         self.embed_tokens = embedding(len(dictionary), cfg.encoder_embed_dim, self.padding_idx)
         self.rnn = RecurrentLayer(cfg.cell_type, cfg.encoder_embed_dim, cfg.encoder_hidden_size, cfg.init_type,
                                   cfg.converted, cfg.hybrid_timesteps, cfg.hybrid_reset,
-                                  cfg.hybrid_initial_potential)
+                                  cfg.hybrid_initial_potential, cfg.finetune_timesteps)
         self.dropout_in = nn.Dropout(cfg.encoder_dropout_in)
         self.dropout_out = nn.Dropout(cfg.encoder_dropout_out)
 
@@ -108,7 +112,7 @@ class CustomLSTMDecoder(FairseqIncrementalDecoder):
         self.embed_tokens = embedding(len(dictionary), cfg.decoder_embed_dim, dictionary.pad())
         self.rnn = RecurrentLayer(cfg.cell_type, cfg.decoder_embed_dim + cfg.decoder_hidden_size,
                                   cfg.decoder_hidden_size, cfg.init_type, cfg.converted, cfg.hybrid_timesteps,
-                                  cfg.hybrid_reset, cfg.hybrid_initial_potential)
+                                  cfg.hybrid_reset, cfg.hybrid_initial_potential, cfg.finetune_timesteps)
         self.attention = LuongAttention(cfg.decoder_hidden_size, cfg.encoder_hidden_size)
         self.dropout_out = nn.Dropout(cfg.decoder_dropout_out)
         self.fc_out = nn.Linear(cfg.decoder_hidden_size, len(dictionary))
@@ -167,6 +171,10 @@ class CustomLSTMConfig(FairseqDataclass):
         "help": "0: the analog LSTM; T > 0: the hybrid LSTM at T SNN steps (converted checkpoints)"})
     hybrid_reset: ChoiceEnum(RESET_MODES) = field(default=DEFAULT_RESET, metadata={"help": "IF reset rule of the hybrid"})
     hybrid_initial_potential: str = field(default=DEFAULT_INITIAL_POTENTIAL, metadata={"help": INITIAL_POTENTIAL_HELP})
+    finetune_timesteps: int = field(default=0, metadata={
+        "help": "T > 0 (--cell-type modified; start from a trained model with --finetune-from-model): train through "
+                "the hybrid at T SNN steps, neurons as --hybrid-reset / --hybrid-initial-potential, straight-through "
+                "gradients; modify_checkpoint_iwslt.py sets it back to 0"})
 
 
 @register_model("custom_lstm", dataclass=CustomLSTMConfig)
@@ -189,6 +197,9 @@ def describe_cells(cfg) -> str:
     if cfg.hybrid_timesteps:
         return (f"LSTM layers run as hybrid_lstm.HybridLSTMCell: T = {cfg.hybrid_timesteps}, "
                 f"{cfg.hybrid_reset} reset, initial potential {cfg.hybrid_initial_potential}")
+    if cfg.finetune_timesteps:
+        return (f"LSTM layers train through their hybrid (hybrid_lstm.snn.finetune.ConversionAwareCell): "
+                f"T = {cfg.finetune_timesteps}, {cfg.hybrid_reset} reset, initial potential {cfg.hybrid_initial_potential}")
     cell = "hybrid_lstm.ModifiedLSTMCell" if cfg.cell_type == "modified" else "torch.nn.LSTMCell"
     note = (" (converted integer weights present but unused: pass --model-overrides "
             "\"{'hybrid_timesteps': T}\" to run the hybrid)") if cfg.converted else ""

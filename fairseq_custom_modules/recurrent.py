@@ -5,13 +5,18 @@ Cells (--cell-type): default = torch.nn.LSTMCell (two bias vectors); modified =
 hybrid_lstm.ModifiedLSTMCell. Initialisation (--init-type): orthogonal = each gate block of
 both weight matrices orthogonal; uniform = every weight U(-0.1, 0.1) (fairseq's LSTM default).
 Both keep the biases of hybrid_lstm's rule: forget-gate bias 1, the others 0.
+
+With finetune_timesteps = T > 0 (--cell-type modified) the cell trains through its hybrid:
+hybrid_lstm.snn.finetune.ConversionAwareCell, whose forward is the hybrid's at T and whose
+backward is the ANN's gradient at the same point; its parameters keep the cell's names.
 """
 import torch
 from torch import nn
 
 from hybrid_lstm import ConvertedWeights, HybridLSTMCell, ModifiedLSTMCell
 from hybrid_lstm.nn.functional import gate_blocks
-from hybrid_lstm.snn.neurons import DEFAULT_INITIAL_POTENTIAL, DEFAULT_RESET
+from hybrid_lstm.snn.finetune import ConversionAwareCell
+from hybrid_lstm.snn.neurons import DEFAULT_INITIAL_POTENTIAL, DEFAULT_RESET, SpikingConfig
 
 CELL_TYPES = ("default", "modified")
 INIT_TYPES = ("orthogonal", "uniform")
@@ -38,16 +43,22 @@ def build_cell(cell_type: str, input_size: int, hidden_size: int, init_type: str
 
 
 class RecurrentLayer(nn.Module):
-    """Holds `cell`; after modify_checkpoint_iwslt.py also the buffers converted_weight
+    """Holds `cell` (or, with finetune_timesteps, the cell trained through its hybrid); after
+    modify_checkpoint_iwslt.py also the buffers converted_weight
     (4H, D + H) and converted_bias (4H,) int32. With hybrid_timesteps > 0 the converted
     weights run as a HybridLSTMCell at T = hybrid_timesteps SNN steps per LSTM step."""
 
     def __init__(self, cell_type: str, input_size: int, hidden_size: int, init_type: str, converted: bool = False,
                  hybrid_timesteps: int = 0, hybrid_reset: str = DEFAULT_RESET,
-                 hybrid_initial_potential: str = DEFAULT_INITIAL_POTENTIAL):
+                 hybrid_initial_potential: str = DEFAULT_INITIAL_POTENTIAL, finetune_timesteps: int = 0):
         super().__init__()
         self.input_size, self.hidden_size = input_size, hidden_size
         self.cell = build_cell(cell_type, input_size, hidden_size, init_type)
+        if finetune_timesteps:
+            if cell_type != "modified" or converted:
+                raise ValueError("fine-tuning through the hybrid needs --cell-type modified, not converted")
+            self.cell = ConversionAwareCell(self.cell, SpikingConfig(finetune_timesteps, hybrid_reset,
+                                                                     hybrid_initial_potential))
         if converted:
             self.register_buffer("converted_weight", torch.zeros(4 * hidden_size, input_size + hidden_size,
                                                                  dtype=torch.int32))
@@ -57,6 +68,13 @@ class RecurrentLayer(nn.Module):
         self.hybrid_timesteps, self.hybrid_reset = hybrid_timesteps, hybrid_reset
         self.hybrid_initial_potential = hybrid_initial_potential
         self._hybrid = self._hybrid_key = None  # built from the loaded weights, never saved
+
+    def upgrade_state_dict_named(self, state_dict: dict, name: str):
+        """Called by fairseq before loading: an unconverted layer that loads a converted checkpoint (to
+        fine-tune from it) drops the integer weights, which derive from the cell's own."""
+        if not hasattr(self, "converted_weight"):
+            for key in ("converted_weight", "converted_bias"):
+                state_dict.pop(f"{name}.{key}", None)
 
     def step_cell(self) -> nn.Module:
         """The module that advances one LSTM step: the cell, or its hybrid, built from the

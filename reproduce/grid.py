@@ -73,11 +73,14 @@ DEEN_EPOCHS = 15  # the paper's schedule
 IWSLT14_EPOCHS = 15
 DEEN_SEED = 1
 DEEN_T = tuple(paper.IWSLT14_HYBRID_BLEU)  # the paper's
-# beyond the paper: the converted model with every potential starting at theta / 2, down to T = 4
-DEEN_HALF_T = (4, 8, 16, 32, 64, 128)
+# beyond the paper: the converted model with every potential starting at theta / 2, down to T = 2
+DEEN_HALF_T = (2, 4, 8, 16, 32, 64, 128)
 # beyond the paper: each potential also at the other's T (V0 = 1 below the paper's T, V0 = theta / 2 above
-# DEEN_HALF_T), in results files of their own, so that both curves span T = 4 ... 256
-DEEN_COMPLEMENT_T = {"one": (4, 8, 16), "half": (96, 192, 256)}
+# DEEN_HALF_T), in results files of their own, so that both curves span T = 2 ... 256
+DEEN_COMPLEMENT_T = {"one": (2, 4, 8, 16), "half": (96, 192, 256)}
+# beyond the paper: the modified model fine-tuned through its hybrid at T with V0 = theta / 2 (learning rate a
+# tenth of training's, as FINETUNE_LR is for MNIST), then BLEU at T <= 16
+DEEN_FINETUNE = {"timesteps": 16, "epochs": 2, "lr": "0.02,0.002", "test_t": (2, 4, 8, 16)}
 
 
 @dataclass(frozen=True)
@@ -477,6 +480,33 @@ def translation_complement_run(corpus: str = "debian") -> Run:
                after=f"translation-{corpus}")
 
 
+def translation_finetune_run(corpus: str = "debian") -> Run:
+    """Fine-tune the shipped modified model through its hybrid (DEEN_FINETUNE; resumable every 100 updates),
+    convert and ship it, BLEU at T <= 16 with V0 = theta / 2."""
+    data, t = Path(f"data/{corpus}.tokenized.de-en"), DEEN_FINETUNE["timesteps"]
+    name, potential = f"{corpus}-finetune-T{t}", FINETUNE_POTENTIAL
+    save_dir, folder = DEEN_CHECKPOINTS / f"{name}-seed{DEEN_SEED}", TRANSLATION / f"{name}-seed{DEEN_SEED}"
+    converted, shipped, bleu = save_dir / "checkpoint_best_modified.pt", folder / SHIPPED_MODEL, \
+        translation_bleu_results(name, potential)
+    steps = (Step("finetune", (
+        "-m", "fairseq_cli.train", str(data / "bin"), "--lr", DEEN_FINETUNE["lr"], "--clip-norm", "5",
+        "--criterion", "cross_entropy", "--lr-scheduler", "custom_scheduler", "--optimizer", "custom_adagrad",
+        "--user-dir", "fairseq_custom_modules", "--max-epoch", str(DEEN_FINETUNE["epochs"]), "--save-dir", str(save_dir),
+        "--arch", "custom_baseline_iwslt", "--cell-type", "modified", "--finetune-from-model",
+        str(shipped_model(corpus, "modified")), "--finetune-timesteps", str(t), "--hybrid-initial-potential", potential,
+        "--batch-size", "64", "--seed", str(DEEN_SEED), "--cpu", "--no-progress-bar", "--log-interval", "50",
+        "--no-epoch-checkpoints", "--save-interval-updates", "100", "--keep-interval-updates", "1"),
+        log_contains(folder / "train.log", f"end of epoch {DEEN_FINETUNE['epochs']} "), folder / "train.log"),
+        Step("convert", ("modify_checkpoint_iwslt.py", "--src-path", str(save_dir / "checkpoint_best.pt"),
+                         "--des-path", str(converted)), either(exists(converted), exists(shipped)), folder / "convert.log"),
+        Step("ship", ("-m", "reproduce.ship_translation", "--checkpoint", str(converted), "--data", str(data),
+                      "--output", str(folder)), exists(shipped), folder / "ship.log"),
+        Step("bleu", ("bleu_vs_timesteps.py", "--data", str(data / "bin"), "--converted", str(shipped), "--n-timestep",
+                      *map(str, DEEN_FINETUNE["test_t"]), "--initial-potential", potential, "--threads", "{threads}",
+                      "--output", str(bleu)), exists(bleu), bleu.with_suffix(".log"), partial_progress(bleu)))
+    return Run(f"translation-{name}", "translation", TRANSLATION, steps, after=f"translation-{corpus}")
+
+
 def experiment_grid() -> list:
     """All runs, longest first (so that --jobs 2 keeps both workers busy to the end)."""
     pixelwise = [seqmnist_run("pixelwise", cell, seed, PIXELWISE_EPOCHS, PIXELWISE_T, INITIAL_POTENTIALS, PIXELWISE_LOW_T)
@@ -491,7 +521,7 @@ def experiment_grid() -> list:
     runs += [seqmnist_run("rowwise", cell, seed, ROWWISE_EPOCHS, ROWWISE_TEST_T, INITIAL_POTENTIALS)
              for cell in CELLS for seed in ROWWISE_SEEDS[cell]]
     runs += chip_runs() + [pixelwise_chip_run()]
-    runs += [translation_run(), translation_half_run(), translation_complement_run()]
+    runs += [translation_run(), translation_half_run(), translation_complement_run(), translation_finetune_run()]
     return runs
 
 

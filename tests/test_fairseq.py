@@ -191,6 +191,46 @@ def test_hybrid_layer_equals_hybrid_lstm_cell():
         RecurrentLayer("modified", 6, 5, "orthogonal", converted=False, hybrid_timesteps=32)
 
 
+def test_a_layer_fine_tuned_through_its_hybrid_runs_the_hybrid_forward_and_keeps_the_cells_names():
+    torch.manual_seed(0)
+    tuned = RecurrentLayer("modified", 6, 5, "orthogonal", hybrid_initial_potential="half", finetune_timesteps=8)
+    hybrid = RecurrentLayer("modified", 6, 5, "orthogonal", converted=True, hybrid_timesteps=8,
+                            hybrid_initial_potential="half")
+    hybrid.load_state_dict(tuned.state_dict(), strict=False)  # the cell's parameters, under the same names
+    assert tuned.state_dict().keys() == {"cell.weight_ih", "cell.weight_hh", "cell.bias"}
+    weights = convert_cell(hybrid.cell)
+    hybrid.converted_weight.copy_(weights.weight)
+    hybrid.converted_bias.copy_(weights.bias)
+    x, lengths = torch.rand(3, 7, 6) * 2 - 1, torch.tensor([7, 4, 1])
+    (outputs, (h, c)), (reference, (h_ref, c_ref)) = tuned.run(x, lengths), hybrid.run(x, lengths)
+    assert torch.equal(outputs, reference) and torch.equal(h, h_ref) and torch.equal(c, c_ref)
+    outputs.sum().backward()  # straight-through: the ANN's gradient reaches every parameter
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in tuned.parameters())
+    with pytest.raises(ValueError, match="--cell-type modified"):
+        RecurrentLayer("default", 6, 5, "orthogonal", finetune_timesteps=8)
+
+
+def test_fine_tuning_through_the_hybrid_from_a_converted_model_then_converting(trained):
+    """From a converted checkpoint (as the repository ships its models): its integer weights are dropped on
+    loading, the cell's trained through the hybrid, and the result converts and generates again."""
+    work, _ = trained
+    log = fairseq("fairseq-train", "bin", "--lr", "0.2,0.02", "--clip-norm", "5", "--criterion", "cross_entropy",
+                  "--lr-scheduler", "custom_scheduler", "--optimizer", "custom_adagrad", "--user-dir",
+                  REPO / "fairseq_custom_modules", "--max-epoch", "1", "--save-dir", "tuned", "--arch",
+                  "custom_baseline_iwslt", "--cell-type", "modified", "--finetune-from-model", "ck/converted.pt",
+                  "--finetune-timesteps", "8", "--hybrid-initial-potential", "half", "--batch-size", "64", "--seed", "1",
+                  "--cpu", "--no-progress-bar", *SMALL_MODEL, cwd=work)
+    assert "LSTM layers train through their hybrid" in log and "T = 8, soft reset, initial potential half" in log
+    assert modify_checkpoint_iwslt.main(["--src-path", str(work / "tuned/checkpoint_best.pt"),
+                                         "--des-path", str(work / "tuned/converted.pt")]) == 0
+    converted = torch.load(work / "tuned/converted.pt", map_location="cpu", weights_only=False)
+    assert converted["cfg"]["model"]["finetune_timesteps"] == 0 and converted["cfg"]["model"]["converted"]
+    output = fairseq("fairseq-generate", "bin", "--beam", "5", "--remove-bpe", "--user-dir", REPO / "fairseq_custom_modules",
+                     "--path", "tuned/converted.pt", "--cpu", "--model-overrides",
+                     "{'hybrid_timesteps': 8, 'hybrid_initial_potential': 'half'}", cwd=work)
+    assert "LSTM layers run as hybrid_lstm.HybridLSTMCell: T = 8" in output and len(hypotheses(output)) == 24
+
+
 def named(*names):
     params = []
     for name in names:

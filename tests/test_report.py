@@ -190,7 +190,8 @@ def test_translation_section_from_its_records(tmp_path):
     assert "| 8 |  | not run | 12.00 (75.0%) |" in text and "| 256 | 97.3 | 15.20 (95.0%) | 15.80 (98.8%) |" in text
     assert "Hardware: training host A; BLEU host B; host C." in text
     assert "training --cell-type modified 58.3 min, --cell-type default 0.0 min" in text
-    assert "--cell-type modified 6,500,008 parameters" in text
+    assert "`runs/translation/debian-modified-seed1/model.pt` (6,500,008 parameters)" in text
+    assert "Goal at T <= 16: within 0.5 of its ANN, 15.50 or more." in text
     assert (tmp_path / "figures" / "translation_bleu_vs_T.png").read_bytes()[:8] == PNG_MAGIC
 
 

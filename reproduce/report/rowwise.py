@@ -13,8 +13,7 @@ def rowwise_section(root: Path, figures: Path) -> tuple:
              f"The paper's protocol: {grid.ROWWISE_EPOCHS} epochs, the checkpoint with the best test accuracy, all "
              "10,000 test images; the hybrid with the paper's neurons (soft reset, V0 = 1, no synaptic delay). Mean "
              "± sample standard deviation over the seeds, then each seed.", "", *lines]
-    if runs["ModifiedLSTMCell"]:
-        modified = runs["ModifiedLSTMCell"]
+    if modified := runs["ModifiedLSTMCell"]:
         lines += ["### Beyond the paper: the hard reset", "",
                   "The same checkpoints with Loihi's reset to 0 (`--reset hard`), no synaptic delay, all test images.",
                   "", *table(["T", "soft reset (paper) %", "hard reset %"],
