@@ -57,7 +57,7 @@ def test_a_shipped_model_translates_the_first_test_sentences_with_its_logged_ble
                                                                                    potential):
     expected = logged(cell, n_timestep, potential)
     if expected.subset_sacrebleu is None:
-        pytest.skip("the committed BLEU records predate the shipped models: rerun the BLEU sweeps "
+        pytest.skip("the committed BLEU record has no first-100 BLEU of this model: run the BLEU sweeps "
                     "(python -m reproduce.run_grid --only translation) to record their first-100 BLEU")
     overrides = "" if n_timestep is None else \
         repr({"hybrid_timesteps": n_timestep, "hybrid_initial_potential": potential})
