@@ -8,12 +8,19 @@ all and is left out), hidden size 128, batch 128, for:
   ModifiedLSTMCell stepped with autograd  (sequence.stepped_layer, the plain implementation)
 Measurements are interleaved (one batch of each model per round) and the median is kept.
 
+Then the cost of conversion-aware fine-tuning (run_seqmnist.py --finetune-from), at each T of
+FINETUNE_T with V0 = theta / 2: forward through the hybrid, backward and the parameter clamp of
+one batch (the clamp changes the weights, so the next forward converts them again, as in
+training), against the ModifiedLSTMCell's ANN step with its clamp, and the seconds per epoch of
+60,000 training images that makes.
+
     python benchmarks/bench_training.py [--rounds 7] [--threads N]
     python benchmarks/bench_training.py --device cuda     # torch.nn.LSTM is cuDNN there (with and without TF32)
 
 The last line states the headline ratio.
 """
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -28,9 +35,14 @@ from hybrid_lstm import SequenceClassifier  # noqa: E402
 from hybrid_lstm.kernels import cuda_graphs  # noqa: E402
 from hybrid_lstm.nn.model import CELL_STATE_LIMIT  # noqa: E402
 from hybrid_lstm.nn import sequence  # noqa: E402
+from hybrid_lstm.runs.host import host_description  # noqa: E402
+from hybrid_lstm.snn.finetune import ConversionAwareCell  # noqa: E402
+from hybrid_lstm.snn.neurons import DEFAULT_RESET, SpikingConfig  # noqa: E402
 
 HIDDEN, BATCH = 128, 128
 CASES = [("row-wise", 28, 28), ("pixel-wise", 784, 1)]  # name, steps, input size
+FINETUNE_T = (4, 8)
+TRAINING_IMAGES = 60000
 
 
 def synchronize(device):
@@ -60,6 +72,39 @@ def classifier_step(cell_class, input_size, device, stepped=False):
             logits = model(x)
         F.cross_entropy(logits, y).backward()
     return run
+
+
+def clamped_step(model):
+    """One training batch of model as run_seqmnist.py trains it, less the optimizer's update:
+    forward, cross-entropy, backward, then the paper's clamp of every parameter in place."""
+    def run(x, y):
+        F.cross_entropy(model(x), y).backward()
+        model.clamp_parameters_()
+    return run
+
+
+def finetune_models(input_size, device):
+    """{name: step} of the ANN and of its fine-tuning through the hybrid at each T of FINETUNE_T."""
+    ann = SequenceClassifier("ModifiedLSTMCell", input_size, HIDDEN).to(device)
+    models = {"ANN": clamped_step(ann)}
+    for n_timestep in FINETUNE_T:
+        spiking = SpikingConfig(n_timestep, DEFAULT_RESET, "half")
+        models[f"T = {n_timestep}"] = clamped_step(ann.with_cells(lambda cell: ConversionAwareCell(cell, spiking)))
+    return models
+
+
+def median_ms(models, x, y, rounds, device):
+    """{name: median ms per call of models[name](x, y)}, interleaved; round 0 warms up."""
+    times = {name: [] for name in models}
+    for round_index in range(rounds + 1):
+        for name, run in models.items():
+            synchronize(device)
+            start = time.perf_counter()
+            run(x, y)
+            synchronize(device)
+            if round_index:
+                times[name].append(time.perf_counter() - start)
+    return {name: 1e3 * statistics.median(values) for name, values in times.items()}
 
 
 def without_tf32(run):
@@ -96,6 +141,11 @@ def without_graphs(run):
     return plain
 
 
+def rounds_for(steps, rounds):
+    """Fewer timed rounds for 784-step sequences."""
+    return rounds if steps < 100 else max(3, rounds // 2)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=7, help="timed batches per model (median)")
@@ -106,6 +156,7 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"host: {host_description(device)}")
     print(f"device: {name}; torch {torch.__version__}; hidden {HIDDEN}, batch {BATCH}; "
           "median ms per batch (forward + backward)")
     header = f"{'case':11} {'nn.LSTM':>9} {'Baseline':>9} {'ratio':>6} {'Modified':>9} {'ratio':>6} " \
@@ -125,17 +176,7 @@ def main():
             models["Modified graphed loops"] = without_persistent(
                 classifier_step("ModifiedLSTMCell", input_size, device))
             models["nn.LSTM without TF32"] = without_tf32(torch_lstm_step(input_size, device))
-        rounds = args.rounds if steps < 100 else max(3, args.rounds // 2)
-        times = {name: [] for name in models}
-        for round_index in range(rounds + 1):  # round 0 warms up (and compiles)
-            for name, run in models.items():
-                synchronize(device)
-                start = time.perf_counter()
-                run(x, y)
-                synchronize(device)
-                if round_index:
-                    times[name].append(time.perf_counter() - start)
-        ms = {name: 1e3 * statistics.median(values) for name, values in times.items()}  # ms per batch
+        ms = median_ms(models, x, y, rounds_for(steps, args.rounds), device)  # ms per batch
         ratio = {name: ms[name] / ms["nn.LSTM"] for name in ms}
         ratios[case] = ratio
         print(f"{case:11} {ms['nn.LSTM']:9.1f} {ms['Baseline']:9.1f} {ratio['Baseline']:5.2f}x {ms['Modified']:9.1f} "
@@ -147,6 +188,16 @@ def main():
             f"{case} {ratio['Modified graphed loops']:.2f}x" for case, ratio in ratios.items()))
         print("against torch.nn.LSTM with TF32 off (cuDNN in float32, as the fused layer): " + ", ".join(
             f"{case} {ratio['Modified'] / ratio['nn.LSTM without TF32']:.2f}x" for case, ratio in ratios.items()))
+    batches = math.ceil(TRAINING_IMAGES / BATCH)
+    print(f"\nfine-tuning through the hybrid (V0 = theta / 2): median ms per batch (forward, backward, clamp), "
+          f"and s per epoch of {batches} batches")
+    for case, steps, input_size in CASES:
+        torch.manual_seed(0)
+        x, y = torch.rand(BATCH, steps, input_size).to(device), torch.randint(0, 10, (BATCH,)).to(device)
+        ms = median_ms(finetune_models(input_size, device), x, y, rounds_for(steps, args.rounds), device)
+        print(f"{case:11} " + "; ".join(
+            f"{name} {value:.1f} ms ({value / ms['ANN']:.1f}x the ANN), {value * batches / 1e3:.0f} s per epoch"
+            for name, value in ms.items()))
     worst = max(max(r["Baseline"], r["Modified"]) for r in ratios.values())
     print(f"headline: the custom cells train at {worst:.2f}x torch.nn.LSTM's time per batch at worst "
           f"(target <= 1.3x; row-wise Modified {ratios['row-wise']['Modified']:.2f}x, pixel-wise Modified "
