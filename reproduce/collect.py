@@ -128,6 +128,11 @@ def bleu_records(root: Path, corpus: str = "debian") -> dict:
     return {key: curve for key, curve in found.items() if curve}
 
 
+def finetuned_bleu(root: Path, corpus: str = "debian"):
+    """records.BleuCurve of the model fine-tuned through its hybrid (grid.translation_finetune_run), or None."""
+    return read_record(root / grid.translation_finetune_bleu(corpus), "bleu-vs-t")
+
+
 def bleu_curves(found: dict) -> dict:
     """{initial potential: {T: hybrid BLEU4}} over each potential's main and complement files."""
     return {p: dict(sorted((t, r.fairseq_bleu4) for (q, _), curve in found.items() if q == p
@@ -138,6 +143,12 @@ def bleu_curves(found: dict) -> dict:
 def fairseq_log(root: Path, cell: str) -> str:
     log = root / grid.TRANSLATION / f"debian-{cell}-seed{grid.DEEN_SEED}" / "train.log"
     return log.read_text(errors="replace") if log.exists() else ""
+
+
+def model_parameters(root: Path) -> dict:
+    """{cell type: its parameter count as fairseq's train.log prints it, e.g. '6,500,008'}."""
+    return {cell: match.group(1) for cell in ("modified", "default")
+            if (match := re.search(r"num\. shared model params: ([\d,]+)", fairseq_log(root, cell)))}
 
 
 def trained_epochs(root: Path) -> int:

@@ -480,14 +480,23 @@ def translation_complement_run(corpus: str = "debian") -> Run:
                after=f"translation-{corpus}")
 
 
+def translation_finetune_name(corpus: str) -> str:
+    return f"{corpus}-finetune-T{DEEN_FINETUNE['timesteps']}"
+
+
+def translation_finetune_bleu(corpus: str) -> Path:
+    """The BLEU results of the fine-tuned model's hybrid (V0 = theta / 2)."""
+    return translation_bleu_results(translation_finetune_name(corpus), FINETUNE_POTENTIAL)
+
+
 def translation_finetune_run(corpus: str = "debian") -> Run:
     """Fine-tune the shipped modified model through its hybrid (DEEN_FINETUNE; resumable every 100 updates),
     convert and ship it, BLEU at T <= 16 with V0 = theta / 2."""
     data, t = Path(f"data/{corpus}.tokenized.de-en"), DEEN_FINETUNE["timesteps"]
-    name, potential = f"{corpus}-finetune-T{t}", FINETUNE_POTENTIAL
+    name, potential = translation_finetune_name(corpus), FINETUNE_POTENTIAL
     save_dir, folder = DEEN_CHECKPOINTS / f"{name}-seed{DEEN_SEED}", TRANSLATION / f"{name}-seed{DEEN_SEED}"
     converted, shipped, bleu = save_dir / "checkpoint_best_modified.pt", folder / SHIPPED_MODEL, \
-        translation_bleu_results(name, potential)
+        translation_finetune_bleu(corpus)
     steps = (Step("finetune", (
         "-m", "fairseq_cli.train", str(data / "bin"), "--lr", DEEN_FINETUNE["lr"], "--clip-norm", "5",
         "--criterion", "cross_entropy", "--lr-scheduler", "custom_scheduler", "--optimizer", "custom_adagrad",

@@ -184,10 +184,17 @@ def test_translation_section_from_its_records(tmp_path):
     write_json(tmp_path / grid.translation_bleu_results("debian", "half", complement=True),
                bleu_record("half", [("modified", None, 16.0), ("modified", 256, 15.8)], "host C"))
     text = "\n".join(translation_section(tmp_path, Path("figures")))
+    assert "fine-tuned at T = 16" not in text
+    write_json(tmp_path / grid.translation_finetune_bleu("debian"),
+               bleu_record("half", [("modified", None, 15.0), ("modified", 2, 14.0), ("modified", 8, 15.6)]))
+    text = "\n".join(translation_section(tmp_path, Path("figures")))
+    assert "| ours V0 = 1 | ours V0 = theta/2 | fine-tuned at T = 16, V0 = theta/2 (its ANN 15.00) |" in text
+    assert "| 2 |  | not run | not run | 14.00 (87.5%) |" in text and "| 8 |  | not run | 12.00 (75.0%) | 15.60 (97.5%) |" in text
+    assert "--finetune-timesteps 16" in text
     assert "15 epochs (paper: IWSLT14, 15 epochs)" in text
     assert "| hybrid T=32 | 6.72 | 4.00 | 5.00 | 25.0 | 27.8 | 2000 | 60 |" in text  # 4 / 16; 6.72 / 24.15
     assert "| ANN, --cell-type default | 25.00 | 20.00 | 21.00 |  |  | 2000 | 60 |" in text
-    assert "| 8 |  | not run | 12.00 (75.0%) |" in text and "| 256 | 97.3 | 15.20 (95.0%) | 15.80 (98.8%) |" in text
+    assert "| 256 | 97.3 | 15.20 (95.0%) | 15.80 (98.8%) | not run |" in text
     assert "Hardware: training host A; BLEU host B; host C." in text
     assert "training --cell-type modified 58.3 min, --cell-type default 0.0 min" in text
     assert "`runs/translation/debian-modified-seed1/model.pt` (6,500,008 parameters)" in text
