@@ -67,32 +67,32 @@ def test_interrupted_test_resumes_after_its_last_finished_t(run_copy, capsys, mn
 
 
 def test_test_interrupted_inside_a_t_resumes_from_its_last_saved_batch(run_copy, capsys, mnist_root, monkeypatch):
-    """Killed in the second batch of T = 8, the rerun starts at the second batch, and the accuracy
-    and spike totals equal an uninterrupted test's."""
-    expected = json.loads((run_copy / "test_results.json").read_text())
+    """Killed in the second batch of T = 32, after T = 8 finished, the rerun skips T = 8 and starts T = 32
+    at its second batch, and the accuracy and spike totals equal an uninterrupted test's."""
+    expected = {r["n_timestep"]: r for r in json.loads((run_copy / "test_results.json").read_text())["hybrid"]}
     (run_copy / "test_results.json").unlink()
-    command = ["--mode", "test", "--checkpoint-dir", run_copy, "--data-dir", mnist_root, "--n-timestep", "8",
+    command = ["--mode", "test", "--checkpoint-dir", run_copy, "--data-dir", mnist_root, "--n-timestep", "8", "32",
                *SMALL]
     monkeypatch.setattr(evaluation, "PROGRESS_SAVE_INTERVAL_S", 0.0)
     batch_sizes, original_forward = [], SequenceClassifier.forward
 
-    def forward_killed_in_the_second_batch(model, x):
+    def forward_killed_in_the_second_batch_of_t32(model, x):
         if any(hasattr(cell, "spike_record") for cell in model.cells):
             batch_sizes.append(len(x))
-            if len(batch_sizes) == 2:
+            if len(batch_sizes) == 4:  # T = 8: two batches, then T = 32's first and second
                 raise KeyboardInterrupt
         return original_forward(model, x)
 
-    monkeypatch.setattr(SequenceClassifier, "forward", forward_killed_in_the_second_batch)
+    monkeypatch.setattr(SequenceClassifier, "forward", forward_killed_in_the_second_batch_of_t32)
     code, _, _ = run_cli(capsys, *command)
     partial = json.loads((run_copy / "test_results.partial.json").read_text())
-    assert code == 130 and partial["in_progress"]["n_timestep"] == 8
-    assert partial["in_progress"]["progress"]["samples"] == 128 and partial["results"] == []
+    assert code == 130 and partial["in_progress"]["n_timestep"] == 32
+    assert partial["in_progress"]["progress"]["samples"] == 128 and [r["n_timestep"] for r in partial["results"]] == [8]
     code, out, _ = run_cli(capsys, *command)
-    assert code == 0 and batch_sizes == [128, 128, 128] and "# resumed from" in out
-    got, want = json.loads((run_copy / "test_results.json").read_text())["hybrid"][0], expected["hybrid"][0]
-    assert (got["n_timestep"], got["accuracy"], got["spike_totals"]) == \
-           (want["n_timestep"], want["accuracy"], want["spike_totals"])
+    assert code == 0 and batch_sizes == [128] * 5 and "# resumed from" in out
+    for got in json.loads((run_copy / "test_results.json").read_text())["hybrid"]:
+        want = expected[got["n_timestep"]]
+        assert (got["accuracy"], got["spike_totals"]) == (want["accuracy"], want["spike_totals"])
 
 
 def test_partial_results_of_other_settings_are_not_reused(run_copy, capsys, mnist_root):

@@ -46,13 +46,15 @@ class ResumableSweep:
         return value
 
     def run(self, items: Iterable, compute: Callable):
-        """For each item: its finished result, else compute(item), saved at once; yields (item, result)."""
+        """For each item: its finished result, else compute(item), saved at once; yields (item, result).
+        An unfinished item's saved progress is kept until that item finishes."""
         for item in items:
             result = self.finished.get(item)
             if result is None:
                 result = compute(item)
+                if self.in_progress is not None and self.in_progress[self.key] == item:
+                    self.in_progress = None
             self.results.append(result)
-            self.in_progress = None
             self._save()
             yield item, result
 
