@@ -15,7 +15,7 @@ from test_fairseq import fairseq  # noqa: E402
 
 CORPUS = "debian"
 # (cell, T, V0): both ANNs, the hybrid at the paper's smallest T, and with V0 = theta / 2 at a small T
-CHECKED = (("default", None, "one"), ("modified", None, "one"), ("modified", 32, "one"), ("modified", 16, "half"))
+CHECKED = (("default", None, "one"), ("modified", None, "one"), ("modified", 16, "half"))  # both ANNs, one hybrid
 
 
 def logged(cell: str, n_timestep, potential: str) -> records.Bleu:
