@@ -417,6 +417,17 @@ def translation_bleu_results(corpus: str, initial_potential: str = DEFAULT_INITI
     return bleu_results_path(TRANSLATION, corpus, initial_potential, complement)
 
 
+def fairseq_train(binary: Path, lr: str, epochs: int, save_dir: Path, cell: str, cell_options: tuple = (),
+                  save_options: tuple = ()) -> tuple:
+    """The paper's fairseq-train recipe (adagrad at the rates lr, clip 5, batch 64, seed DEEN_SEED, CPU) for cell."""
+    return ("-m", "fairseq_cli.train", str(binary), "--lr", lr, "--clip-norm", "5",
+            "--criterion", "cross_entropy", "--lr-scheduler", "custom_scheduler", "--optimizer", "custom_adagrad",
+            "--user-dir", "fairseq_custom_modules", "--max-epoch", str(epochs), "--save-dir", str(save_dir),
+            "--arch", "custom_baseline_iwslt", "--cell-type", cell, *cell_options, "--batch-size", "64",
+            "--seed", str(DEEN_SEED), "--cpu", "--no-progress-bar", "--log-interval", "50", "--no-epoch-checkpoints",
+            *save_options)
+
+
 def translation_run(corpus: str = "debian", epochs: int = DEEN_EPOCHS) -> Run:
     """Prepare the corpus, train both cell types, convert the modified one, write both as shipped,
     BLEU vs T. The grid runs corpus "debian" (offline, not IWSLT14); "iwslt14" with the paper's
@@ -427,13 +438,9 @@ def translation_run(corpus: str = "debian", epochs: int = DEEN_EPOCHS) -> Run:
     saves = {cell: translation_save_dir(corpus, cell) for cell in ("modified", "default")}
     for cell, save_dir in saves.items():
         log = translation_folder(corpus, cell) / "train.log"
-        steps.append(Step(f"train-{cell}", (
-            "-m", "fairseq_cli.train", str(binary), "--lr", "0.2,0.02", "--clip-norm", "5",
-            "--criterion", "cross_entropy", "--lr-scheduler", "custom_scheduler", "--optimizer", "custom_adagrad",
-            "--user-dir", "fairseq_custom_modules", "--max-epoch", str(epochs), "--save-dir", str(save_dir),
-            "--arch", "custom_baseline_iwslt", "--cell-type", cell, "--init-type", "orthogonal", "--batch-size", "64",
-            "--seed", str(DEEN_SEED), "--cpu", "--no-progress-bar", "--log-interval", "50", "--no-epoch-checkpoints",
-        ), log_contains(log, f"end of epoch {epochs} "), log))
+        steps.append(Step(f"train-{cell}", fairseq_train(binary, "0.2,0.02", epochs, save_dir, cell,
+                                                         ("--init-type", "orthogonal")),
+                          log_contains(log, f"end of epoch {epochs} "), log))
     converted = saves["modified"] / "checkpoint_best_modified.pt"
     shipped = {cell: shipped_model(corpus, cell) for cell in saves}
     steps.append(Step("convert", ("modify_checkpoint_iwslt.py", "--src-path", str(saves["modified"] / "checkpoint_best.pt"),
@@ -497,14 +504,10 @@ def translation_finetune_run(corpus: str = "debian") -> Run:
     save_dir, folder = DEEN_CHECKPOINTS / f"{name}-seed{DEEN_SEED}", TRANSLATION / f"{name}-seed{DEEN_SEED}"
     converted, shipped, bleu = save_dir / "checkpoint_best_modified.pt", folder / SHIPPED_MODEL, \
         translation_finetune_bleu(corpus)
-    steps = (Step("finetune", (
-        "-m", "fairseq_cli.train", str(data / "bin"), "--lr", DEEN_FINETUNE["lr"], "--clip-norm", "5",
-        "--criterion", "cross_entropy", "--lr-scheduler", "custom_scheduler", "--optimizer", "custom_adagrad",
-        "--user-dir", "fairseq_custom_modules", "--max-epoch", str(DEEN_FINETUNE["epochs"]), "--save-dir", str(save_dir),
-        "--arch", "custom_baseline_iwslt", "--cell-type", "modified", "--finetune-from-model",
-        str(shipped_model(corpus, "modified")), "--finetune-timesteps", str(t), "--hybrid-initial-potential", potential,
-        "--batch-size", "64", "--seed", str(DEEN_SEED), "--cpu", "--no-progress-bar", "--log-interval", "50",
-        "--no-epoch-checkpoints", "--save-interval-updates", "100", "--keep-interval-updates", "1"),
+    steps = (Step("finetune", fairseq_train(
+        data / "bin", DEEN_FINETUNE["lr"], DEEN_FINETUNE["epochs"], save_dir, "modified",
+        ("--finetune-from-model", str(shipped_model(corpus, "modified")), "--finetune-timesteps", str(t),
+         "--hybrid-initial-potential", potential), ("--save-interval-updates", "100", "--keep-interval-updates", "1")),
         log_contains(folder / "train.log", f"end of epoch {DEEN_FINETUNE['epochs']} "), folder / "train.log"),
         Step("convert", ("modify_checkpoint_iwslt.py", "--src-path", str(save_dir / "checkpoint_best.pt"),
                          "--des-path", str(converted)), either(exists(converted), exists(shipped)), folder / "convert.log"),
