@@ -1,10 +1,14 @@
 """Benchmark: fast vs reference hybrid simulation of one LSTM step, in one run.
 
 Times hybrid_lstm.simulate_gates (reference: the plain per-SNN-step loop) and
-FastGateSimulator (fast) on the same converted weights and inputs, and the fast path's
-matrix products alone on the same shapes (the roofline: the fast path cannot beat its
-own products). Prints the CPU's vector capabilities as torch reports them and the
-product kernel each case used (chosen by timing, or forced with --kernel).
+FastGateSimulator (fast) on the same converted weights and inputs, the fast simulation's
+dense path (its timed product kernel, where the fast simulation chose the event-driven
+kernel) and that path's matrix products alone on the same shapes (the roofline of the dense
+path; the event kernel skips the products of silent encoders and can beat it). Prints the
+CPU's vector capabilities as torch reports them, the kernel each case used (chosen by
+timing, or forced with --kernel) and the encoders' spike density d of its inputs (the event
+kernel's cost grows with it): hidden values uniform in [-1, 1] give d = 1/2; the last case
+has d = 0.12, the encoder rate of the trained pixel-wise models' hybrids (RESULTS.md).
 
     python benchmarks/bench_hybrid.py                  # this machine's CPU, all threads
     python benchmarks/bench_hybrid.py --as-avx2        # as on a CPU without AVX-512 (below)
@@ -40,14 +44,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hybrid_lstm import ModifiedLSTMCell, convert_cell, simulate_gates  # noqa: E402
 from hybrid_lstm.kernels import cuda_graphs  # noqa: E402
 from hybrid_lstm.runs.host import vector_extensions  # noqa: E402
-from hybrid_lstm.snn.fast_gates import PRODUCT_KERNELS, FastGateSimulator  # noqa: E402
+from hybrid_lstm.snn.fast_gates import SIMULATION_KERNELS, FastGateSimulator, encoder_density_bound  # noqa: E402
 from hybrid_lstm.snn.neurons import SpikingConfig  # noqa: E402
 
 HIDDEN = 128
-CASES = [  # name, input size D, T, batch, target ratio
-    ("row-wise", 28, 128, 128, 5.0),
-    ("row-wise, edge", 28, 128, 1, 20.0),
-    ("pixel-wise", 1, 1024, 4, None),
+CASES = [  # name, input size D, T, batch, target ratio, hidden values' range (+-)
+    ("row-wise", 28, 128, 128, 5.0, 1.0),
+    ("row-wise, edge", 28, 128, 1, 20.0, 1.0),
+    ("pixel-wise", 1, 1024, 4, None, 1.0),
+    ("pixel-wise, d=.12", 1, 1024, 16, None, 0.24),
 ]
 
 
@@ -76,11 +81,11 @@ def interleaved_medians(functions: dict, device, rounds: int, block_seconds: flo
     return {name: statistics.median(times) for name, times in per_call.items()}
 
 
-def lstm_step_inputs(input_size: int, batch: int, device, seed: int = 0):
-    """u = [x ; h]: pixels in [0, 1] and hidden values in [-1, 1], as in sequential MNIST."""
+def lstm_step_inputs(input_size: int, batch: int, device, seed: int = 0, h_range: float = 1.0):
+    """u = [x ; h]: pixels in [0, 1] and hidden values in [-h_range, h_range], as in sequential MNIST."""
     generator = torch.Generator().manual_seed(seed)
     x = torch.rand(batch, input_size, generator=generator)
-    h = torch.rand(batch, HIDDEN, generator=generator) * 2 - 1
+    h = (torch.rand(batch, HIDDEN, generator=generator) * 2 - 1) * h_range
     return torch.cat([x, h], dim=1).to(device)
 
 
@@ -135,8 +140,8 @@ def main():
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--rounds", type=int, default=9,
                         help="alternating rounds of >= 0.1 s per measurement (median over rounds; default 9)")
-    parser.add_argument("--kernel", choices=("auto",) + PRODUCT_KERNELS, default="auto",
-                        help="the fast path's product kernel (default: timed and chosen per shape)")
+    parser.add_argument("--kernel", choices=("auto",) + SIMULATION_KERNELS, default="auto",
+                        help="the fast simulation's kernel (default: timed and chosen per shape)")
     parser.add_argument("--as-avx2", action="store_true", help="run as on a CPU without AVX-512 (see above)")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -146,24 +151,26 @@ def main():
         torch.set_num_threads(args.threads)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {name}; torch {torch.__version__}; hidden size {HIDDEN}; times per LSTM step, medians over "
-          f"{args.rounds} rounds alternating reference, fast and products")
+          f"{args.rounds} rounds alternating reference, fast, dense and products")
     print(cpu_capabilities())
     print(peak_memory_case(device, args.kernel))
-    header = f"{'case':16} {'D':>3} {'T':>5} {'batch':>5} {'reference ms':>13} {'fast ms':>9} {'ratio':>7} " \
-             f"{'target':>7} {'kernel':>9} {'fast GFLOP/s':>12} {'roofline':>9} {'% roofline':>10}"
+    header = f"{'case':17} {'D':>3} {'T':>5} {'batch':>5} {'d':>5} {'reference ms':>13} {'fast ms':>9} {'ratio':>7} " \
+             f"{'target':>7} {'kernel':>9} {'dense ms':>9} {'x dense':>7} {'fast GFLOP/s':>12} {'roofline':>9} " \
+             f"{'% roofline':>10}"
     print(header)
     print("-" * len(header))
     ratios, fast_times, without_graphs = {}, {}, {}
-    for case, input_size, n_timestep, batch, target in CASES:
+    for case, input_size, n_timestep, batch, target, h_range in CASES:
         weights = converted_cell(input_size, device)
-        u = lstm_step_inputs(input_size, batch, device)
+        u = lstm_step_inputs(input_size, batch, device, h_range=h_range)
         simulator = FastGateSimulator(SpikingConfig(n_timestep), product_kernel=args.kernel)
         reference = simulate_gates(u, weights, n_timestep)
         fast = simulator(u, weights)  # also compiles, and chooses the kernel
-        if not all(torch.equal(a, b) for a, b in zip(reference, fast)):
-            raise SystemExit(f"{case}: fast and reference spike counts differ")
+        dense = FastGateSimulator(SpikingConfig(n_timestep), simulator.prepare(weights)["product"].kernel)
+        if not all(torch.equal(a, b) and torch.equal(a, c) for a, b, c in zip(reference, fast, dense(u, weights))):
+            raise SystemExit(f"{case}: fast, dense and reference spike counts differ")
         timed = {"reference": lambda: simulate_gates(u, weights, n_timestep), "fast": lambda: simulator(u, weights),
-                 "products": matmul_only(simulator, weights, batch, device)}
+                 "dense": lambda: dense(u, weights), "products": matmul_only(simulator, weights, batch, device)}
         if device.type == "cuda":
             def fast_without_graphs():
                 with cuda_graphs.eager():
@@ -176,17 +183,21 @@ def main():
         flops = 2 * n_timestep * batch * weights.weight.shape[1] * weights.weight.shape[0]
         ratio = reference_s / fast_s
         ratios[case], fast_times[case] = (ratio, target), fast_s
-        print(f"{case:16} {input_size:3d} {n_timestep:5d} {batch:5d} {reference_s * 1e3:13.2f} {fast_s * 1e3:9.3f} "
-              f"{ratio:6.1f}x {f'>= {target:g}x' if target else '':>7} {simulator.kernel:>9} {flops / fast_s / 1e9:12.1f} "
+        dense_s = medians["dense"]
+        print(f"{case:17} {input_size:3d} {n_timestep:5d} {batch:5d} {encoder_density_bound(u):5.2f} "
+              f"{reference_s * 1e3:13.2f} {fast_s * 1e3:9.3f} {ratio:6.1f}x {f'>= {target:g}x' if target else '':>7} "
+              f"{simulator.kernel:>9} {dense_s * 1e3:9.3f} {dense_s / fast_s:6.1f}x {flops / fast_s / 1e9:12.1f} "
               f"{flops / matmul_s / 1e9:9.1f} {100 * matmul_s / fast_s:9.0f}%")
-    print("(GFLOP/s count the dense products s . W^ of all T steps; roofline: the same products alone)")
+    print("(d: the encoders' spike density bound; dense: the fast simulation held to its product kernel; GFLOP/s count "
+          "the dense products s . W^ of all T steps; roofline: the same products alone)")
     if without_graphs:
         print("fast path without CUDA graphs (cuda_graphs.eager): " + ", ".join(
             f"{case} {seconds * 1e3:.3f} ms ({ratios[case][0] * fast_times[case] / seconds:.1f}x)"
             for case, seconds in without_graphs.items()))
     row, edge = ratios["row-wise"][0], ratios["row-wise, edge"][0]
     print(f"headline: fast simulation {row:.1f}x the reference at row-wise T=128 batch 128 (target 5x), "
-          f"{edge:.1f}x at batch 1 (target 20x), {ratios['pixel-wise'][0]:.1f}x pixel-wise T=1024 on {name}")
+          f"{edge:.1f}x at batch 1 (target 20x), {ratios['pixel-wise'][0]:.1f}x pixel-wise T=1024 "
+          f"({ratios['pixel-wise, d=.12'][0]:.1f}x at the trained models' d = 0.12) on {name}")
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ import torch
 from torch._dynamo.exc import BackendCompilerFailed
 
 from hybrid_lstm import ConvertedWeights, HybridLSTMCell, SequenceClassifier, SignedInputEncoder, simulate_gates
-from hybrid_lstm.kernels import compiled, exact_product
+from hybrid_lstm.kernels import compiled, event_gates, exact_product
 from hybrid_lstm.snn import fast_gates
-from hybrid_lstm.snn.fast_gates import PRODUCT_KERNELS, FastGateSimulator, encoder_counts
+from hybrid_lstm.snn.fast_gates import PRODUCT_KERNELS, SIMULATION_KERNELS, FastGateSimulator, encoder_counts
 from hybrid_lstm.snn.neurons import INITIAL_POTENTIALS, SpikingConfig, start_potential
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -73,14 +73,19 @@ def test_encoder_closed_form_equals_stepping_every_q(reset, q_max, initial_poten
     assert torch.equal(spikes[:, 0].long(), torch.stack(expected_spikes))
 
 
+def runnable(kernel: str, device) -> bool:
+    usable = exact_product.usable_kernels(device) + (("event",) if event_gates.available(device) else ())
+    return kernel in usable
+
+
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("kernel", PRODUCT_KERNELS)
+@pytest.mark.parametrize("kernel", SIMULATION_KERNELS)
 @pytest.mark.parametrize("initial_potential", INITIAL_POTENTIALS)
 @pytest.mark.parametrize("reset", ["soft", "hard"])
 @pytest.mark.parametrize("n_timestep", [1, 16, 45, 128])
 @pytest.mark.parametrize("batch", [1, 5])
 def test_fast_equals_reference(batch, n_timestep, reset, initial_potential, kernel, device):
-    """Every product kernel (not only the one this machine would choose), both initial potentials."""
+    """Every kernel (not only the one this machine would choose), both initial potentials."""
     for seed, (input_size, hidden_size) in enumerate([(28, 16), (1, 9), (13, 6)]):
         weights = random_weights(input_size, hidden_size, seed)
         weights = ConvertedWeights(weights.weight.to(device), weights.bias.to(device))
@@ -88,7 +93,7 @@ def test_fast_equals_reference(batch, n_timestep, reset, initial_potential, kern
         reference = simulate_gates(u, weights, n_timestep, reset, initial_potential)
         simulator = FastGateSimulator(SpikingConfig(n_timestep, reset, initial_potential), kernel)
         assert_same_counts(reference, simulator(u, weights))
-        assert simulator.kernel == (kernel if kernel in exact_product.usable_kernels(torch.device(device)) else "float32")
+        assert simulator.kernel == (kernel if runnable(kernel, torch.device(device)) else "float32")
 
 
 @pytest.mark.parametrize("reset", ["soft", "hard"])
@@ -162,6 +167,72 @@ def test_kernel_choice_measured_once_and_forced_by_environment(monkeypatch):
         exact_product.choose_product_kernel(device, 40, 24)
 
 
+needs_event_kernel = pytest.mark.skipif(not event_gates.available(torch.device("cpu")),
+                                        reason="the event kernel did not compile here (no C compiler)")
+
+
+@needs_event_kernel
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("reset", ["soft", "hard"])
+def test_event_kernel_sums_in_int16_and_int32_over_blocks_and_a_tail(reset, threads):
+    """Steps with up to 255 events sum in int16, busier ones in int32: 300 saturated encoders
+    against weights of +-254 reach |sum| = 38,100 > 2^15. 80 gate columns are one block of 64
+    and a tail; the samples are split among threads."""
+    hidden, fanin = 20, 300
+    generator = torch.Generator().manual_seed(12)
+    weight = torch.where(torch.rand(4 * hidden, fanin, generator=generator) < 0.5, 254, -254)
+    weight[: hidden] = 254
+    weights = ConvertedWeights(weight.int(), torch.randint(-3000, 3000, (4 * hidden,), generator=generator).int())
+    u = torch.cat([torch.ones(2, fanin), -torch.ones(1, fanin), extreme_inputs(4, fanin, 12),
+                   torch.rand(3, fanin, generator=generator) * 0.2])
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        for n_timestep in (1, 33):
+            simulator = FastGateSimulator(SpikingConfig(n_timestep, reset), "event")
+            assert_same_counts(simulate_gates(u, weights, n_timestep, reset), simulator(u, weights))
+            assert simulator.kernel == "event"
+    finally:
+        torch.set_num_threads(previous)
+
+
+@needs_event_kernel
+def test_auto_runs_the_event_kernel_where_its_timed_cost_at_the_density_is_lower(monkeypatch):
+    """Costs timed once per shape and configuration; then each call compares the event kernel's
+    cost at its density bound with the dense path's. $HYBRID_LSTM_PRODUCT_KERNEL=event forces it."""
+    monkeypatch.setattr(fast_gates, "_event_costs", {})
+    weights, config = random_weights(13, 6, 2), SpikingConfig(16)
+    silent, busy = torch.zeros(4, 19), torch.full((4, 19), 0.9)
+    assert fast_gates.encoder_density_bound(silent) == 0 and fast_gates.encoder_density_bound(busy) == pytest.approx(0.9, abs=1e-3)
+    simulator = FastGateSimulator(config)
+    simulator(silent, weights)
+    (key, costs), = fast_gates._event_costs.items()
+    assert all(cost > 0 for cost in (costs[0], costs[2]))
+    fast_gates._event_costs[key] = (1.0, 2.0, 2.0)  # the event kernel wins below d = 1/2
+    for u, kernel in ((silent, "event"), (busy, simulator.prepare(weights)["product"].kernel)):
+        assert_same_counts(simulate_gates(u, weights, 16), simulator(u, weights))
+        assert simulator.kernel == kernel
+    monkeypatch.setenv(exact_product.KERNEL_ENVIRONMENT, "event")
+    simulator = FastGateSimulator(config)
+    simulator(busy, weights)
+    assert simulator.kernel == "event" and len(fast_gates._event_costs) == 1
+
+
+def test_without_a_c_compiler_the_dense_kernels_run_after_one_warning(monkeypatch):
+    weights, u = random_weights(13, 6, 3), extreme_inputs(5, 19, 3)
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    event_gates.library.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="event-driven CPU kernel is unavailable"):
+            assert not event_gates.available(torch.device("cpu"))
+        for kernel in ("auto", "event"):
+            simulator = FastGateSimulator(SpikingConfig(16), kernel)
+            assert_same_counts(simulate_gates(u, weights, 16), simulator(u, weights))
+            assert simulator.kernel in PRODUCT_KERNELS
+    finally:
+        event_gates.library.cache_clear()
+
+
 AVX2_PRODUCT_CHECK = """
 import torch
 from hybrid_lstm.kernels.exact_product import fbgemm_product, product_operand
@@ -200,16 +271,16 @@ def test_fast_equals_reference_with_extreme_weights_and_biases(reset):
     for weight in (torch.full((4 * hidden, 10 + hidden), 254), torch.full((4 * hidden, 10 + hidden), -254),
                    torch.zeros(4 * hidden, 10 + hidden)):
         weights = ConvertedWeights(weight.int(), bias)
-        for kernel in PRODUCT_KERNELS:
+        for kernel in SIMULATION_KERNELS:
             assert_same_counts(simulate_gates(u, weights, 64, reset), fast_counts(u, weights, 64, reset, kernel=kernel))
 
 
 @pytest.mark.parametrize("reset", ["soft", "hard"])
 def test_fast_equals_reference_across_several_matrix_product_chunks(reset, monkeypatch):
-    """A chunk budget small enough that T = 100 takes several chunks, each with a tail."""
+    """A chunk budget small enough that T = 100 takes several chunks of the dense path, each with a tail."""
     monkeypatch.setattr(fast_gates, "CHUNK_ELEMENTS", 1)
     weights, u = random_weights(7, 5, 4), extreme_inputs(3, 12, 4)
-    simulator = FastGateSimulator(SpikingConfig(100, reset))
+    simulator = FastGateSimulator(SpikingConfig(100, reset), "float32")
     assert simulator.chunk_steps(3, 24) == fast_gates.STEPS_PER_KERNEL < 100
     assert_same_counts(simulate_gates(u, weights, 100, reset), simulator(u, weights))
 
@@ -232,9 +303,9 @@ def test_an_empty_batch_gives_empty_counts_of_the_right_shapes(reset, n_timestep
 
 
 def test_eager_fallback_when_compilation_fails(monkeypatch):
-    """A failing torch.compile warns once and runs the same function eagerly, same result."""
+    """A failing torch.compile warns once and runs the same function eagerly, same result (dense path)."""
     weights, u = random_weights(7, 5, 5), extreme_inputs(4, 12, 5)
-    expected = fast_counts(u, weights, 64)
+    expected = fast_counts(u, weights, 64, kernel="float32")
     kernel = compiled.CompiledOrEager(fast_gates._gate_steps)
 
     def broken(*args):
@@ -243,10 +314,10 @@ def test_eager_fallback_when_compilation_fails(monkeypatch):
     kernel.compiled = broken
     monkeypatch.setattr(fast_gates, "_compiled_gate_steps", kernel)
     with pytest.warns(UserWarning, match="running it eagerly"):
-        assert_same_counts(expected, fast_counts(u, weights, 64))
+        assert_same_counts(expected, fast_counts(u, weights, 64, kernel="float32"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert_same_counts(expected, fast_counts(u, weights, 64))
+        assert_same_counts(expected, fast_counts(u, weights, 64, kernel="float32"))
 
 
 def test_fast_simulation_refuses_weights_it_cannot_represent():

@@ -20,7 +20,9 @@ and shape by timing them on first use:
   exactly too, every product and partial sum is an integer of magnitude at most
   128 * fan-in < 2^24 (fan-in < 131,072 is checked), and float32 represents every such
   integer, in any summation order. Fast on every CPU (BLAS) and GPU.
-Set HYBRID_LSTM_PRODUCT_KERNEL=int8|fbgemm|float32 (or pass product_kernel=) to force one.
+Set HYBRID_LSTM_PRODUCT_KERNEL=int8|fbgemm|float32 (or pass product_kernel=) to force one; the
+value "event" forces the hybrid simulation's event-driven CPU kernel (snn.fast_gates) and leaves
+the products here to the timed choice.
 
 Every kernel is held against the int64 product in the tests.
 """
@@ -37,6 +39,7 @@ WEIGHT_LIMIT = 128  # |W| of an operand
 FLOAT32_EXACT_FANIN = (2**24 - 1) // WEIGHT_LIMIT  # |sum| <= 128 * fan-in stays below 2^24
 PRODUCT_KERNELS = ("int8", "fbgemm", "float32")
 KERNEL_ENVIRONMENT = "HYBRID_LSTM_PRODUCT_KERNEL"
+EVENT_KERNEL = "event"  # not a product: the hybrid simulation's event-driven kernel (kernels/event_gates.py)
 MIN_MATMUL_ROWS = 17  # torch._int_mm on CUDA needs more than 16 rows
 PROBE_ROWS = 512  # rows of the product timed to choose a kernel
 
@@ -137,10 +140,11 @@ def usable_kernels(device: torch.device) -> tuple:
 
 def choose_product_kernel(device: torch.device, fanin: int, columns: int, requested: str = "auto") -> str:
     """The product kernel for this device and shape: the requested one, else the one named by
-    $HYBRID_LSTM_PRODUCT_KERNEL, else the fastest on a probe product (timed once per process,
+    $HYBRID_LSTM_PRODUCT_KERNEL (unless "event"), else the fastest on a probe product (timed once per process,
     device type and shape; the first timing of each warms it up). A requested kernel that
     cannot run here (fbgemm off the CPU or without FBGEMM) falls back to float32."""
     requested = os.environ.get(KERNEL_ENVIRONMENT, "auto") if requested == "auto" else requested
+    requested = "auto" if requested == EVENT_KERNEL else requested
     if requested not in ("auto",) + PRODUCT_KERNELS:
         raise ValueError(f"product kernel must be one of {('auto',) + PRODUCT_KERNELS}, got {requested!r}")
     usable = usable_kernels(device)

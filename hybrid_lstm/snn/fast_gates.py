@@ -25,6 +25,13 @@ Three changes, each chosen by measurement (benchmarks/bench_hybrid.py):
    set both to 0 (a soft reset keeps V+ + V- constant), so "V- > theta" is the same strict
    test as "K - theta > V+": fire(lower, V+) with lower = K - theta.
 
+On CPUs, steps 2 and 3 have an event-driven alternative (kernels/event_gates.py): each spike adds
+its weight row to the currents and the gate neurons step in the same C loop, d F N adds per row at
+spike density d instead of F N multiply-adds. Which one runs is chosen per call (kernel "auto"): the
+encoders' density is bounded by d <= mean(min(|q|, theta)) / theta (a hard reset fires less
+often), and the event kernel runs where its cost, linear in d and timed at d = 0 and 1/2 against
+the dense path once per process and shape (interleaved rounds, best of each), is the lower.
+
 Working set: the chunk of SNN steps is sized so that its currents stay near
 CHUNK_ELEMENTS values, whatever T and the batch size; the spike and product buffers are
 reused from one LSTM step to the next (fresh multi-MiB buffers cost more in page faults
@@ -33,14 +40,17 @@ keep_freed_memory_in_heap). The prepared weights are rebuilt whenever the
 converted weights they come from change (a new tensor, or an in-place change such as
 load_state_dict).
 """
+import os
 import threading
+import time
 
 import torch
 
+from ..kernels import event_gates
 from ..kernels.compiled import CompiledOrEager
 from ..kernels.cuda_graphs import GraphedFunction
-from ..kernels.exact_product import (FLOAT32_EXACT_FANIN, MIN_MATMUL_ROWS, PRODUCT_KERNELS, ExactProduct,
-                                     choose_product_kernel, round_up)
+from ..kernels.exact_product import (EVENT_KERNEL, FLOAT32_EXACT_FANIN, KERNEL_ENVIRONMENT, MIN_MATMUL_ROWS,
+                                     PRODUCT_KERNELS, ExactProduct, choose_product_kernel, round_up)
 from ..nn.functional import GATES, gate_blocks
 from .conversion import (ENCODER_THRESHOLD, SIGMOID_THRESHOLD, TANH_THRESHOLD, WEIGHT_LIMIT, ConvertedWeights,
                          version_key)
@@ -54,6 +64,8 @@ INT32_MAX = 2**31 - 1
 assert ENCODER_THRESHOLD & (ENCODER_THRESHOLD - 1) == 0, "_encoder_spikes takes mod theta as a bit mask"
 NO_LOWER_THRESHOLD = -(2**31)  # i, f, o neurons never fire "negative"
 PER_COLUMN = ("bias", "threshold", "start", "lower_start", "lower_after_reset")  # prepared (columns,) int32 tensors
+SIMULATION_KERNELS = PRODUCT_KERNELS + (EVENT_KERNEL,)
+PROBE_BATCH = 128  # samples of the probes that time the event kernel against the dense path
 
 
 def _encoder_magnitudes(q_abs: torch.Tensor, reset: str, threshold: int, v0: int):
@@ -202,9 +214,21 @@ def check_fast_weights(weights: ConvertedWeights, config: SpikingConfig):
                          "potentials of the fast simulation; use the reference simulation")
 
 
+_event_costs = {}  # FastGateSimulator._event_costs's timings, by shape and configuration
+
+
+def encoder_density_bound(u: torch.Tensor) -> float:
+    """An upper bound on the encoders' spikes per SNN step and input over T steps:
+    mean(min(|q|, theta)) / theta (the soft reset's rate; a hard reset fires less often)."""
+    q_abs = SignedInputEncoder(ENCODER_THRESHOLD).quantize(u, torch.int32).abs().clamp(max=ENCODER_THRESHOLD)
+    return float(q_abs.sum(dtype=torch.float64)) / (ENCODER_THRESHOLD * max(1, q_abs.numel()))
+
+
 class FastGateSimulator:
     """The fast simulation backend: simulate_gates' spike counts, bit-identical, for a
-    neurons.SpikingConfig; call it with (u, weights).
+    neurons.SpikingConfig; call it with (u, weights). product_kernel: "auto" (the module doc's
+    choice), one of exact_product's PRODUCT_KERNELS, or "event" (kernels/event_gates.py, CPU); a
+    kernel that cannot run here falls back to float32. .kernel names the last call's.
 
     Prepared from the weights on first use and whenever they change (cached on their
     storage and version counter): weight (N, F) = W^ / 2 padded to multiples of 8 in the
@@ -216,10 +240,10 @@ class FastGateSimulator:
         if not isinstance(config, SpikingConfig):
             raise TypeError(f"FastGateSimulator takes a SpikingConfig, got {type(config).__name__}")
         self.config = config
-        if product_kernel not in ("auto",) + PRODUCT_KERNELS:
-            raise ValueError(f"product_kernel must be one of {('auto',) + PRODUCT_KERNELS}, got {product_kernel!r}")
+        if product_kernel not in ("auto",) + SIMULATION_KERNELS:
+            raise ValueError(f"product_kernel must be one of {('auto',) + SIMULATION_KERNELS}, got {product_kernel!r}")
         self.requested_kernel = product_kernel
-        self.kernel = None  # chosen on first use
+        self.kernel = None  # the kernel of the last call
         self._prepared_key = self._prepared = None
         self._inference_weights = None  # copies of inference-mode weights, which have no version counter
         self._scratch = threading.local()  # each thread's own workspace: one simulator serves many threads
@@ -256,7 +280,9 @@ class FastGateSimulator:
             check_fast_weights(weights, self.config)
         hidden4, fanin = weights.weight.shape
         columns, padded_fanin = round_up(hidden4, 8), max(16, round_up(fanin, 8))
-        kernel = choose_product_kernel(device, padded_fanin, columns, self.requested_kernel)
+        requested = self._requested()
+        kernel = choose_product_kernel(device, padded_fanin, columns,
+                                       "float32" if requested == EVENT_KERNEL else requested)
         key = self._version_key(weights, kernel)
         if self._unchanged(weights, key):
             return self._prepared
@@ -281,10 +307,17 @@ class FastGateSimulator:
                                                     lambda gate: 2 * config.v0(gate) - TANH_THRESHOLD)),
             "lower_after_reset": per_gate(sigmoid_or_tanh(lambda gate: NO_LOWER_THRESHOLD, lambda gate: -TANH_THRESHOLD)),
         }
+        if requested in ("auto", EVENT_KERNEL) and event_gates.available(device):
+            self._prepared["event_weight"] = event_gates.event_weight(weights.weight, padded_fanin, columns)
         self._inference_weights = tuple(t.clone() for t in weights) if any(t.is_inference() for t in weights) else None
         self._prepared_key = key
-        self.kernel = kernel
         return self._prepared
+
+    def _requested(self) -> str:
+        """The requested kernel, else the one $HYBRID_LSTM_PRODUCT_KERNEL names, else "auto"."""
+        if self.requested_kernel != "auto":
+            return self.requested_kernel
+        return os.environ.get(KERNEL_ENVIRONMENT, "auto")
 
     def chunk_steps(self, batch: int, columns: int) -> int:
         """SNN steps per matrix product: a multiple of STEPS_PER_KERNEL, about CHUNK_ELEMENTS currents."""
@@ -310,9 +343,57 @@ class FastGateSimulator:
 
     def __call__(self, u: torch.Tensor, weights: ConvertedWeights) -> GateSpikeCounts:
         prepared = self.prepare(weights)
-        counts = self._graphed_simulation(u, prepared["product"], prepared["hidden"], prepared["fanin"],
-                                          *(prepared[name] for name in PER_COLUMN))
-        return GateSpikeCounts(*counts)
+        if self._runs_events(u, prepared):
+            self.kernel = EVENT_KERNEL
+            return GateSpikeCounts(*self._simulate_events(u, prepared))
+        self.kernel = prepared["product"].kernel
+        return GateSpikeCounts(*self._dense_simulation(u, prepared))
+
+    def _dense_simulation(self, u, prepared) -> tuple:
+        return self._graphed_simulation(u, prepared["product"], prepared["hidden"], prepared["fanin"],
+                                        *(prepared[name] for name in PER_COLUMN))
+
+    def _runs_events(self, u, prepared) -> bool:
+        """Whether this call runs the event kernel: where requested and usable, or under "auto"
+        where its cost at this call's density bound is the lower (module doc)."""
+        if "event_weight" not in prepared or not u.shape[0]:
+            return False
+        if self._requested() == EVENT_KERNEL:
+            return True
+        at_zero, per_density, dense = self._event_costs(u.shape[0], prepared)
+        return at_zero + per_density * encoder_density_bound(u) < dense
+
+    def _event_costs(self, batch: int, prepared) -> tuple:
+        """(event kernel at d = 0, its growth per unit of d, dense path) in seconds per call on
+        min(batch, PROBE_BATCH) samples: timed once per process, shape, T and reset, in three
+        interleaved rounds (best of each, so that a busy machine slows all alike)."""
+        batch = min(batch, PROBE_BATCH)
+        key = (prepared["fanin"], prepared["product"].columns, prepared["product"].kernel, batch, self.config)
+        if key not in _event_costs:
+            silent = torch.zeros(batch, prepared["fanin"])
+            half = torch.full_like(silent, 0.5) * (1 - 2 * (torch.arange(prepared["fanin"]) % 2))  # d = 1/2
+            probes = ((self._simulate_events, silent), (self._simulate_events, half), (self._dense_simulation, half))
+            best = [float("inf")] * len(probes)
+            for _ in range(3):
+                for index, (simulation, u) in enumerate(probes):
+                    start = time.perf_counter()
+                    simulation(u, prepared)
+                    best[index] = min(best[index], time.perf_counter() - start)
+            _event_costs[key] = (best[0], (best[1] - best[0]) / encoder_density_bound(half), best[2])
+        return _event_costs[key]
+
+    def _simulate_events(self, u, prepared) -> tuple:
+        """The spike counts by the event kernel (kernels/event_gates.py) from the same encoder closed form."""
+        product, reset, n_timestep = prepared["product"], self.config.reset, self.config.n_timestep
+        v0_encoder = self.config.v0("encoder")
+        q_sign, q_abs, first, period = _compiled_lstm_step_start(u, prepared["start"], prepared["lower_start"],
+                                                                 product.fanin, reset, ENCODER_THRESHOLD,
+                                                                 v0_encoder)[:4]
+        net, fired_count = event_gates.event_gate_steps(q_sign, q_abs, first, period, prepared["event_weight"],
+                                                        *(prepared[name] for name in PER_COLUMN), n_timestep,
+                                                        reset == "hard", v0_encoder, ENCODER_THRESHOLD)
+        return _compiled_spike_counts(net, fired_count, q_abs, prepared["fanin"], prepared["hidden"], n_timestep,
+                                      reset, ENCODER_THRESHOLD, v0_encoder)
 
     def _simulate(self, u, product: ExactProduct, hidden: int, true_fanin: int, bias, threshold, start, lower_start,
                   lower_after_reset) -> tuple:
