@@ -41,7 +41,7 @@ from hybrid_lstm.snn.neurons import DEFAULT_RESET, SpikingConfig  # noqa: E402
 
 HIDDEN, BATCH = 128, 128
 CASES = [("row-wise", 28, 28), ("pixel-wise", 784, 1)]  # name, steps, input size
-FINETUNE_T = (4, 8)
+FINETUNE_T = (4, 8, 16)
 TRAINING_IMAGES = 60000
 
 
