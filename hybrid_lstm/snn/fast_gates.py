@@ -365,9 +365,10 @@ class FastGateSimulator:
 
     def _event_costs(self, batch: int, prepared) -> tuple:
         """(event kernel at d = 0, its growth per unit of d, dense path) in seconds per call on
-        min(batch, PROBE_BATCH) samples: timed once per process, shape, T and reset, in three
+        batch samples rounded up to a power of two, at most PROBE_BATCH (a beam search's many
+        batch sizes share a few probes): timed once per process, shape and configuration, in three
         interleaved rounds (best of each, so that a busy machine slows all alike)."""
-        batch = min(batch, PROBE_BATCH)
+        batch = min(PROBE_BATCH, 1 << (batch - 1).bit_length())
         key = (prepared["fanin"], prepared["product"].columns, prepared["product"].kernel, batch, self.config)
         if key not in _event_costs:
             silent = torch.zeros(batch, prepared["fanin"])
