@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO
 from hybrid_lstm.runs.run_folder import RunFolder
 from reproduce import collect, grid, make_report
-from reproduce.report import pixelwise
+from reproduce.report import beyond, pixelwise
 from reproduce.report.beyond import finetune_section, mean_curve, potential_summary
 from reproduce.report.markdown import NOT_RECORDED, epoch_hosts
 from reproduce.report.translation import translation_section
@@ -265,6 +265,23 @@ def test_finetune_section_puts_each_tuned_seed_beside_the_converted_models(tmp_p
     assert f"| 4 | {one_at_4:.2f} (1 of 5 seeds) |" in text and "| 98.90 (1 of 5 seeds) | 98.95 |" in text
     assert "| 2 | missing | missing | missing |  |" in text and "not in the grid" in text
     assert "| 4 | 5 | 2 | 98.80 ± 0.14 | 40.00 ± 0.00 | 1.00 ± 0.00 | 500.00 ± 0.00 |" in text
+
+
+def test_pixelwise_goal_table_gives_each_chip_models_smallest_t_reaching_98(tmp_path):
+    """The converted seed 0 and each fine-tuned model with a chip benchmark: the smallest T at or above
+    98.0% (or none), with its Loihi energy and ratio."""
+    converted = RunFolder(tmp_path / grid.seqmnist_folder("pixelwise", "ModifiedLSTMCell", 0))
+    write_json(converted.chip_results("soft-feedback", 1, True, "half"),
+               chip_record("soft-feedback", 500, {16: 96.4, 32: 98.4}, "half", True))
+    for seed, t, accuracies in ((0, 8, {8: 96.0}), (1, 16, {16: 98.2})):
+        tuned = RunFolder(tmp_path / grid.finetune_run("pixelwise", seed, t).folder)
+        write_json(tuned.chip_results("soft-feedback", 1, True, "half"),
+                   chip_record("soft-feedback", 500, accuracies, "half", True))
+    text = "\n".join(beyond.smallest_t_on_chip(tmp_path, "pixelwise"))
+    assert "| converted, seed 0 | 32 | 98.40 | 320.0 | 62.5x |" in text
+    assert "| fine-tuned at T = 8 (3 epochs), seed 0 | none |  |  |  |" in text
+    assert "| fine-tuned at T = 16 (3 epochs), seed 1 | 16 | 98.20 | 160.0 | 125.0x |" in text
+    assert text.count("| fine-tuned") == 2  # models without a benchmark are left out
 
 
 def test_recipe_diagnostics_are_a_table_and_a_figure(tmp_path):
