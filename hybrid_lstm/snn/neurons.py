@@ -10,6 +10,9 @@ fires and resets with the two functions of this module, fire and after_spike:
 
 s may be signed: a ternary neuron's two potentials V+ and V- reset with s = p - n and n - p.
 The potentials are re-initialised to V0 at the start of every LSTM step.
+One exception, by necessity: the event-driven CPU kernel (kernels/event_gates.c) is C, so it
+restates these two lines there; tests/test_fast_gates.py holds its spike counts to the
+reference loop's bit for bit, for both resets and every initial potential.
 
 SpikingConfig holds what a hybrid simulation needs beyond the weights, resolved and validated
 once: T SNN steps per LSTM step, the reset rule, and each population's initial potential.
