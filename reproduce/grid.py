@@ -56,8 +56,8 @@ PER_POPULATION_T = (32, 128)
 
 # beyond the paper: conversion-aware fine-tuning (run_seqmnist.py --finetune-from) of every trained
 # ModifiedLSTMCell at low T with V0 = theta / 2, at a tenth of the training learning rate, each tested as its
-# hybrid at that T on all test images (with its ANN); pixel-wise at T = 16 too (T = 8 reached 96.73% for seed 0,
-# and with the event kernel an epoch at 16 costs what one at 8 does: docs/speed.md)
+# hybrid at that T on all test images (with its ANN); pixel-wise at T = 16 as well as 8 (on the event kernel an
+# epoch at 16 costs about what one at 8 does: docs/speed.md)
 FINETUNE = {"rowwise": {"timesteps": (2, 4), "epochs": 5}, "pixelwise": {"timesteps": (8, 16), "epochs": 3}}
 # the same from the trained model on a longer schedule (row-wise T = 4 plateaued near its goal after 5 epochs,
 # T = 2 was still climbing), in folders of their own (suffix -EPOCHSep)

@@ -10,6 +10,8 @@ registers. Per sample b and SNN step tau:
     currents  I = sum_{s_j = +1} W_j - sum_{s_j = -1} W_j            (W = W^/2, (F, N) int16)
     gates     V <- V + 2 I + b^, then fire and reset as in fast_gates._gate_steps (int32)
 
+(The spike test restates fast_gates._encoder_spikes, the gate step _gate_steps: C cannot call them.)
+
 Exact: |W^/2| <= 127, so the currents are summed in int16 while a step has at most 255 events
 (|sum| <= 255 * 128 < 2^15), otherwise in int32; the potentials are int32, bounded by
 check_fast_weights as for the dense path. Every count is held against the reference in the tests.
@@ -32,7 +34,6 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).with_name("event_gates.c")
-INT16_EVENTS = 255  # events per step summed in int16 (the C source's rule)
 
 
 def _cpu_signature() -> str:
