@@ -141,6 +141,14 @@ def train_command(directory, mnist_root, end_epoch):
             "--test-subset", "128", "--threads", "1", "--seed", "5", "--save-interval-updates", "5"]
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, mnist_root):
+    """The 2-epoch run of train_command, never stopped: what every resumed run must end with."""
+    directory = tmp_path_factory.mktemp("uninterrupted")
+    subprocess.run(train_command(directory, mnist_root, 2), check=True, capture_output=True)
+    return torch.load(directory / "checkpoint_last.pt", weights_only=True)
+
+
 KILL_AFTER_UPDATES = '''
 import os, signal, sys, torch
 sys.path.insert(0, sys.argv[1])
@@ -157,12 +165,11 @@ sys.exit(run_seqmnist.main(sys.argv[3:]))
 '''
 
 
-def test_killed_then_resumed_run_ends_with_the_same_weights(tmp_path, mnist_root):
+def test_killed_then_resumed_run_ends_with_the_same_weights(tmp_path, mnist_root, uninterrupted):
     """kill -9 after update 13 of epoch 1, always (the process kills itself there): the last save
     was at update 10, so the resumed run redoes updates 11 to 13 and ends where an
     uninterrupted run ends."""
-    straight, broken = tmp_path / "straight", tmp_path / "broken"
-    subprocess.run(train_command(straight, mnist_root, 2), check=True, capture_output=True)
+    broken = tmp_path / "broken"
 
     killed_run = [sys.executable, "-c", KILL_AFTER_UPDATES, str(REPO), "13", *train_command(broken, mnist_root, 2)[2:]]
     process = subprocess.run(killed_run, capture_output=True)
@@ -172,7 +179,7 @@ def test_killed_then_resumed_run_ends_with_the_same_weights(tmp_path, mnist_root
     subprocess.run(train_command(broken, mnist_root, 2), check=True, capture_output=True)
     assert "# resumed after 0 epochs and 10 batches" in (broken / "train.log").read_text()
 
-    a, b = (torch.load(d / "checkpoint_last.pt", weights_only=True) for d in (straight, broken))
+    a, b = uninterrupted, torch.load(broken / "checkpoint_last.pt", weights_only=True)
     assert a["epochs_done"] == b["epochs_done"] == 2 and b["partial_epoch"] is None
     assert all(torch.equal(a["model"][key], b["model"][key]) for key in a["model"])
     assert [(e["train_loss"], e["test_accuracy"]) for e in a["history"]] == \
@@ -311,21 +318,18 @@ def test_best_checkpoint_is_the_best_test_epoch(trained):
     assert best["accuracy"] == top["test_accuracy"]
 
 
-def test_a_run_resumes_on_a_fresh_clone_from_its_committed_state(tmp_path, mnist_root):
+def test_a_run_resumes_on_a_fresh_clone_from_its_committed_state(tmp_path, mnist_root, uninterrupted):
     """What survives a new machine is what git keeps: a run stopped mid-epoch is committed
     under runs/seqmnist/ with the project's .gitignore, cloned elsewhere and resumed there; it
     continues at the saved update and ends with an uninterrupted run's weights."""
-    straight = tmp_path / "straight"
-    subprocess.run(train_command(straight, mnist_root, 2), check=True, capture_output=True)
-
     origin = tmp_path / "origin"
     run = origin / "runs" / "seqmnist" / "pixelwise-ModifiedLSTMCell-seed9"
     run.mkdir(parents=True)
     shutil.copy(REPO / ".gitignore", origin / ".gitignore")
     process = subprocess.Popen(train_command(run, mnist_root, 2), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not (run / "checkpoint_last.pt").exists() and time.time() < deadline:
+    while not (run / "checkpoint_last.pt").exists() and process.poll() is None:  # no deadline: a busy CPU is slow
         time.sleep(0.005)
+    assert process.poll() is None, "the run ended before its first save was seen"
     os.kill(process.pid, signal.SIGSTOP)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
@@ -344,7 +348,7 @@ def test_a_run_resumes_on_a_fresh_clone_from_its_committed_state(tmp_path, mnist
     assert sorted(p.name for p in resumed.iterdir()) == ["checkpoint_last.pt", "train.log"]
     subprocess.run(train_command(resumed, mnist_root, 2), check=True, capture_output=True)
     assert f"# resumed after 0 epochs and {saved} batches" in (resumed / "train.log").read_text()
-    a, b = (torch.load(d / "checkpoint_last.pt", weights_only=True) for d in (straight, resumed))
+    a, b = uninterrupted, torch.load(resumed / "checkpoint_last.pt", weights_only=True)
     assert all(torch.equal(a["model"][key], b["model"][key]) for key in a["model"])
 
 
