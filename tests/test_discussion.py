@@ -1,5 +1,7 @@
 """The claims of docs/discussion.md, each held against the committed records under runs/."""
+import json
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -8,6 +10,7 @@ from conftest import REPO
 from hybrid_lstm.snn.conversion import ENCODER_THRESHOLD
 from hybrid_lstm.snn.neurons import SignedInputEncoder
 from reproduce import collect, grid, paper
+from reproduce.report.beyond import GOALS
 
 ROOT = REPO
 
@@ -153,3 +156,21 @@ def test_finetuned_anns_lie_below_their_parents(parents):
     found = {seed: result for seed in parents if (result := tuned(seed, 4))}
     assert len(found) >= 3
     assert all(ann < parents[seed].ann for seed, (_, ann) in found.items())
+
+
+def finetuned_pixelwise(n_timestep: int) -> Path:
+    return ROOT / "runs" / "seqmnist" / f"finetune-pixelwise-seed0-T{n_timestep}-half"
+
+
+def test_pixelwise_finetuning_at_t8_underfits_the_training_set_and_at_t16_fits_it():
+    final = {t: json.loads((finetuned_pixelwise(t) / "history.json").read_text())["history"][-1] for t in (8, 16)}
+    assert final[8]["epoch"] == final[16]["epoch"] == 3
+    goal, _ = GOALS["pixelwise"]
+    assert final[8]["train_accuracy"] < goal < final[16]["train_accuracy"]
+
+
+def test_the_pixelwise_t8_hybrid_holds_its_cell_state_as_its_ann_does():
+    for t in (8, 16):
+        measured = json.loads((finetuned_pixelwise(t) / f"forget_resolution_T{t}_half.json").read_text())
+        assert measured["test_samples"] >= 500 and measured["n_timestep"] == t
+        assert abs(measured["hybrid"]["retention"] - measured["ann"]["retention"]) < 0.02

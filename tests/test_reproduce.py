@@ -151,6 +151,38 @@ def test_memory_horizon_measures_a_run_and_the_report_shows_it(trained, tmp_path
     assert not grid.memory_measured(folder, 2)()
 
 
+def test_forget_resolution_records_the_hybrids_own_forget_gate(trained, tmp_path, mnist_root):
+    """The recorder passes the counts through unchanged: the hybrid's accuracy is the test's."""
+    from reproduce import forget_resolution
+
+    folder = tmp_path / "run"
+    shutil.copytree(trained, folder)
+    argv = [str(folder), "--n-timestep", "8", "--initial-potential", "one", "--data-dir", str(mnist_root),
+            "--test-subset", "256"]
+    assert forget_resolution.main(argv) == 0
+    measured = json.loads((folder / "forget_resolution_T8.json").read_text())
+    tested = json.loads((trained / "test_results.json").read_text())
+    assert tested["test_samples"] == measured["test_samples"] == 256
+    assert measured["hybrid"]["accuracy"] == next(r["accuracy"] for r in tested["hybrid"] if r["n_timestep"] == 8)
+    shares = measured["hybrid"]["share_per_count"]
+    assert len(shares) == 9 and abs(sum(shares) - 1) < 1e-12 and measured["hybrid"]["share_full_hold"] == shares[-1]
+    assert 0 <= measured["hybrid"]["retention"] <= 1 and measured["hybrid"]["retention_window_steps"] == 3
+
+
+def test_forget_gate_recorder_counts_every_level_and_multiplies_only_the_last_eighth():
+    from types import SimpleNamespace
+
+    from reproduce.forget_resolution import ForgetGateRecorder
+
+    counts = [torch.tensor([[0, 1]])] * 14 + [torch.tensor([[2, 4]]), torch.tensor([[4, 3]])]  # T = 4, 16 steps
+    steps = iter(counts)
+    recorder = ForgetGateRecorder(lambda u, weights: SimpleNamespace(f=next(steps)), 4, 16)
+    for _ in counts:
+        recorder(None, None)
+    assert recorder.window == 2 and recorder.histogram.tolist() == [14, 14, 1, 1, 2]
+    assert recorder.retention.tolist() == [[0.5, 0.75]]  # 2/4 * 4/4 and 4/4 * 3/4; the first 14 steps are outside
+
+
 def test_trailing_background_counts_the_steps_after_the_last_ink():
     from reproduce.memory_horizon import BACKGROUND, trailing_background
 
