@@ -1,15 +1,15 @@
 """The claims of docs/discussion.md, each held against the committed records under runs/."""
 import json
 import re
-from pathlib import Path
 
 import pytest
 import torch
 
 from conftest import REPO
+from hybrid_lstm.runs.run_folder import file_sha256
 from hybrid_lstm.snn.conversion import ENCODER_THRESHOLD
 from hybrid_lstm.snn.neurons import SignedInputEncoder
-from reproduce import collect, grid, paper
+from reproduce import collect, forget_resolution, grid, paper
 from reproduce.report.beyond import GOALS
 
 ROOT = REPO
@@ -158,8 +158,8 @@ def test_finetuned_anns_lie_below_their_parents(parents):
     assert all(ann < parents[seed].ann for seed, (_, ann) in found.items())
 
 
-def finetuned_pixelwise(n_timestep: int) -> Path:
-    return ROOT / "runs" / "seqmnist" / f"finetune-pixelwise-seed0-T{n_timestep}-half"
+def finetuned_pixelwise(n_timestep: int):
+    return ROOT / grid.finetune_run("pixelwise", 0, n_timestep).folder
 
 
 def test_pixelwise_finetuning_at_t8_underfits_the_training_set_and_at_t16_fits_it():
@@ -171,6 +171,8 @@ def test_pixelwise_finetuning_at_t8_underfits_the_training_set_and_at_t16_fits_i
 
 def test_the_pixelwise_t8_hybrid_holds_its_cell_state_as_its_ann_does():
     for t in (8, 16):
-        measured = json.loads((finetuned_pixelwise(t) / f"forget_resolution_T{t}_half.json").read_text())
+        folder = finetuned_pixelwise(t)
+        measured = json.loads((folder / forget_resolution.results_name(t, "half")).read_text())
+        assert measured["checkpoint_sha256"] == file_sha256(folder / "checkpoint_best.pt")  # of the reported model
         assert measured["test_samples"] >= 500 and measured["n_timestep"] == t
         assert abs(measured["hybrid"]["retention"] - measured["ann"]["retention"]) < 0.02

@@ -160,7 +160,7 @@ def test_forget_resolution_records_the_hybrids_own_forget_gate(trained, tmp_path
     argv = [str(folder), "--n-timestep", "8", "--initial-potential", "one", "--data-dir", str(mnist_root),
             "--test-subset", "256"]
     assert forget_resolution.main(argv) == 0
-    measured = json.loads((folder / "forget_resolution_T8.json").read_text())
+    measured = json.loads((folder / forget_resolution.results_name(8, "one")).read_text())
     tested = json.loads((trained / "test_results.json").read_text())
     assert tested["test_samples"] == measured["test_samples"] == 256
     assert measured["hybrid"]["accuracy"] == next(r["accuracy"] for r in tested["hybrid"] if r["n_timestep"] == 8)
